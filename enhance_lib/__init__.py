@@ -1,0 +1,12 @@
+"""Enhance: deconvolution and x2 super-resolution of SDO/HMI data (Keras 3).
+
+A reimplementation of Díaz Baso & Asensio Ramos (2018, A&A 614, A5) on Keras 3.
+The modules are independent concerns; importing this package does not import
+TensorFlow (that happens lazily in :mod:`enhance_lib.backend`).
+"""
+
+__version__ = "0.1.0"
+
+from .errors import EnhanceError, EnhanceUserWarning  # noqa: E402
+
+__all__ = ["__version__", "EnhanceError", "EnhanceUserWarning"]
