@@ -1,0 +1,47 @@
+"""Helpers shared by the command-line programs (error reporting, logging, quiet mode)."""
+
+import logging
+import sys
+
+from .errors import EnhanceError
+
+__all__ = ["run_cli", "setup_logging"]
+
+
+def setup_logging(*, quiet=False, verbose=False):
+    """Send the library's log records to stderr: INFO by default, WARNING if quiet."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logger = logging.getLogger("enhance_lib")
+    logger.handlers[:] = []
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def run_cli(prog, func, args):
+    """Run ``func(args)`` and turn user errors into one line on stderr and exit code 2.
+
+    Parameters
+    ----------
+    prog : str
+        Program name for the error line (``enhance: error: ...``).
+    func : callable
+        The work; returns an exit code or None.
+    args : argparse.Namespace
+
+    Returns
+    -------
+    int
+        0 on success, 2 on an :class:`EnhanceError`, 130 on Ctrl-C.
+    """
+    try:
+        code = func(args)
+    except EnhanceError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    return 0 if code is None else int(code)
