@@ -1,11 +1,19 @@
 """Helpers shared by the command-line programs (error reporting, logging, quiet mode)."""
 
+import argparse
 import logging
 import sys
 
 from .errors import EnhanceError
 
-__all__ = ["run_cli", "setup_logging"]
+__all__ = ["OneLineParser", "run_cli", "setup_logging"]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
 
 
 def setup_logging(*, quiet=False, verbose=False):

@@ -51,10 +51,13 @@ class WeightsInfo:
         stored configuration when present, else defaults).
     layers : list of list of numpy.ndarray
         Weights of each weighted layer, in topological order.
+    stored : dict
+        The configuration attached by :func:`save_weights` (empty for other files).
     """
 
-    def __init__(self, path, layout, config, layers):
+    def __init__(self, path, layout, config, layers, *, stored=None):
         self.path = str(path)
+        self.stored = dict(stored or {})
         self.layout = layout
         self.config = config
         self.layers = layers
@@ -158,7 +161,7 @@ def inspect_weights(path):
             config = _infer_config(kernels, stored)
     except (KeyError, ValueError, IndexError, TypeError) as exc:
         raise EnhanceError(f"not an Enhance weights file ({exc})", path=path) from None
-    return WeightsInfo(path, layout, config, layers)
+    return WeightsInfo(path, layout, config, layers, stored=stored)
 
 
 def _interleave(convs, bns, stored):
@@ -211,6 +214,11 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None)
                 f"{config.filters} filters, but {name} {given} was asked for",
                 path=path,
             )
+    if activation is not None and info.stored.get("activation", activation) != activation:
+        raise EnhanceError(
+            f"weights were trained with activation {info.stored['activation']}, not {activation}",
+            path=path,
+        )
     if activation is not None:
         config = NetworkConfig(**{**config.to_dict(), "activation": activation})
     net = build_model(config)

@@ -1,0 +1,13 @@
+#!/usr/bin/env python
+"""Enhance an SDO/HMI FITS image (x2 deconvolution and super-resolution).
+
+    python enhance.py -i samples/hmi.fits -t intensity -o output/hmi_enhanced.fits
+    python enhance.py -i samples/blos.fits -t blos -o output/blos_enhanced.fits
+"""
+
+import sys
+
+from enhance_lib.cli import enhance_main as main
+
+if __name__ == "__main__":
+    sys.exit(main())

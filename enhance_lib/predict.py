@@ -1,0 +1,168 @@
+"""Tiled inference and the whole prediction pipeline.
+
+Large images are processed in overlapping tiles. Each tile is extended by the
+network's receptive margin on every side (clipped at the image border, where the
+network's own reflection padding then acts exactly as on the whole image), and
+the output is cropped back to the tile's core. With inference-mode
+BatchNormalization every output pixel depends only on input pixels within the
+margin, so the tiled output equals the whole-image output to float32 rounding,
+while memory is bounded by the tile size.
+"""
+
+import logging
+import math
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .backend import import_tf
+from .errors import EnhanceError
+from .models import minimum_size, receptive_margin
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_TILE", "Predictor", "tile_grid", "enhance_array"]
+
+DEFAULT_TILE = 512
+SCALE = 2
+
+
+def tile_grid(length, tile, *, align=1):
+    """Split ``range(length)`` into consecutive core intervals of at most ``tile``.
+
+    Parameters
+    ----------
+    length : int
+    tile : int
+        Core size; 0 or ``>= length`` gives one interval.
+    align : int
+        Interval starts are multiples of ``align`` (2 for the stride-2 encdec).
+
+    Returns
+    -------
+    list of (int, int)
+    """
+    if tile <= 0 or tile >= length:
+        return [(0, length)]
+    tile = max(align, tile - tile % align)
+    n = math.ceil(length / tile)
+    # Spread the remainder so no tile is a sliver (costly for its margin).
+    step = math.ceil(length / n / align) * align
+    starts = list(range(0, length, step))
+    return [(s, min(s + step, length)) for s in starts]
+
+
+class Predictor:
+    """Run an Enhance network on 2-D arrays of any size, tile by tile.
+
+    Parameters
+    ----------
+    net : keras.Model
+        Network mapping (1, ny, nx, 1) to (1, 2ny, 2nx, 1).
+    config : NetworkConfig
+        Its architecture (for the receptive margin and size limits).
+    tile : int
+        Core tile size in input pixels (0: whole image in one piece).
+    """
+
+    def __init__(self, net, config, *, tile=DEFAULT_TILE):
+        tf = import_tf()
+        self.net = net
+        self.config = config
+        self.margin = receptive_margin(config)
+        self.align = 2 if config.model == "encdec" else 1
+        self.min_size = minimum_size(config)
+        if tile < 0:
+            raise EnhanceError(f"tile size must be >= 0 (got {tile})")
+        if 0 < tile < max(self.min_size, 2 * self.align):
+            raise EnhanceError(f"tile size {tile} is too small (minimum {max(self.min_size, 2 * self.align)})")
+        self.tile = tile
+        # One trace for every tile shape: no retracing per tile.
+        self._call = tf.function(
+            lambda x: net(x, training=False),
+            input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
+            reduce_retracing=True,
+        )
+
+    def run(self, image, *, skip=None, progress=False):
+        """Enhance one normalised, finite 2-D image.
+
+        Parameters
+        ----------
+        image : numpy.ndarray, shape (ny, nx)
+            Finite values (NaNs must have been filled by the caller).
+        skip : numpy.ndarray of bool, shape (ny, nx), optional
+            Pixels whose output is not needed (e.g. off-limb). Tiles whose core
+            is entirely skipped are not computed; their output is NaN.
+        progress : bool
+            Show a tqdm progress bar when there is more than one tile.
+
+        Returns
+        -------
+        numpy.ndarray, shape (2ny, 2nx), float32
+        """
+        image = np.asarray(image, dtype=np.float32)
+        if image.ndim != 2:
+            raise ValueError("Predictor.run takes a 2-D image")
+        ny, nx = image.shape
+        if min(ny, nx) < self.min_size:
+            raise EnhanceError(
+                f"image is {ny} x {nx} pixels; the {self.config.model} network needs at least "
+                f"{self.min_size} x {self.min_size}"
+            )
+        rows = tile_grid(ny, self.tile, align=self.align)
+        cols = tile_grid(nx, self.tile, align=self.align)
+        out = np.full((SCALE * ny, SCALE * nx), np.nan, dtype=np.float32)
+        tiles = [(r, c) for r in rows for c in cols]
+        if skip is not None:
+            tiles = [((y0, y1), (x0, x1)) for (y0, y1), (x0, x1) in tiles if not skip[y0:y1, x0:x1].all()]
+        m = self.margin
+        for (y0, y1), (x0, x1) in tqdm(
+            tiles, disable=not progress or len(tiles) < 2, unit="tile", desc="enhancing", leave=False
+        ):
+            ey0, ey1 = max(0, y0 - m), min(ny, y1 + m)
+            ex0, ex1 = max(0, x0 - m), min(nx, x1 + m)
+            if self.align == 2:  # keep the stride-2 grid phase of the whole image
+                ey0 -= ey0 % 2
+                ex0 -= ex0 % 2
+            block = image[ey0:ey1, ex0:ex1][np.newaxis, :, :, np.newaxis]
+            result = self._call(block).numpy()[0, :, :, 0]
+            oy, ox = SCALE * (y0 - ey0), SCALE * (x0 - ex0)
+            out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = result[
+                oy : oy + SCALE * (y1 - y0), ox : ox + SCALE * (x1 - x0)
+            ]
+        return out
+
+
+def enhance_array(image, predictor, normalizer, *, progress=False):
+    """Normalise, fill NaNs, predict tile by tile, de-normalise, restore NaNs.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (ny, nx)
+        One plane in physical units; NaN marks missing (e.g. off-limb) pixels.
+    predictor : Predictor
+    normalizer : enhance_lib.normalize.Normalizer
+        Built for this plane.
+    progress : bool
+
+    Returns
+    -------
+    numpy.ndarray, shape (2ny, 2nx), float32
+        In the input's units; NaN at the 2x2 output pixels of each NaN input pixel.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    bad = ~np.isfinite(image)
+    if bad.all():
+        raise EnhanceError("image has no finite pixels")
+    scaled = np.asarray(normalizer.normalize(image), dtype=np.float32)
+    bad |= ~np.isfinite(scaled)
+    # Missing pixels get the typical (median) level, not 0 as the original did:
+    # a jump to 0 at the limb rings into the finite pixels next to it.
+    fill = np.float32(np.median(scaled[~bad]))
+    scaled = np.where(bad, fill, scaled)
+    out = predictor.run(scaled, skip=bad if bad.any() else None, progress=progress)
+    out = np.asarray(normalizer.denormalize(out), dtype=np.float32)
+    if bad.any():
+        out[np.kron(bad, np.ones((SCALE, SCALE), dtype=bool))] = np.nan
+    return out

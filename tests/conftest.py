@@ -1,0 +1,45 @@
+"""Shared fixtures: real data location, tiny networks."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir():
+    """The folder of real HMI data (``$ENHANCE_TEST_DATA``, else ``../shared/data``), or None."""
+    env = os.environ.get("ENHANCE_TEST_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """Path of the real data folder; skips the test when it is absent."""
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("real HMI data not found: set ENHANCE_TEST_DATA to the shared/data folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    """A depth-1, 4-filter keepsize network with non-trivial BN statistics, saved in Keras 3 format."""
+    from enhance_lib.models import NetworkConfig, build_model
+    from enhance_lib.weights import save_weights
+
+    config = NetworkConfig(depth=1, filters=4)
+    net = build_model(config)
+    rng = np.random.default_rng(3)
+    for layer in net.layers:
+        if "BatchNormalization" in type(layer).__name__:
+            n = layer.weights[0].shape[0]
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n), rng.normal(0, 0.1, n), rng.uniform(0.5, 2, n)]
+            )
+    path = tmp_path_factory.mktemp("net") / "tiny.weights.h5"
+    save_weights(net, path, config=config)
+    return path

@@ -1,0 +1,91 @@
+"""The Keras 3 networks: architecture, sizes, serialisation, receptive field."""
+
+import json
+
+import numpy as np
+import pytest
+
+from enhance_lib.backend import import_keras
+from enhance_lib.errors import EnhanceError
+from enhance_lib.layers import ReflectionPadding2D
+from enhance_lib.models import NetworkConfig, build_model, encdec, keepsize, receptive_margin
+
+keras = import_keras()
+
+
+def test_published_keepsize_has_446657_parameters():
+    assert keepsize(depth=5, filters=64).count_params() == 446657
+
+
+def test_layer_order_matches_original():
+    # Keras 2 order of the published files: conv, (conv, BN, conv, BN) x depth, conv, BN, conv, conv
+    net = keepsize(depth=2, filters=4)
+    kinds = [type(layer).__name__ for layer in net.layers if layer.weights]
+    assert kinds == ["Conv2D"] + ["Conv2D", "BatchNormalization"] * 5 + ["Conv2D", "Conv2D"]
+
+
+@pytest.mark.parametrize("builder", [keepsize, encdec])
+@pytest.mark.parametrize("shape", [(7, 9), (12, 5), (16, 16)])
+def test_output_is_twice_the_input_for_any_size(builder, shape):
+    net = builder(depth=1, filters=4)
+    x = np.random.default_rng(0).random((1, *shape, 1)).astype("float32")
+    assert net(x).shape == (1, 2 * shape[0], 2 * shape[1], 1)
+
+
+def test_depth_filters_and_activation_are_honoured():
+    net = build_model(NetworkConfig(depth=3, filters=6, activation="elu"))
+    convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 2 * 3 + 4  # first, 2 per block, before and after upsampling, 1x1
+    assert all(c.filters == 6 for c in convs[:-1]) and convs[-1].filters == 1
+    acts = [layer.get_config()["activation"] for layer in net.layers if isinstance(layer, keras.layers.Activation)]
+    assert acts and set(acts) == {"elu"}
+
+
+def test_encdec_uses_doubled_filters_in_the_residual_part():
+    net = encdec(depth=1, filters=4)
+    convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [4, 8, 8, 8, 4, 4, 1]
+    assert convs[1].strides == (2, 2)
+
+
+def test_bad_config_is_an_enhance_error():
+    with pytest.raises(EnhanceError, match="unknown model"):
+        NetworkConfig(model="unet")
+    with pytest.raises(EnhanceError, match="activation"):
+        NetworkConfig(activation="tanh")
+
+
+def test_reflection_padding_reflects_and_serialises():
+    layer = ReflectionPadding2D((1, 2))
+    x = np.arange(12, dtype="float32").reshape(1, 3, 4, 1)
+    y = np.asarray(layer(x))[0, :, :, 0]
+    assert y.shape == (5, 8)
+    np.testing.assert_array_equal(y[1, :3], [2, 1, 0])  # reflection without repeating the edge
+    clone = ReflectionPadding2D.from_config(layer.get_config())
+    assert clone.padding == (1, 2)
+
+
+@pytest.mark.parametrize("builder", [keepsize, encdec])
+def test_model_json_round_trip(builder):
+    net = builder(depth=1, filters=4)
+    clone = keras.models.model_from_json(net.to_json())
+    clone.set_weights(net.get_weights())
+    x = np.random.default_rng(1).random((1, 9, 11, 1)).astype("float32")
+    np.testing.assert_allclose(clone(x), net(x), rtol=1e-6, atol=1e-6)
+    assert "ReflectionPadding2D" in json.dumps(json.loads(net.to_json()))
+
+
+@pytest.mark.parametrize("model", ["keepsize", "encdec"])
+def test_receptive_margin_bounds_the_influence_of_a_pixel(model):
+    config = NetworkConfig(model=model, depth=1, filters=4)
+    net = build_model(config)
+    n = 40
+    x = np.random.default_rng(2).random((1, n, n, 1)).astype("float32")
+    y0 = np.asarray(net(x, training=False))[0, :, :, 0]
+    x[0, n // 2, n // 2, 0] += 1.0
+    y1 = np.asarray(net(x, training=False))[0, :, :, 0]
+    rows, cols = np.nonzero(np.abs(y1 - y0) > 0)
+    # output pixel j covers input (j - 0.5)/2: distance in input pixels
+    dist = np.maximum(np.abs((rows - 0.5) / 2 - n // 2), np.abs((cols - 0.5) / 2 - n // 2))
+    assert rows.size > 0
+    assert dist.max() <= receptive_margin(config)

@@ -1,0 +1,123 @@
+"""Tiled inference equals whole-image inference; NaN handling; size limits."""
+
+import numpy as np
+import pytest
+
+from enhance_lib.errors import EnhanceError
+from enhance_lib.models import NetworkConfig, build_model
+from enhance_lib.predict import Predictor, enhance_array, tile_grid
+from enhance_lib.weights import load_network
+
+
+class Scale:
+    """Normaliser test double: divide by a constant, multiply back."""
+
+    constant = 2.0
+
+    def normalize(self, image):
+        return image / self.constant
+
+    def denormalize(self, image):
+        return image * self.constant
+
+
+def _image(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return (1 + 0.2 * np.sin(x / 3.0) * np.cos(y / 4.0) + 0.05 * rng.standard_normal(shape)).astype("float32")
+
+
+@pytest.mark.parametrize("length, tile, align", [(100, 30, 1), (7, 3, 1), (64, 0, 1), (63, 16, 2), (10, 10, 1)])
+def test_tile_grid_covers_everything_once(length, tile, align):
+    grid = tile_grid(length, tile, align=align)
+    covered = np.concatenate([np.arange(a, b) for a, b in grid])
+    np.testing.assert_array_equal(covered, np.arange(length))
+    assert all(a % align == 0 for a, _ in grid)
+    if tile:
+        assert all(b - a <= max(tile, align) for a, b in grid)
+
+
+@pytest.fixture(scope="module")
+def tiny_encdec():
+    config = NetworkConfig(model="encdec", depth=1, filters=4)
+    return build_model(config), config
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (64, 41), (5, 90)])
+@pytest.mark.parametrize("tile", [4, 11, 24, 40])
+def test_tiled_equals_whole_keepsize(tiny_weights, shape, tile):
+    net, config = load_network(tiny_weights)
+    image = _image(shape)
+    whole = Predictor(net, config, tile=0).run(image)
+    tiled = Predictor(net, config, tile=tile).run(image)
+    assert whole.shape == (2 * shape[0], 2 * shape[1])
+    assert np.abs(tiled - whole).max() <= 1e-5 * np.ptp(whole)
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (30, 31)])
+@pytest.mark.parametrize("tile", [6, 13, 32])
+def test_tiled_equals_whole_encdec(tiny_encdec, shape, tile):
+    net, config = tiny_encdec
+    image = _image(shape, seed=1)
+    whole = Predictor(net, config, tile=0).run(image)
+    tiled = Predictor(net, config, tile=tile).run(image)
+    assert np.abs(tiled - whole).max() <= 1e-5 * np.ptp(whole)
+
+
+def test_whole_image_matches_plain_model_call(tiny_weights):
+    net, config = load_network(tiny_weights)
+    image = _image((20, 24))
+    ref = np.asarray(net(image[None, :, :, None], training=False))[0, :, :, 0]
+    np.testing.assert_allclose(Predictor(net, config, tile=8).run(image), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_nan_pixels_are_restored_and_neighbours_stay_finite(tiny_weights):
+    net, config = load_network(tiny_weights)
+    image = _image((30, 30))
+    image[10:14, 5:9] = np.nan
+    image[0, 0] = np.nan
+    out = enhance_array(image, Predictor(net, config, tile=12), Scale())
+    expected_nan = np.kron(~np.isfinite(image), np.ones((2, 2), bool))
+    np.testing.assert_array_equal(np.isnan(out), expected_nan)
+    assert np.isfinite(out[~expected_nan]).all()
+    # input untouched
+    assert np.isnan(image[10, 5])
+
+
+def test_normalisation_is_applied_and_undone(tiny_weights):
+    net, config = load_network(tiny_weights)
+    image = _image((16, 16))
+    pred = Predictor(net, config, tile=0)
+    out = enhance_array(image, pred, Scale())
+    np.testing.assert_allclose(out, 2.0 * pred.run(image / 2.0), rtol=1e-6)
+
+
+def test_fully_masked_tiles_are_skipped(tiny_weights):
+    net, config = load_network(tiny_weights)
+    image = _image((40, 40))
+    skip = np.zeros(image.shape, bool)
+    skip[:20, :20] = True
+    pred = Predictor(net, config, tile=20)
+    out = pred.run(image, skip=skip)
+    whole = pred.run(image)
+    assert np.isnan(out[:40, :40]).all()
+    np.testing.assert_allclose(out[40:, :], whole[40:, :], rtol=1e-6)
+
+
+def test_all_nan_image_is_an_error(tiny_weights):
+    net, config = load_network(tiny_weights)
+    with pytest.raises(EnhanceError, match="no finite pixels"):
+        enhance_array(np.full((8, 8), np.nan, "float32"), Predictor(net, config), Scale())
+
+
+def test_tiny_images(tiny_weights, tiny_encdec):
+    net, config = load_network(tiny_weights)
+    assert Predictor(net, config).run(_image((2, 3))).shape == (4, 6)
+    with pytest.raises(EnhanceError, match="at least 2 x 2"):
+        Predictor(net, config).run(_image((1, 5)))
+    enet, econfig = tiny_encdec
+    assert Predictor(enet, econfig).run(_image((3, 3))).shape == (6, 6)
+    with pytest.raises(EnhanceError, match="at least 3 x 3"):
+        Predictor(enet, econfig).run(_image((2, 8)))
+    with pytest.raises(EnhanceError, match="too small"):
+        Predictor(net, config, tile=1)

@@ -1,0 +1,106 @@
+"""Weight files: Keras 3 and the original's Keras 2 formats, architecture inference, BN folding."""
+
+import h5py
+import numpy as np
+import pytest
+
+from enhance_lib.errors import EnhanceError
+from enhance_lib.models import NetworkConfig, build_model
+from enhance_lib.weights import fold_batchnorm, inspect_weights, load_network, save_weights
+
+
+def _randomise_bn(net, seed=0):
+    rng = np.random.default_rng(seed)
+    for layer in net.layers:
+        if "BatchNormalization" in type(layer).__name__:
+            n = layer.weights[0].shape[0]
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n), rng.uniform(0.3, 2, n)]
+            )
+
+
+@pytest.mark.parametrize(
+    "name, layout",
+    [("intensity_weights_only.hdf5", "legacy-weights"), ("blos_whole_model.hdf5", "legacy-model")],
+)
+def test_legacy_files_are_recognised(shared_data, name, layout):
+    info = inspect_weights(shared_data / "legacy" / name)
+    assert info.layout == layout
+    assert (info.config.model, info.config.depth, info.config.filters) == ("keepsize", 5, 64)
+    net, config = load_network(shared_data / "legacy" / name)
+    assert net.count_params() == 446657
+    first = [layer for layer in net.layers if layer.weights][0]
+    with h5py.File(shared_data / "legacy" / name) as f:
+        group = f["model_weights"] if "model_weights" in f else f
+        np.testing.assert_array_equal(first.get_weights()[0], group["conv2d"]["conv2d"]["kernel:0"][()])
+
+
+@pytest.mark.parametrize("model", ["keepsize", "encdec"])
+def test_keras3_round_trip_with_and_without_stored_config(tmp_path, model):
+    config = NetworkConfig(model=model, depth=2, filters=4, activation="elu")
+    net = build_model(config)
+    _randomise_bn(net)
+    x = np.random.default_rng(1).random((1, 10, 12, 1)).astype("float32")
+    save_weights(net, tmp_path / "a.weights.h5", config=config)
+    loaded, found = load_network(tmp_path / "a.weights.h5")
+    assert found == config
+    np.testing.assert_allclose(loaded(x), net(x), rtol=1e-6, atol=1e-6)
+    # A plain Keras save_weights file: the architecture is inferred from the shapes.
+    net.save_weights(tmp_path / "plain.weights.h5")
+    loaded, found = load_network(tmp_path / "plain.weights.h5", activation="elu")
+    assert (found.model, found.depth, found.filters) == (model, 2, 4)
+    np.testing.assert_allclose(loaded(x), net(x), rtol=1e-6, atol=1e-6)
+
+
+def test_explicit_options_must_match_the_file(tiny_weights):
+    with pytest.raises(EnhanceError, match="depth 5 was asked"):
+        load_network(tiny_weights, depth=5)
+    with pytest.raises(EnhanceError, match="filters 64 was asked"):
+        load_network(tiny_weights, filters=64)
+    with pytest.raises(EnhanceError, match="model encdec"):
+        load_network(tiny_weights, model="encdec")
+    with pytest.raises(EnhanceError, match="activation relu, not elu"):
+        load_network(tiny_weights, activation="elu")
+    net, config = load_network(tiny_weights, depth=1, filters=4, model="keepsize", activation="relu")
+    assert config.depth == 1
+
+
+def test_bad_weights_files(tmp_path):
+    text = tmp_path / "notes.h5"
+    text.write_text("not hdf5")
+    with pytest.raises(EnhanceError, match="not a readable HDF5"):
+        inspect_weights(text)
+    with pytest.raises(EnhanceError, match="not found"):
+        inspect_weights(tmp_path / "missing.weights.h5")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["x"] = np.zeros(3)
+    with pytest.raises(EnhanceError, match="not an Enhance weights file"):
+        inspect_weights(other)
+
+
+def test_truncated_weights_file(tmp_path, tiny_weights):
+    broken = tmp_path / "broken.weights.h5"
+    data = tiny_weights.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    with pytest.raises(EnhanceError):
+        load_network(broken)
+
+
+def test_save_weights_requires_keras3_suffix(tmp_path):
+    config = NetworkConfig(depth=1, filters=2)
+    with pytest.raises(EnhanceError, match=".weights.h5"):
+        save_weights(build_model(config), tmp_path / "w.h5", config=config)
+
+
+@pytest.mark.parametrize("model", ["keepsize", "encdec"])
+def test_folded_batchnorm_gives_the_same_output(model):
+    config = NetworkConfig(model=model, depth=2, filters=6)
+    net = build_model(config)
+    _randomise_bn(net, seed=4)
+    folded = fold_batchnorm(net, config)
+    assert not any("BatchNormalization" in type(layer).__name__ for layer in folded.layers)
+    x = np.random.default_rng(5).random((1, 21, 18, 1)).astype("float32")
+    ref = np.asarray(net(x, training=False))
+    out = np.asarray(folded(x, training=False))
+    assert np.sqrt(np.mean((out - ref) ** 2)) / np.sqrt(np.mean(ref**2)) < 1e-5
