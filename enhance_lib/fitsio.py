@@ -1,0 +1,332 @@
+"""FITS input and output: find the image, read it as float32, update the header for the x2 grid.
+
+The reader takes the first HDU that holds an image of two or more dimensions, so
+that the Rice-compressed HMI files distributed by JSOC (an empty primary HDU and
+a ``CompImageHDU`` in HDU 1) are read like plain ones. The writer replaces its
+destination atomically: a crash never leaves a truncated file or loses an older
+one.
+"""
+
+import dataclasses
+import logging
+import os
+import re
+import tempfile
+import warnings
+
+import numpy as np
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+
+from .errors import EnhanceError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FitsImage", "read_image", "upsample_header", "add_history", "write_image"]
+
+# Keywords that describe the storage of the input HDU rather than the image; they
+# are wrong for (or forbidden in) the float32 primary HDU that is written.
+_STRUCTURAL = ("XTENSION", "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "BLANK", "CHECKSUM", "DATASUM", "EXTNAME")
+# Tile-compression keywords (FITS standard 4.0, section 10.1); a user keyword that
+# merely starts with Z (e.g. ZOOM) is kept.
+_COMPRESSION = re.compile(
+    r"^(ZIMAGE|ZBITPIX|ZNAXIS\d*|ZTILE\d+|ZCMPTYPE|ZNAME\d+|ZVAL\d+|ZMASKCMP|ZSIMPLE|ZTENSION|ZEXTEND"
+    r"|ZBLOCKED|ZPCOUNT|ZGCOUNT|ZHECKSUM|ZDATASUM|ZQUANTIZ|ZDITHER0|ZBLANK|ZSCALE|ZZERO)$"
+)
+# Binary-table keywords of a raw compressed HDU header.
+_TABLE = re.compile(r"^(TFIELDS|TTYPE\d+|TFORM\d+|TUNIT\d+|TSCAL\d+|TZERO\d+|TNULL\d+|TDIM\d+|THEAP)$")
+# Data statistics: the x2 image has other extremes, and readers use these for display.
+_STALE = ("DATAMIN", "DATAMAX")
+
+
+@dataclasses.dataclass
+class FitsImage:
+    """An image read from a FITS file.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        float32 in native byte order, shape (ny, nx) or (nplanes, ny, nx);
+        scaled by BSCALE/BZERO, NaN where the file has NaN or BLANK.
+    header : astropy.io.fits.Header
+        A copy of the image HDU's header (for a compressed HDU, the image header).
+    hdu_index : int
+        Index of the HDU the image came from.
+    path : str
+        The file read.
+    """
+
+    data: np.ndarray
+    header: fits.Header
+    hdu_index: int
+    path: str
+
+
+def _is_image_hdu(hdu):
+    return isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)) and not isinstance(
+        hdu, fits.GroupsHDU
+    )
+
+
+def read_image(path):
+    """Read the first image of a FITS file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    FitsImage
+
+    Raises
+    ------
+    EnhanceError
+        If the file is missing or not FITS, holds no image, the image is 1-D or
+        has more than 3 dimensions, or no pixel is finite.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise EnhanceError("file not found", path=path)
+    if os.path.isdir(path):
+        raise EnhanceError("is a folder, not a FITS file", path=path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            found = _read_hdus(path)
+        except EnhanceError:
+            raise
+        except PermissionError:
+            raise EnhanceError("permission denied", path=path) from None
+        except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
+            msg = f"not a readable FITS file ({exc})"
+            raise EnhanceError(msg, path=path) from None
+    for w in caught:
+        # Header repairs were asked for (silentfix); anything else (e.g. a truncated
+        # file) is worth telling the user.
+        if not issubclass(w.category, VerifyWarning):
+            log.warning("%s: %s", path, w.message)
+
+    data, header, index = found
+    if not np.isfinite(data).any():
+        raise EnhanceError("all pixels are NaN or infinite", path=path)
+    log.debug("%s: HDU %d, shape %s", path, index, data.shape)
+    return FitsImage(data=data, header=header, hdu_index=index, path=path)
+
+
+def _read_hdus(path):
+    """Return (data, header, index) of the first image with ndim >= 2."""
+    one_d = False
+    with fits.open(path, memmap=False) as hdul:
+        # 'silentfix+ignore' is verify('silentfix') that does not stop at the
+        # unfixable cards of an otherwise readable file (HMI headers have some).
+        hdul.verify("silentfix+ignore")
+        for index, hdu in enumerate(hdul):
+            if not _is_image_hdu(hdu):
+                continue
+            raw = hdu.data
+            if raw is None or raw.size == 0:
+                continue
+            if raw.ndim < 2:
+                one_d = True
+                continue
+            if raw.ndim > 3:
+                msg = f"data has {raw.ndim} dimensions, need a 2-D image or a 3-D cube"
+                raise EnhanceError(msg, path=path)
+            # astropy has applied BSCALE/BZERO already (float result); an integer
+            # array here was stored unscaled, with BLANK as its missing value.
+            data = np.array(raw, dtype=np.float32)
+            blank = hdu.header.get("BLANK")
+            if raw.dtype.kind in "iu" and isinstance(blank, int) and not isinstance(blank, bool):
+                data[raw == blank] = np.nan
+            return data, hdu.header.copy(), index
+    if one_d:
+        raise EnhanceError("data is 1-D, need a 2-D image or a 3-D cube", path=path)
+    raise EnhanceError("no image data in any HDU", path=path)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _strip_structural(header):
+    """Remove, in place on a header we own, the keywords that describe the input's storage."""
+    drop = [
+        key
+        for key in header.keys()
+        if key in _STRUCTURAL or _COMPRESSION.match(key) or (_TABLE.match(key) and "ZIMAGE" in header)
+    ]
+    for key in dict.fromkeys(drop):
+        # Removes every occurrence of a repeated keyword.
+        while key in header:
+            del header[key]
+    if "SIMPLE" not in header:
+        header.insert(0, ("SIMPLE", True, "conforms to FITS standard"))
+    return header
+
+
+def upsample_header(header, *, shape, factor=2):
+    """Return a new header for the image upsampled ``factor`` times.
+
+    Every card of ``header`` is kept (comments and HISTORY included) except the
+    storage keywords that do not apply to a float32 primary HDU (XTENSION, PCOUNT,
+    GCOUNT, BSCALE, BZERO, BLANK, CHECKSUM, DATASUM, EXTNAME and the tile-compression
+    Z keywords) and DATAMIN/DATAMAX, which would be stale; the writer does not
+    recompute them. Only FITS axes 1 and 2 change, so a cube keeps its third axis.
+
+    The WCS follows the rule of ``sunpy.map.GenericMap.resample``: the pixel edges of
+    the two grids coincide, so CDELTi and CDi_j are divided by ``factor`` and
+    ``CRPIXi -> factor * (CRPIXi - 0.5) + 0.5``; CRVAL, PCi_j and CROTA are left as
+    they are (also for the alternative WCS letters A-Z). The HMI keywords measured in
+    pixels follow: R_SUN is multiplied by ``factor``, the 0-based disk-centre pixel
+    X0_MP/Y0_MP becomes ``factor * x + (factor - 1) / 2`` and the plate scale
+    IMSCL_MP is divided by ``factor``.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        Header of the input image; not modified.
+    shape : tuple of int
+        (ny, nx) of the output image.
+    factor : int
+        Upsampling factor.
+
+    Returns
+    -------
+    astropy.io.fits.Header
+    """
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"shape must be the output (ny, nx), got {shape!r}")
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor!r}")
+    new = _strip_structural(fits.Header(header, copy=True))
+    for key in _STALE:
+        new.remove(key, ignore_missing=True, remove_all=True)
+
+    def rescale(key, func):
+        if key in new:
+            value = new[key]
+            if _is_number(value):
+                new[key] = func(float(value))  # assigning a value keeps the card's comment
+            else:
+                log.warning("header keyword %s = %r is not a number; left as it is", key, value)
+
+    for alt in ("",) + tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+        for i in (1, 2):
+            rescale(f"CDELT{i}{alt}", lambda v: v / factor)
+            rescale(f"CRPIX{i}{alt}", lambda v: factor * (v - 0.5) + 0.5)
+            for j in (1, 2):
+                rescale(f"CD{i}_{j}{alt}", lambda v: v / factor)
+    rescale("R_SUN", lambda v: v * factor)
+    rescale("X0_MP", lambda v: factor * v + (factor - 1) / 2)
+    rescale("Y0_MP", lambda v: factor * v + (factor - 1) / 2)
+    rescale("IMSCL_MP", lambda v: v / factor)
+
+    new.set("BITPIX", -32, after="SIMPLE" if "BITPIX" not in new else None)
+    ny, nx = (int(n) for n in shape)
+    new["NAXIS1"] = nx
+    new["NAXIS2"] = ny
+    return new
+
+
+def add_history(header, lines):
+    """Return a copy of ``header`` with one HISTORY card per line added.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+    lines : str or iterable of str
+
+    Returns
+    -------
+    astropy.io.fits.Header
+    """
+    new = header.copy()
+    for line in [lines] if isinstance(lines, str) else lines:
+        new.add_history(str(line))
+    return new
+
+
+def _new_file_mode(destination):
+    """Permissions for the new file: the old file's, else what open() would give."""
+    try:
+        return os.stat(destination).st_mode & 0o7777
+    except OSError:
+        # os.umask can only be read by setting it; set it straight back.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_image(path, data, header, *, input_path=None):
+    """Write ``data`` as a float32 primary HDU, replacing ``path`` atomically.
+
+    The file is written to a temporary file in the destination's folder (created if
+    needed) and moved onto ``path`` only when complete, so an existing file is
+    never lost to a failed write.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file.
+    data : numpy.ndarray
+        Image or cube; written as float32.
+    header : astropy.io.fits.Header
+        Header to write (storage keywords such as BSCALE or XTENSION are dropped
+        from a copy); not modified.
+    input_path : str or os.PathLike, optional
+        The file the data came from; writing onto it is refused.
+
+    Raises
+    ------
+    EnhanceError
+        If ``path`` is the input file or a folder, or cannot be written.
+    """
+    path = os.fspath(path)
+    if input_path is not None and _same_file(path, os.fspath(input_path)):
+        raise EnhanceError("output would overwrite the input file", path=path)
+    if os.path.isdir(path):
+        raise EnhanceError("output is a folder, not a file", path=path)
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim not in (2, 3):
+        raise ValueError(f"data must be 2-D or 3-D, got shape {data.shape}")
+    hdu = fits.PrimaryHDU(data=data, header=_strip_structural(fits.Header(header, copy=True)))
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot create the output folder ({exc.strerror or exc})"
+        raise EnhanceError(msg, path=path) from None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    except OSError as exc:
+        msg = f"cannot write in the output folder ({exc.strerror or exc})"
+        raise EnhanceError(msg, path=path) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            hdu.writeto(f, output_verify="silentfix")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            msg = f"cannot write the output file ({exc.strerror or exc})"
+            raise EnhanceError(msg, path=path) from exc
+        raise
+    log.debug("wrote %s, shape %s", path, data.shape)
+
+
+def _same_file(a, b):
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        # One of them does not exist: they cannot be the same file.
+        return False

@@ -1,0 +1,410 @@
+"""Tests of enhance_lib.fitsio on small synthetic files."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from enhance_lib import fitsio
+from enhance_lib.errors import EnhanceError
+from enhance_lib.fitsio import FitsImage, add_history, read_image, upsample_header, write_image
+
+
+def _image(ny=12, nx=10, seed=0):
+    # Unequal sizes catch swapped axes.
+    return np.random.default_rng(seed).normal(1.0, 0.05, (ny, nx)).astype(np.float32)
+
+
+def test_read_primary(tmp_path):
+    data = _image()
+    data[3, 4] = np.nan
+    path = tmp_path / "p.fits"
+    header = fits.Header([("OBSERVER", "me", "who")])
+    fits.PrimaryHDU(data, header=header).writeto(path)
+    image = read_image(path)
+    assert isinstance(image, FitsImage)
+    assert image.hdu_index == 0
+    assert image.path == str(path)
+    assert image.data.dtype == np.float32 and image.data.dtype.isnative
+    assert image.data.shape == (12, 10)
+    np.testing.assert_array_equal(image.data, data)  # NaN included
+    assert image.header["OBSERVER"] == "me"
+
+
+def test_read_compressed_hdu1(tmp_path):
+    data = _image(20, 16)
+    data[0, 0] = np.nan
+    header = fits.Header([("TELESCOP", "SDO/HMI"), ("CDELT1", 0.504)])
+    path = tmp_path / "c.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, header=header, compression_type="RICE_1")]).writeto(path)
+    image = read_image(path)
+    assert image.hdu_index == 1
+    assert image.data.shape == (20, 16)
+    assert np.isnan(image.data[0, 0])
+    # Rice quantises floats (to ~ rms/16 by default).
+    np.testing.assert_allclose(image.data[1:], data[1:], atol=0.02)
+    assert image.header["TELESCOP"] == "SDO/HMI"
+    assert not [k for k in image.header if k.startswith("Z") or k in ("TFIELDS", "TTYPE1")]
+    assert image.header["BITPIX"] == -32 and image.header["NAXIS1"] == 16
+
+
+def test_read_compressed_integer_exact(tmp_path):
+    data = np.arange(15 * 9, dtype=np.int32).reshape(15, 9)
+    path = tmp_path / "ci.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data)]).writeto(path)
+    image = read_image(path)
+    assert image.data.dtype == np.float32
+    np.testing.assert_array_equal(image.data, data)
+
+
+def test_read_scaled_int16(tmp_path):
+    raw = np.arange(-30, 90, dtype=np.int16).reshape(12, 10)
+    hdu = fits.PrimaryHDU(raw)
+    hdu.header["BSCALE"] = 0.5
+    hdu.header["BZERO"] = 100.0
+    hdu.header["BLANK"] = -30
+    path = tmp_path / "s.fits"
+    hdu.writeto(path)
+    # Write the integers unscaled: set the keywords after the data.
+    with fits.open(path, mode="update", do_not_scale_image_data=True) as hdul:
+        hdul[0].data = raw
+    image = read_image(path)
+    assert image.data.dtype == np.float32
+    expected = raw * 0.5 + 100.0
+    assert np.isnan(image.data[0, 0])
+    np.testing.assert_allclose(image.data.ravel()[1:], expected.ravel()[1:])
+
+
+def test_read_unscaled_integer_blank(tmp_path):
+    raw = np.arange(120, dtype=np.int16).reshape(12, 10)
+    hdu = fits.PrimaryHDU(raw)
+    hdu.header["BLANK"] = 7
+    path = tmp_path / "b.fits"
+    hdu.writeto(path)
+    image = read_image(path)
+    assert np.isnan(image.data.ravel()[7])
+    assert np.isfinite(image.data).sum() == 119
+
+
+def test_read_big_endian(tmp_path):
+    data = _image().astype(">f4")
+    path = tmp_path / "be.fits"
+    fits.PrimaryHDU(data).writeto(path)
+    image = read_image(path)
+    assert image.data.dtype == np.dtype(np.float32) and image.data.dtype.isnative
+    np.testing.assert_array_equal(image.data, data.astype(np.float32))
+
+
+def test_read_cube(tmp_path):
+    data = np.stack([_image(seed=s) for s in range(3)])
+    path = tmp_path / "cube.fits"
+    fits.PrimaryHDU(data).writeto(path)
+    image = read_image(path)
+    assert image.data.shape == (3, 12, 10)
+    np.testing.assert_array_equal(image.data, data)
+
+
+def test_read_skips_1d_and_table_hdus(tmp_path):
+    table = fits.BinTableHDU.from_columns([fits.Column(name="a", format="E", array=np.arange(3.0))])
+    path = tmp_path / "multi.fits"
+    fits.HDUList([fits.PrimaryHDU(np.arange(5.0)), table, fits.ImageHDU(_image())]).writeto(path)
+    image = read_image(path)
+    assert image.hdu_index == 2
+    assert image.header["XTENSION"] == "IMAGE"
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(EnhanceError, match="file not found") as err:
+        read_image(tmp_path / "missing.fits")
+    assert err.value.path == str(tmp_path / "missing.fits")
+
+    text = tmp_path / "notes.fits"
+    text.write_text("this is not a FITS file\n" * 10)
+    with pytest.raises(EnhanceError, match="not a readable FITS file") as err:
+        read_image(text)
+    assert str(err.value).startswith(str(text) + ": ")
+
+    empty = tmp_path / "empty.fits"
+    fits.HDUList([fits.PrimaryHDU()]).writeto(empty)
+    with pytest.raises(EnhanceError, match="no image data in any HDU"):
+        read_image(empty)
+
+    one_d = tmp_path / "1d.fits"
+    fits.PrimaryHDU(np.arange(10.0)).writeto(one_d)
+    with pytest.raises(EnhanceError, match="data is 1-D, need a 2-D image or a 3-D cube"):
+        read_image(one_d)
+
+    four_d = tmp_path / "4d.fits"
+    fits.PrimaryHDU(np.zeros((2, 2, 4, 5), np.float32)).writeto(four_d)
+    with pytest.raises(EnhanceError, match="4 dimensions"):
+        read_image(four_d)
+
+    nan = tmp_path / "nan.fits"
+    fits.PrimaryHDU(np.full((4, 5), np.nan, np.float32)).writeto(nan)
+    with pytest.raises(EnhanceError, match="NaN"):
+        read_image(nan)
+
+    with pytest.raises(EnhanceError, match="folder"):
+        read_image(tmp_path)
+
+
+# --- header ---------------------------------------------------------------------------
+
+
+def _wcs_header(variant):
+    h = fits.Header()
+    h["NAXIS"] = 2
+    h["NAXIS1"] = 10
+    h["NAXIS2"] = 12
+    h["CTYPE1"] = "HPLN-TAN"
+    h["CTYPE2"] = "HPLT-TAN"
+    h["CUNIT1"] = "arcsec"
+    h["CUNIT2"] = "arcsec"
+    h["CRPIX1"] = (3.3, "reference pixel")
+    h["CRPIX2"] = 8.7
+    h["CRVAL1"] = -120.0
+    h["CRVAL2"] = 45.0
+    theta = np.deg2rad(25.0)
+    c, s = np.cos(theta), np.sin(theta)
+    if variant in ("pc", "crota"):
+        h["CDELT1"] = (0.5, "arcsec/pixel")
+        h["CDELT2"] = 0.6
+    if variant == "pc":
+        h["PC1_1"], h["PC1_2"], h["PC2_1"], h["PC2_2"] = c, -s * 0.6 / 0.5, s * 0.5 / 0.6, c
+    elif variant == "crota":
+        h["CROTA2"] = 25.0
+    elif variant == "cd":
+        h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = 0.5 * c, -0.6 * s, 0.5 * s, 0.6 * c
+    h["RSUN_OBS"] = (960.0, "arcsec")
+    h["R_SUN"] = (1905.0, "solar radius in pixels")
+    h["X0_MP"] = 2047.3
+    h["Y0_MP"] = 2049.1
+    h["IMSCL_MP"] = 0.504
+    h["DATAMIN"] = 0.1
+    h["DATAMAX"] = 1.2
+    h["TELESCOP"] = ("SDO/HMI", "telescope")
+    h["COMMENT"] = "a comment card"
+    h.add_history("first processing step")
+    return h
+
+
+@pytest.mark.parametrize("variant", ["pc", "crota", "cd"])
+def test_upsample_header_wcs(variant):
+    header = _wcs_header(variant)
+    before = header.tostring()
+    new = upsample_header(header, shape=(24, 20))
+    assert header.tostring() == before  # input untouched
+    w_in, w_out = WCS(header), WCS(new)
+
+    # The outer corner of the image is the same point on the Sun.
+    np.testing.assert_allclose(
+        w_out.pixel_to_world_values(-0.5, -0.5), w_in.pixel_to_world_values(-0.5, -0.5), rtol=0, atol=1e-6 / 3600
+    )
+    # Each input pixel centre is the centre of its 2x2 output block.
+    jj, ii = np.mgrid[0:12, 0:10]
+    lon_in, lat_in = w_in.pixel_to_world_values(ii, jj)
+    lon_out, lat_out = w_out.pixel_to_world_values(2 * ii + 0.5, 2 * jj + 0.5)
+    # WCS values are in degrees; compare to ~1e-6 arcsec.
+    np.testing.assert_allclose(lon_out, lon_in, rtol=0, atol=1e-6 / 3600)
+    np.testing.assert_allclose(lat_out, lat_in, rtol=0, atol=1e-6 / 3600)
+    # The grid is really finer: one output pixel is half an input pixel.
+    lon1, lat1 = w_out.pixel_to_world_values(1.0, 0.0)
+    lon0, lat0 = w_out.pixel_to_world_values(0.0, 0.0)
+    assert np.hypot(lon1 - lon0, lat1 - lat0) * 3600 == pytest.approx(0.25, rel=1e-3)
+
+
+def test_upsample_header_keywords():
+    header = _wcs_header("pc")
+    new = upsample_header(header, shape=(24, 20))
+    assert new["NAXIS1"] == 20 and new["NAXIS2"] == 24 and new["BITPIX"] == -32
+    assert new["CDELT1"] == 0.25 and new["CDELT2"] == pytest.approx(0.3)
+    assert new["CRPIX1"] == pytest.approx(2 * (3.3 - 0.5) + 0.5)
+    assert new.comments["CRPIX1"] == "reference pixel"
+    assert new["CRVAL1"] == -120.0 and new["PC1_1"] == header["PC1_1"]
+    assert new["R_SUN"] == 2 * 1905.0
+    assert new["X0_MP"] == pytest.approx(2 * 2047.3 + 0.5)
+    assert new["Y0_MP"] == pytest.approx(2 * 2049.1 + 0.5)
+    assert new["IMSCL_MP"] == pytest.approx(0.252)
+    assert "DATAMIN" not in new and "DATAMAX" not in new
+    changed = {"NAXIS1", "NAXIS2", "CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "R_SUN", "X0_MP", "Y0_MP", "IMSCL_MP"}
+    dropped = {"DATAMIN", "DATAMAX"}
+    for card in header.cards:
+        if card.keyword in ("COMMENT", "HISTORY", "") or card.keyword in dropped:
+            continue
+        assert card.keyword in new, card.keyword
+        assert new.comments[card.keyword] == card.comment
+        if card.keyword not in changed | dropped:
+            assert new[card.keyword] == card.value, card.keyword
+    assert list(new["HISTORY"]) == ["first processing step"]
+    assert list(new["COMMENT"]) == ["a comment card"]
+    # The alternative HMI X0/Y0 keywords and unrelated pixel values follow the x2 rule:
+    # the input centre x maps to output 2x + 0.5 (0-based).
+    x0 = header["X0_MP"]
+    assert new["X0_MP"] == pytest.approx((x0 + 0.5) * 2 - 0.5)
+
+
+def test_upsample_header_cube_and_structural():
+    header = fits.ImageHDU(np.zeros((3, 12, 10), np.float32)).header
+    header["BSCALE"] = 1.0
+    header["BZERO"] = 0.0
+    header["CHECKSUM"] = "abc"
+    header["DATASUM"] = "0"
+    header["ZIMAGE"] = True
+    header["ZBITPIX"] = 16
+    header["ZOOM"] = (3, "not a compression keyword")
+    header["CDELT3"] = 7.0
+    header["CRPIX3"] = 2.0
+    new = upsample_header(header, shape=(24, 20))
+    assert new.cards[0].keyword == "SIMPLE" and new["SIMPLE"] is True
+    for key in ("XTENSION", "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "CHECKSUM", "DATASUM", "ZIMAGE", "ZBITPIX"):
+        assert key not in new
+    assert new["ZOOM"] == 3
+    assert new["NAXIS"] == 3 and new["NAXIS3"] == 3
+    assert new["CDELT3"] == 7.0 and new["CRPIX3"] == 2.0
+    assert header["XTENSION"] == "IMAGE"  # untouched
+
+
+def test_upsample_header_factor_and_bad_shape():
+    header = fits.Header([("CRPIX1", 1.0), ("CDELT1", 1.0)])
+    new = upsample_header(header, shape=(3, 3), factor=3)
+    assert new["CRPIX1"] == pytest.approx(3 * 0.5 + 0.5)
+    assert new["CDELT1"] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError):
+        upsample_header(header, shape=(2, 3, 3))
+
+
+def test_add_history():
+    header = fits.Header([("A", 1)])
+    new = add_history(header, ["one", "two"])
+    assert list(new["HISTORY"]) == ["one", "two"]
+    assert "HISTORY" not in header
+    assert list(add_history(new, "three")["HISTORY"]) == ["one", "two", "three"]
+
+
+# --- writing --------------------------------------------------------------------------
+
+
+def test_write_roundtrip_creates_folder(tmp_path):
+    data = _image(24, 20).astype(np.float64)
+    header = upsample_header(_wcs_header("crota"), shape=(24, 20))
+    out = tmp_path / "new" / "deeper" / "out.fits"
+    write_image(out, data, header)
+    assert os.listdir(out.parent) == ["out.fits"]
+    with fits.open(out) as hdul:
+        assert len(hdul) == 1
+        assert hdul[0].data.dtype == np.dtype(">f4")
+        np.testing.assert_array_equal(hdul[0].data, data.astype(np.float32))
+        assert hdul[0].header["CDELT1"] == 0.25
+        assert hdul[0].header["NAXIS1"] == 20
+    assert data.dtype == np.float64  # caller's array untouched
+
+
+def test_write_from_extension_header(tmp_path):
+    data = np.arange(12, dtype=np.float32).reshape(3, 4)
+    header = fits.ImageHDU(data).header
+    header["BSCALE"] = 2.0
+    header["BZERO"] = 5.0
+    before = header.tostring()
+    out = tmp_path / "o.fits"
+    write_image(out, data, header)
+    assert header.tostring() == before
+    with fits.open(out) as hdul:
+        np.testing.assert_array_equal(hdul[0].data, data)
+        assert "XTENSION" not in hdul[0].header
+
+
+def test_write_replaces_existing(tmp_path):
+    out = tmp_path / "o.fits"
+    write_image(out, np.zeros((3, 4)), fits.Header())
+    write_image(out, np.ones((5, 6)), fits.Header())
+    assert fits.getdata(out).shape == (5, 6)
+    assert os.listdir(tmp_path) == ["o.fits"]
+
+
+def test_write_failure_preserves_destination(tmp_path, monkeypatch):
+    out = tmp_path / "o.fits"
+    write_image(out, np.zeros((3, 4)), fits.Header([("OLD", True)]))
+    before = out.read_bytes()
+
+    def broken_writeto(self, fileobj, **kwargs):
+        fileobj.write(b"SIMPLE  = partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", broken_writeto)
+    with pytest.raises(EnhanceError, match="No space left on device") as err:
+        write_image(out, np.ones((5, 6)), fits.Header())
+    assert err.value.path == str(out)
+    assert out.read_bytes() == before
+    assert os.listdir(tmp_path) == ["o.fits"]
+
+
+def test_write_interrupted_preserves_destination(tmp_path, monkeypatch):
+    out = tmp_path / "o.fits"
+    write_image(out, np.zeros((3, 4)), fits.Header())
+    before = out.read_bytes()
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fitsio.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_image(out, np.ones((5, 6)), fits.Header())
+    assert out.read_bytes() == before
+    assert os.listdir(tmp_path) == ["o.fits"]
+
+
+def test_write_refuses_input(tmp_path, monkeypatch):
+    src = tmp_path / "in.fits"
+    fits.PrimaryHDU(_image()).writeto(src)
+    before = src.read_bytes()
+    with pytest.raises(EnhanceError, match="overwrite the input"):
+        write_image(src, _image(), fits.Header(), input_path=src)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EnhanceError, match="overwrite the input"):
+        write_image("./sub/../in.fits", _image(), fits.Header(), input_path=str(src))
+    link = tmp_path / "link.fits"
+    link.symlink_to(src)
+    with pytest.raises(EnhanceError, match="overwrite the input"):
+        write_image(link, _image(), fits.Header(), input_path=src)
+    assert src.read_bytes() == before
+    # A different destination is fine.
+    write_image(tmp_path / "out.fits", _image(), fits.Header(), input_path=src)
+
+
+def test_write_unwritable(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    target = blocker / "out.fits"
+    with pytest.raises(EnhanceError, match="output folder") as err:
+        write_image(target, _image(), fits.Header())
+    assert err.value.path == str(target)
+    with pytest.raises(EnhanceError, match="folder"):
+        write_image(tmp_path, _image(), fits.Header())
+
+
+@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="needs POSIX permissions, not root")
+def test_write_permission_denied(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(EnhanceError, match="output folder") as err:
+            write_image(locked / "out.fits", _image(), fits.Header())
+        assert "locked" in str(err.value)
+        assert os.listdir(locked) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_write_permission_denied_simulated(tmp_path, monkeypatch):
+    # Also covers the case above when the tests run as root.
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fitsio.tempfile, "mkstemp", denied)
+    with pytest.raises(EnhanceError, match="Permission denied") as err:
+        write_image(tmp_path / "out.fits", _image(), fits.Header())
+    assert err.value.path == str(tmp_path / "out.fits")
