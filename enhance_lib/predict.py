@@ -21,10 +21,34 @@ from .models import minimum_size, receptive_margin
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_TILE", "Predictor", "tile_grid", "enhance_array"]
+__all__ = ["DEFAULT_TILE", "GPU_TILE", "PRECISIONS", "Predictor", "default_tile", "tile_grid", "enhance_array"]
 
 DEFAULT_TILE = 512
+GPU_TILE = 2048
 SCALE = 2
+PRECISIONS = ("float32", "bfloat16")
+
+
+def default_tile():
+    """Tile size for this machine: larger on a GPU, where memory is plentiful and launches cost."""
+    tf = import_tf()
+    return GPU_TILE if tf.config.list_physical_devices("GPU") else DEFAULT_TILE
+
+
+def _inference_network(net, config, precision):
+    """The network to run: BN folded into the convolutions, optionally in bfloat16."""
+    from .backend import import_keras
+    from .weights import fold_batchnorm
+
+    if precision == "float32":
+        return fold_batchnorm(net, config)
+    keras = import_keras()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        return fold_batchnorm(net, config)
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def tile_grid(length, tile, *, align=1):
@@ -61,14 +85,28 @@ class Predictor:
         Network mapping (1, ny, nx, 1) to (1, 2ny, 2nx, 1).
     config : NetworkConfig
         Its architecture (for the receptive margin and size limits).
-    tile : int
-        Core tile size in input pixels (0: whole image in one piece).
+    tile : int, optional
+        Core tile size in input pixels (0: whole image in one piece); default
+        :func:`default_tile`.
+    precision : {'float32', 'bfloat16'}
+        ``bfloat16`` computes in bfloat16 with float32 weights (faster on CPUs
+        with AVX512-BF16 and on GPUs, at ~1 % relative error).
+    fold : bool
+        Fold BatchNormalization into the convolutions (same result to float32
+        rounding, fewer operations).
     """
 
-    def __init__(self, net, config, *, tile=DEFAULT_TILE):
+    def __init__(self, net, config, *, tile=None, precision="float32", fold=True):
         tf = import_tf()
+        if precision not in PRECISIONS:
+            raise EnhanceError(f"unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}")
+        if tile is None:
+            tile = default_tile()
+        if fold or precision != "float32":
+            net = _inference_network(net, config, precision)
         self.net = net
         self.config = config
+        self.precision = precision
         self.margin = receptive_margin(config)
         self.align = 2 if config.model == "encdec" else 1
         self.min_size = minimum_size(config)
@@ -79,7 +117,7 @@ class Predictor:
         self.tile = tile
         # One trace for every tile shape: no retracing per tile.
         self._call = tf.function(
-            lambda x: net(x, training=False),
+            lambda x: tf.cast(net(x, training=False), tf.float32),
             input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
             reduce_retracing=True,
         )

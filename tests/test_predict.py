@@ -121,3 +121,19 @@ def test_tiny_images(tiny_weights, tiny_encdec):
         Predictor(enet, econfig).run(_image((2, 8)))
     with pytest.raises(EnhanceError, match="too small"):
         Predictor(net, config, tile=1)
+
+
+def test_bfloat16_is_close_to_float32(tiny_weights):
+    net, config = load_network(tiny_weights)
+    image = _image((24, 24))
+    ref = Predictor(net, config, tile=0).run(image)
+    low = Predictor(net, config, tile=0, precision="bfloat16").run(image)
+    assert low.dtype == np.float32
+    rel = np.sqrt(np.mean((low - ref) ** 2)) / np.sqrt(np.mean(ref**2))
+    assert 0 < rel < 0.05
+
+
+def test_unknown_precision(tiny_weights):
+    net, config = load_network(tiny_weights)
+    with pytest.raises(EnhanceError, match="unknown precision"):
+        Predictor(net, config, precision="float16")
