@@ -1,0 +1,239 @@
+"""Training library: data pipeline, schedule, loss logs, best weights, resume."""
+
+import hashlib
+import json
+import math
+import pickle
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from enhance_lib.database import write_database
+from enhance_lib.errors import EnhanceError
+from enhance_lib.models import NetworkConfig
+from enhance_lib.training import (
+    PatchDataset,
+    TrainingFiles,
+    learning_rate,
+    read_loss_log,
+    split_indices,
+    train,
+)
+from enhance_lib.weights import load_network
+
+TINY = NetworkConfig(depth=1, filters=4, l2=0.0)
+
+
+def toy_pairs(n, *, size=8, channels=1, seed=0):
+    """Inputs and their nearest-neighbour x2 upsampling: a problem the network can learn."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, size, size, channels)).astype(np.float32)
+    return x, x.repeat(2, axis=1).repeat(2, axis=2)
+
+
+@pytest.fixture(scope="module")
+def toy_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("db") / "train.h5"
+    write_database(path, *toy_pairs(24), attrs={"normalization": "none (toy)"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def toy_val(tmp_path_factory):
+    path = tmp_path_factory.mktemp("db") / "valid.h5"
+    write_database(path, *toy_pairs(8, seed=1))
+    return path
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def test_dataset_batches_channel0_float32(tmp_path):
+    x, y = toy_pairs(10, channels=2)
+    x[..., 1] = 99.0
+    y[..., 1] = 99.0
+    path = tmp_path / "db.h5"
+    write_database(path, x.astype(np.float64), y)
+    ds = PatchDataset(path, [1, 3, 4, 7, 9], batch_size=2)
+    assert ds._h5 is None  # opened lazily
+    assert len(ds) == 3 and ds.batch_sizes() == [2, 2, 1]
+    xb, yb = ds[0]
+    assert xb.dtype == np.float32 and yb.dtype == np.float32
+    assert xb.shape == (2, 8, 8, 1) and yb.shape == (2, 16, 16, 1)
+    np.testing.assert_array_equal(xb, x[[1, 3], :, :, :1])
+    np.testing.assert_array_equal(yb, y[[1, 3], :, :, :1])
+    assert ds[2][0].shape == (1, 8, 8, 1)
+    with pytest.raises(IndexError):
+        ds[3]
+    clone = pickle.loads(pickle.dumps(ds))  # the open handle is not pickled
+    np.testing.assert_array_equal(clone[1][0], ds[1][0])
+    ds.close()
+    clone.close()
+
+
+def test_dataset_shuffles_each_epoch_reproducibly(toy_db):
+    def epoch_orders(seed, epochs=3, start=0):
+        ds = PatchDataset(toy_db, np.arange(20), batch_size=6, shuffle=True, seed=seed, epoch=start)
+        orders = []
+        for _ in range(epochs):
+            batches = [ds.batch_indices(i) for i in range(len(ds))]
+            assert all(np.all(np.diff(b) > 0) for b in batches)  # sorted for h5py
+            flat = np.concatenate(batches)
+            assert sorted(flat.tolist()) == list(range(20))  # each patch once per epoch
+            orders.append(flat)
+            ds.on_epoch_end()
+        return orders
+
+    a, b = epoch_orders(5), epoch_orders(5)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a[0], a[1])
+    # a resumed run (initial epoch 1) sees the same orders as the uninterrupted one
+    np.testing.assert_array_equal(epoch_orders(5, epochs=1, start=1)[0], a[1])
+
+
+def test_split_indices():
+    tr, va = split_indices(24, 0.25)
+    np.testing.assert_array_equal(tr, np.arange(18))
+    np.testing.assert_array_equal(va, np.arange(18, 24))
+    assert split_indices(10, 0.01)[1].tolist() == [9]  # at least one
+    for bad in (0.0, 1.0, -0.5):
+        with pytest.raises(EnhanceError, match="between 0 and 1"):
+            split_indices(10, bad)
+    with pytest.raises(EnhanceError, match="none for training"):
+        split_indices(1, 0.5)
+
+
+def test_learning_rate_schedule():
+    assert [learning_rate(e, lr=1e-4, lr_multiplier=0.5) for e in (0, 19, 20, 30)] == [1e-4, 1e-4, 5e-5, 5e-5]
+    assert learning_rate(3, lr=1.0, lr_multiplier=0.1, lr_epoch=3) == pytest.approx(0.1)
+
+
+def test_files_names():
+    f = TrainingFiles.for_run("net/run", 5)
+    assert f.root == "net/run_5"
+    assert f.weights == "net/run_5.weights.h5"
+    assert (f.args, f.model_json, f.summary, f.plot, f.loss, f.loss_batch) == (
+        "net/run_5_args.json",
+        "net/run_5_model.json",
+        "net/run_5_summary.txt",
+        "net/run_5_model.png",
+        "net/run_5_loss.json",
+        "net/run_5_loss_batch.json",
+    )
+
+
+# ----------------------------------------------------------------------------- train
+
+
+@pytest.fixture(scope="module")
+def trained(toy_db, toy_val, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "toy"
+    result = train(toy_db, str(out), config=TINY, validation=toy_val, epochs=6, lr=1e-2, batch_size=5, seed=1)
+    return out, result
+
+
+def test_loss_decreases_and_logs(trained):
+    out, result = trained
+    header, rows = read_loss_log(result.files.loss, row_length=4)
+    assert header["name"] == f"{out}_1" and isinstance(header["init_t"], str)
+    assert len(rows) == 6 == result.epochs
+    losses = [r[1] for r in rows]
+    assert losses[-1] < 0.5 * losses[0]
+    assert min(r[2] for r in rows) == pytest.approx(result.best_val_loss)
+    assert all(r[3] == pytest.approx(1e-2) for r in rows)
+
+    bheader, brows = read_loss_log(result.files.loss_batch, row_length=3)
+    assert bheader["name"] == header["name"]
+    assert len(brows) == 6 * 5  # 24 patches in batches of 5: 5 batches per epoch
+    # per-batch losses (not running means): their size-weighted mean is the epoch loss
+    sizes = np.array([5, 5, 5, 5, 4])
+    for epoch in range(6):
+        batch = np.array([r[1] for r in brows[5 * epoch : 5 * epoch + 5]])
+        assert np.sum(sizes * batch) / sizes.sum() == pytest.approx(losses[epoch], rel=1e-4)
+
+
+def test_weights_file_gives_trained_predictions(trained):
+    _, result = trained
+    net, config = load_network(result.files.weights)
+    assert config == TINY
+    x = toy_pairs(3, size=12, seed=7)[0]
+    np.testing.assert_allclose(net.predict(x, verbose=0), result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_description_files(trained):
+    _, result = trained
+    f = result.files
+    assert json.loads(Path(f.model_json).read_text())["class_name"] == "Functional"
+    assert "Total params" in Path(f.summary).read_text()
+    args = json.loads(Path(f.args).read_text())
+    assert args["depth"] == 1 and args["filters"] == 4 and args["action"] == "start"
+
+
+def test_continue_appends_and_keeps_schedule(toy_db, tmp_path):
+    out = str(tmp_path / "run")
+    kw = dict(config=TINY, validation_split=0.25, lr=1e-2, lr_multiplier=0.1, lr_epoch=3, batch_size=6, seed=2)
+    first = train(toy_db, out, epochs=2, **kw)
+    assert first.epochs == 2
+    second = train(toy_db, out, epochs=2, action="continue", **kw)
+    assert (second.initial_epoch, second.epochs) == (2, 4)
+    header, rows = read_loss_log(second.files.loss, row_length=4)
+    assert len(rows) == 4 and header == first.loss_log[0]
+    assert [r[3] for r in rows] == pytest.approx([1e-2, 1e-2, 1e-2, 1e-3])
+    _, brows = read_loss_log(second.files.loss_batch, row_length=3)
+    assert len(brows) == 4 * 3  # 18 training patches, batches of 6
+    assert [r[2] for r in brows[-3:]] == pytest.approx([1e-3] * 3)
+    assert json.loads(Path(second.files.args).read_text())["action"] == "continue"
+
+
+def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
+    out = str(tmp_path / "run")
+    kw = dict(config=TINY, validation_split=0.25, lr=1e-2, batch_size=8)
+    first = train(toy_db, out, epochs=1, **kw)
+    path = tmp_path / "run_1.weights.h5"
+    before = digest(path)
+    # pretend the saved weights had a validation loss no epoch can beat
+    log = json.loads(Path(first.files.loss).read_text())
+    log[-1][2] = 0.0
+    Path(first.files.loss).write_text(json.dumps(log))
+    second = train(toy_db, out, epochs=1, action="continue", **kw)
+    assert digest(path) == before
+    assert second.best_val_loss == 0.0
+
+
+def test_seed_reproducible_and_encdec(toy_db, tmp_path):
+    cfg = NetworkConfig(model="encdec", depth=1, filters=4, l2=1e-6, noise=0.1)
+    kw = dict(config=cfg, validation_split=0.25, epochs=1, lr=1e-3, batch_size=8, seed=3)
+    a = train(toy_db, str(tmp_path / "a"), **kw)
+    b = train(toy_db, str(tmp_path / "b"), **kw)
+    assert a.loss_log[1][1:] == b.loss_log[1][1:]
+    assert load_network(a.files.weights)[1].model == "encdec"
+
+
+def test_errors_before_writing(toy_db, toy_val, tmp_path):
+    out = tmp_path / "out" / "net"
+    with pytest.raises(EnhanceError, match="either"):
+        train(toy_db, str(out), config=TINY, epochs=1)
+    with pytest.raises(EnhanceError, match="either"):
+        train(toy_db, str(out), config=TINY, validation=toy_val, validation_split=0.2)
+    with pytest.raises(EnhanceError, match="epochs"):
+        train(toy_db, str(out), config=TINY, validation=toy_val, epochs=0)
+    with pytest.raises(EnhanceError, match="no previous run"):
+        train(toy_db, str(out), config=TINY, validation=toy_val, action="continue")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(EnhanceError, match="not a folder"):
+        train(toy_db, str(blocker / "net"), config=TINY, validation=toy_val)
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as f:
+        f["imHMI"] = np.zeros((2, 4, 4, 1), np.float32)
+        f["imSST"] = np.full((2, 8, 8, 1), math.nan, np.float32)
+    with pytest.raises(EnhanceError, match="NaN"):
+        train(bad, str(out), config=TINY, validation=toy_val)
+    assert not (tmp_path / "out").exists()
