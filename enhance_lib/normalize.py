@@ -1,0 +1,612 @@
+"""Normalisation of the input to the units the networks were trained in, and back.
+
+The intensity network was trained on continuum intensity divided by the quiet-Sun
+level near disk centre (I/I_qs), the magnetogram network on B in kG (Díaz Baso &
+Asensio Ramos 2018, A&A 614, A5, sect. 2). The original program divided intensity
+by the image maximum instead, which fails on NaNs and depends on the brightest
+facula in the field. Here intensity is divided by a robust quiet-Sun level, and on
+a full-disk image by a fitted centre-to-limb profile I_qs(mu), so that every part
+of the disk reaches the network as local I/I_qs.
+
+Pixel coordinates are 0-based (numpy) throughout; the x2 output pixel j covers the
+input coordinate (j - 0.5) / 2, as in :func:`enhance_lib.fitsio.upsample_header`.
+"""
+
+import dataclasses
+import logging
+import numbers
+import warnings
+
+import numpy as np
+
+from .errors import EnhanceError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "quiet_sun_level",
+    "DiskGeometry",
+    "disk_geometry",
+    "mu_map",
+    "LimbDarkening",
+    "limb_darkening",
+    "Normalizer",
+    "make_normalizer",
+]
+
+KINDS = ("intensity", "blos")
+NAMED_METHODS = ("quiet-sun", "max", "none")
+BLOS_DEFAULT = 1000.0  # G -> kG
+MIN_DISK_RADIUS = 64.0  # px; smaller "disks" are NaN blobs, not the Sun
+_ROWS = 512  # rows per block when a profile is evaluated on a large grid
+
+
+def quiet_sun_level(image, *, width=0.1, iterations=20):
+    """Robust estimate of the quiet-Sun intensity of an image.
+
+    Starts from the median of the finite pixels and repeatedly replaces it with the
+    median of the pixels within ``+-width`` (relative) of the current value, until
+    it changes by less than 1e-6 (relative) or after ``iterations`` steps. Quiet-Sun
+    granulation at HMI resolution has an rms contrast of about 4 %, so a +-10 %
+    window holds nearly all of it while excluding umbrae, penumbrae and most
+    faculae; as the window is symmetric about its centre, the estimate converges on
+    the mode of the quiet-Sun distribution even when a dark spot covers a third of
+    the field and shifts the starting median.
+
+    Parameters
+    ----------
+    image : array_like
+        Intensity, any shape; NaN and infinite pixels are ignored.
+    width : float
+        Half-width of the window, relative to the level.
+    iterations : int
+        Maximum number of refinements.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    EnhanceError
+        If no pixel is finite or the median is not positive (not an intensity image).
+    """
+    values = np.asarray(image, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise EnhanceError("no finite pixels to estimate the quiet-Sun level from")
+    level = float(np.median(values))
+    if not level > 0:
+        msg = f"median intensity {level:g} is not positive; quiet-Sun normalisation needs an intensity image"
+        raise EnhanceError(msg)
+    for _ in range(iterations):
+        window = values[np.abs(values - level) <= width * level]
+        if window.size == 0:
+            break
+        new = float(np.median(window))
+        done = abs(new - level) <= 1e-6 * level
+        level = new
+        if done:
+            break
+    return level
+
+
+# --- disk geometry --------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DiskGeometry:
+    """Position and size of the solar disk on the pixel grid.
+
+    Attributes
+    ----------
+    x0, y0 : float
+        0-based pixel coordinates (column, row) of the disk centre.
+    radius : float
+        Radius of the disk in pixels.
+    """
+
+    x0: float
+    y0: float
+    radius: float
+
+    def upsampled(self, factor=2):
+        """The same disk on the grid upsampled ``factor`` times (pixel edges kept).
+
+        Parameters
+        ----------
+        factor : int
+
+        Returns
+        -------
+        DiskGeometry
+        """
+        shift = (factor - 1) / 2
+        return DiskGeometry(factor * self.x0 + shift, factor * self.y0 + shift, factor * self.radius)
+
+    def inside(self, shape, *, tolerance=0.02):
+        """Whether the whole limb lies on an image of ``shape`` (within ``tolerance`` * radius)."""
+        ny, nx = shape
+        slack = tolerance * self.radius
+        return (
+            self.x0 - self.radius >= -0.5 - slack
+            and self.x0 + self.radius <= nx - 0.5 + slack
+            and self.y0 - self.radius >= -0.5 - slack
+            and self.y0 + self.radius <= ny - 0.5 + slack
+        )
+
+
+def _mu_rows(geometry, shape, start, stop, step=1):
+    """mu = sqrt(1 - (r/R)^2) for rows start:stop:step of ``shape``; NaN off the disk."""
+    y = np.arange(start, stop, step, dtype=np.float64)[:, np.newaxis] - geometry.y0
+    x = np.arange(0, shape[1], step, dtype=np.float64)[np.newaxis, :] - geometry.x0
+    rho2 = (x * x + y * y) / geometry.radius**2
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(1.0 - rho2)
+
+
+def mu_map(shape, geometry):
+    """The cosine of the heliocentric angle, mu = sqrt(1 - (r/R)^2), at each pixel centre.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (ny, nx).
+    geometry : DiskGeometry
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, NaN off the disk.
+    """
+    return _mu_rows(geometry, shape, 0, shape[0])
+
+
+def _number(header, key):
+    value = header.get(key) if header is not None else None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value):
+        return float(value)
+    return None
+
+
+def _geometry_from_header(header):
+    """Disk centre from the WCS (pixel of helioprojective (0, 0)), radius from RSUN_OBS or R_SUN."""
+    keys = ("CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2")
+    if header is None or any(_number(header, k) is None for k in keys):
+        return None
+    has_scale = _number(header, "CDELT1") is not None or _number(header, "CD1_1") is not None
+    if not has_scale:
+        return None
+    from astropy import units as u
+    from astropy.io import fits
+    from astropy.wcs import WCS
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    # A two-axis copy: a cube's third axis and HMI's non-WCS keywords stay out of it.
+    sub = fits.Header()
+    sub["NAXIS"] = 2
+    for i, (lon_lat, default) in enumerate((("LN", "HPLN-TAN"), ("LT", "HPLT-TAN")), start=1):
+        ctype = str(header.get(f"CTYPE{i}", ""))
+        sub[f"CTYPE{i}"] = ctype if ctype.startswith("HP" + lon_lat) else default
+        sub[f"CUNIT{i}"] = str(header.get(f"CUNIT{i}", "arcsec")) or "arcsec"
+    pattern = ["CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CDELT1", "CDELT2", "CROTA2"]
+    pattern += [f"{p}{i}_{j}" for p in ("PC", "CD") for i in (1, 2) for j in (1, 2)]
+    for key in pattern:
+        value = _number(header, key)
+        if value is not None:
+            sub[key] = value
+    try:
+        with warnings.catch_warnings():
+            # FITSFixedWarning about units normalised to degrees: expected here.
+            warnings.simplefilter("ignore")
+            wcs = WCS(sub)
+            px, py = wcs.world_to_pixel_values(0.0, 0.0)
+            scale = float(np.sqrt(np.prod(proj_plane_pixel_scales(wcs))))
+            scale_arcsec = scale * u.Unit(wcs.wcs.cunit[0]).to(u.arcsec)
+    except Exception as exc:  # astropy raises many kinds for a bad WCS; the mask is the fallback
+        log.debug("no disk geometry from the WCS: %s", exc)
+        return None
+    rsun_obs = _number(header, "RSUN_OBS")
+    if rsun_obs is not None and scale_arcsec > 0:
+        radius = rsun_obs / scale_arcsec
+    else:
+        radius = _number(header, "R_SUN")
+    if radius is None or not (np.isfinite(px) and np.isfinite(py) and radius > 0):
+        return None
+    return DiskGeometry(float(px), float(py), float(radius))
+
+
+def _geometry_from_mask(data, min_radius):
+    """Disk from the finite pixels, when the off-limb NaN region reaches all four corners."""
+    finite = np.isfinite(data)
+    ny, nx = finite.shape
+    if finite[0, 0] or finite[0, -1] or finite[-1, 0] or finite[-1, -1]:
+        return None
+    area = int(finite.sum())
+    radius = np.sqrt(area / np.pi)
+    if radius <= min_radius:
+        return None
+    x0 = float(finite.sum(axis=0) @ np.arange(nx)) / area
+    y0 = float(finite.sum(axis=1) @ np.arange(ny)) / area
+    geometry = DiskGeometry(x0, y0, float(radius))
+    # A disk, not any NaN pattern: nearly all finite inside, nearly none outside.
+    step = max(1, int(np.ceil(max(ny, nx) / 1024)))
+    r = np.hypot(np.arange(0, nx, step)[np.newaxis, :] - x0, np.arange(0, ny, step)[:, np.newaxis] - y0)
+    sample = finite[::step, ::step]
+    inner = sample[r < radius - 2]
+    outer = sample[r > radius + 2]
+    if inner.size == 0 or inner.mean() < 0.95 or (outer.size and outer.mean() > 0.01):
+        return None
+    return geometry
+
+
+def disk_geometry(header, data, *, min_radius=MIN_DISK_RADIUS):
+    """Find the solar disk of a full-disk image.
+
+    From the header when it has the keywords (disk centre: the pixel of
+    helioprojective (0", 0") through the WCS, CRPIXi/CRVALi with CDELTi or CDi_j,
+    PCi_j or CROTA2; radius: RSUN_OBS [arcsec] over the pixel scale, else R_SUN
+    [px]); else from the off-limb NaN region: centroid of the finite pixels and
+    radius sqrt(area / pi), accepted only when the NaN region covers the four
+    corners and the finite pixels form a disk.
+
+    An image is a full disk only when the whole limb lies on it (within 2 % of the
+    radius) and the radius exceeds ``min_radius``; a cut-out of a full-disk
+    observation, whose header locates the disk, is not one.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header or None
+    data : numpy.ndarray, shape (ny, nx)
+    min_radius : float
+        Smallest radius, in pixels, taken for a disk.
+
+    Returns
+    -------
+    DiskGeometry or None
+        None when the image is not a full disk.
+    """
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ValueError(f"data must be a 2-D image, got shape {data.shape}")
+    from_header = _geometry_from_header(header)
+    from_mask = _geometry_from_mask(data, min_radius)
+    if from_header is not None and from_mask is not None:
+        off = np.hypot(from_header.x0 - from_mask.x0, from_header.y0 - from_mask.y0)
+        if off > 0.02 * from_mask.radius or abs(from_header.radius / from_mask.radius - 1) > 0.02:
+            log.warning(
+                "the header's disk (centre %.1f, %.1f, radius %.1f px) disagrees with the off-limb NaN mask "
+                "(%.1f, %.1f, %.1f px); using the mask",
+                from_header.x0,
+                from_header.y0,
+                from_header.radius,
+                from_mask.x0,
+                from_mask.y0,
+                from_mask.radius,
+            )
+            return from_mask
+    geometry = from_header if from_header is not None else from_mask
+    if geometry is None:
+        return None
+    if geometry.radius <= min_radius or not geometry.inside(data.shape):
+        log.debug("not a full disk: %s on an image of %s", geometry, data.shape)
+        return None
+    return geometry
+
+
+# --- limb darkening -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LimbDarkening:
+    """A fitted quiet-Sun centre-to-limb profile I_qs(mu) = sum_k c_k mu^k.
+
+    Attributes
+    ----------
+    coefficients : tuple of float
+        c_0, c_1, ... (increasing powers of mu), in the units of the image.
+    geometry : DiskGeometry
+        The disk the profile was fitted on.
+    """
+
+    coefficients: tuple
+    geometry: DiskGeometry
+
+    def __call__(self, mu):
+        """I_qs at ``mu`` (clipped to [0, 1]; NaN, i.e. off the disk, counts as the limb, mu = 0)."""
+        mu = np.clip(np.nan_to_num(np.asarray(mu, dtype=np.float64), nan=0.0), 0.0, 1.0)
+        return np.polynomial.polynomial.polyval(mu, self.coefficients)
+
+    @property
+    def centre(self):
+        """I_qs at disk centre (mu = 1)."""
+        return float(self(1.0))
+
+    def evaluate(self, shape, *, geometry=None):
+        """I_qs at each pixel centre of a grid (the limb value off the disk).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            (ny, nx).
+        geometry : DiskGeometry, optional
+            The disk on that grid; default the one fitted
+            (``self.geometry.upsampled(2)`` for the x2 output grid).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32.
+        """
+        geometry = self.geometry if geometry is None else geometry
+        out = np.empty(shape, dtype=np.float32)
+        for start in range(0, shape[0], _ROWS):
+            stop = min(start + _ROWS, shape[0])
+            out[start:stop] = self(_mu_rows(geometry, shape, start, stop))
+        return out
+
+
+def limb_darkening(data, geometry, *, degree=3, nbins=18, mu_min=0.1, width=0.1, min_pixels=100):
+    """Fit the quiet-Sun centre-to-limb intensity profile of a full-disk image.
+
+    The disk between ``mu_min`` and 1 is cut into ``nbins`` equal bins of
+    mu = sqrt(1 - (r/R)^2); in each, the quiet-Sun level is the robust estimate of
+    :func:`quiet_sun_level` (so spots and faculae do not bias it, and NaNs are
+    ignored); a polynomial of ``degree`` in mu is fitted to the levels by least
+    squares weighted by sqrt(pixels in the bin). A low-degree polynomial in mu is the
+    classical form of the continuum limb-darkening law (Pierce & Slaughter 1977,
+    Sol. Phys. 51, 25 used degree 5 over the whole disk; the degree-3 default follows
+    the shape at 6173 A without oscillating between bins). Closer to the limb than
+    ``mu_min`` the fit is extrapolated: there the pixels are few and the profile is
+    steepest within one pixel.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (ny, nx)
+        Intensity; NaN off the limb or where missing.
+    geometry : DiskGeometry
+    degree : int
+    nbins : int
+    mu_min : float
+    width : float
+        Window of :func:`quiet_sun_level`.
+    min_pixels : int
+        Bins with fewer finite pixels are not used.
+
+    Returns
+    -------
+    LimbDarkening
+
+    Raises
+    ------
+    EnhanceError
+        If too few bins have enough pixels, or the fitted profile is not positive
+        over the disk.
+    """
+    data = np.asarray(data)
+    ny, nx = data.shape
+    # A few million pixels fix 18 medians to far better than the granulation rms;
+    # a regular subsample keeps 4096^2 images fast.
+    step = max(1, int(np.ceil(np.sqrt(ny * nx / 4e6))))
+    sample = np.asarray(data[::step, ::step], dtype=np.float64)
+    mu = _mu_rows(geometry, (ny, nx), 0, ny, step)
+    good = np.isfinite(sample) & np.isfinite(mu) & (mu >= mu_min)
+    mu, values = mu[good], sample[good]
+    edges = np.linspace(mu_min, 1.0, nbins + 1)
+    index = np.clip(np.searchsorted(edges, mu, side="right") - 1, 0, nbins - 1)
+    order = np.argsort(index, kind="stable")
+    counts = np.bincount(index, minlength=nbins)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    centres, levels, weights = [], [], []
+    for b in range(nbins):
+        if counts[b] < min_pixels:
+            continue
+        members = order[bounds[b] : bounds[b + 1]]
+        try:
+            level = quiet_sun_level(values[members], width=width)
+        except EnhanceError:
+            continue
+        centres.append(float(np.mean(mu[members])))
+        levels.append(level)
+        weights.append(np.sqrt(counts[b]))
+    if len(levels) < degree + 2:
+        msg = f"too few on-disk pixels to fit a limb-darkening profile ({len(levels)} usable mu bins)"
+        raise EnhanceError(msg)
+    coefficients = np.polynomial.polynomial.polyfit(centres, levels, degree, w=weights)
+    profile = LimbDarkening(tuple(float(c) for c in coefficients), geometry)
+    check = profile(np.linspace(0.0, 1.0, 101))
+    if not (np.all(np.isfinite(check)) and check.min() > 0.05 * profile.centre > 0):
+        raise EnhanceError("the fitted limb-darkening profile is not positive over the disk")
+    log.debug("limb darkening: %d bins, coefficients %s", len(levels), profile.coefficients)
+    return profile
+
+
+# --- the normaliser -------------------------------------------------------------------
+
+
+class Normalizer:
+    """Scales one 2-D image to network units and the network's x2 output back.
+
+    Build it with :func:`make_normalizer`.
+
+    Attributes
+    ----------
+    kind : {'intensity', 'blos'}
+    method : {'quiet-sun', 'max', 'none', 'constant'}
+    constant : float
+        The divisor, in the input's units (written as ENHNORM); with a limb-darkening
+        profile, its value at disk centre I_qs(mu=1).
+    shape : tuple of int
+        Shape of the image it was made for.
+    profile : LimbDarkening or None
+        The centre-to-limb profile divided out on a full disk.
+    """
+
+    def __init__(self, *, kind, method, constant, shape, profile=None):
+        self.kind = kind
+        self.method = method
+        self.constant = float(constant)
+        self.shape = tuple(shape)
+        self.profile = profile
+
+    @property
+    def geometry(self):
+        """The disk (DiskGeometry) when a limb-darkening profile is used, else None."""
+        return None if self.profile is None else self.profile.geometry
+
+    def __repr__(self):
+        return f"Normalizer({self.describe()!r})"
+
+    def _scale(self, values, geometry, divide):
+        values = np.asarray(values)
+        out = np.empty(values.shape, dtype=np.float32)
+        if self.profile is None:
+            factor = 1.0 / self.constant if divide else self.constant
+            np.multiply(values, factor, out=out, casting="unsafe")
+            return out
+        for start in range(0, values.shape[0], _ROWS):
+            stop = min(start + _ROWS, values.shape[0])
+            level = self.profile(_mu_rows(geometry, values.shape, start, stop))
+            block = values[start:stop] / level if divide else values[start:stop] * level
+            out[start:stop] = block
+        return out
+
+    def normalize(self, image):
+        """Return ``image`` in network units (a new float32 array; NaN stays NaN).
+
+        With a limb-darkening profile, finite pixels beyond the limb are divided by
+        the limb value I_qs(0), so nothing finite becomes NaN.
+
+        Parameters
+        ----------
+        image : numpy.ndarray, shape ``self.shape``
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        image = np.asarray(image)
+        if self.profile is not None and image.shape != self.shape:
+            raise ValueError(f"image shape {image.shape} is not the {self.shape} this normaliser was fitted on")
+        return self._scale(image, self.geometry, divide=True)
+
+    def denormalize(self, enhanced, *, factor=2):
+        """Return the network's output in the input's units (a new float32 array).
+
+        Parameters
+        ----------
+        enhanced : numpy.ndarray, shape (factor * ny, factor * nx)
+            Output on the upsampled grid; the limb-darkening profile is evaluated
+            on that grid exactly (disk centre at ``factor * x0 + (factor - 1) / 2``,
+            radius ``factor * R``), not interpolated.
+        factor : int
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        enhanced = np.asarray(enhanced)
+        if self.profile is None:
+            return self._scale(enhanced, None, divide=False)
+        expected = (factor * self.shape[0], factor * self.shape[1])
+        if enhanced.shape != expected:
+            raise ValueError(f"output shape {enhanced.shape} is not {expected}, x{factor} of {self.shape}")
+        return self._scale(enhanced, self.geometry.upsampled(factor), divide=False)
+
+    def describe(self):
+        """One line for logs and HISTORY cards."""
+        c = self.constant
+        if self.method == "quiet-sun" and self.profile is not None:
+            g = self.geometry
+            return (
+                f"quiet-sun: divided by the limb-darkening profile I_qs(mu) fitted on the disk "
+                f"(centre {g.x0:.1f}, {g.y0:.1f} px, radius {g.radius:.1f} px), I_qs(mu=1) = {c:.6g}"
+            )
+        if self.method == "quiet-sun":
+            return f"quiet-sun: divided by the quiet-Sun level {c:.6g}"
+        if self.method == "max":
+            return f"max: divided by the image maximum {c:.6g}"
+        if self.method == "none":
+            return "none: data used as they are"
+        unit = " (G -> kG)" if self.kind == "blos" and c == BLOS_DEFAULT else ""
+        return f"constant: divided by {c:g}{unit}"
+
+
+def _parse_method(kind, method):
+    """Return (name, number or None)."""
+    if method is None:
+        return ("quiet-sun", None) if kind == "intensity" else ("constant", BLOS_DEFAULT)
+    if isinstance(method, str):
+        name = method.strip().lower()
+        if name in NAMED_METHODS:
+            return name, None
+        try:
+            value = float(name)
+        except ValueError:
+            msg = f"unknown normalisation {method!r}; use quiet-sun, max, none or a positive number"
+            raise EnhanceError(msg) from None
+    elif isinstance(method, numbers.Real) and not isinstance(method, bool):
+        value = float(method)
+    else:
+        msg = f"unknown normalisation {method!r}; use quiet-sun, max, none or a positive number"
+        raise EnhanceError(msg)
+    if not (np.isfinite(value) and value > 0):
+        msg = f"normalisation constant must be a positive number (got {method})"
+        raise EnhanceError(msg)
+    return "constant", value
+
+
+def make_normalizer(data, header=None, *, kind, method=None):
+    """Choose and fit the normalisation of one 2-D image.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (ny, nx)
+        The image in its physical units; NaN where missing or off the limb.
+    header : astropy.io.fits.Header or None
+        Used to locate the disk of a full-disk image (see :func:`disk_geometry`).
+    kind : {'intensity', 'blos'}
+    method : None, 'quiet-sun', 'max', 'none', float or numeric str
+        None: 'quiet-sun' for intensity, 1000 (G -> kG) for blos. 'quiet-sun'
+        divides by :func:`quiet_sun_level`, or on a full disk by the fitted profile
+        of :func:`limb_darkening`; 'max' by the largest finite pixel (the original
+        program's choice); 'none' leaves the data alone; a number divides by it.
+
+    Returns
+    -------
+    Normalizer
+
+    Raises
+    ------
+    EnhanceError
+        For an unknown kind or method, a non-positive constant, 'quiet-sun' for a
+        magnetogram, or an image whose level cannot be measured.
+    """
+    if kind not in KINDS:
+        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ValueError(f"a normaliser is made for one 2-D image (one per plane of a cube), got shape {data.shape}")
+    name, value = _parse_method(kind, method)
+    if name == "quiet-sun" and kind != "intensity":
+        raise EnhanceError("quiet-sun normalisation applies to intensity only")
+    finite = data[np.isfinite(data)]
+    if name in ("quiet-sun", "max") and finite.size == 0:
+        raise EnhanceError("image has no finite pixels")
+
+    profile = None
+    if name == "quiet-sun":
+        geometry = disk_geometry(header, data)
+        if geometry is not None:
+            try:
+                profile = limb_darkening(data, geometry)
+            except EnhanceError as exc:
+                log.warning("%s; normalising by one quiet-Sun level instead", exc)
+        value = profile.centre if profile is not None else quiet_sun_level(finite)
+    elif name == "max":
+        value = float(finite.max())
+        if not value > 0:
+            raise EnhanceError(f"image maximum {value:g} is not positive; cannot normalise by it")
+    elif name == "none":
+        value = 1.0
+    return Normalizer(kind=kind, method=name, constant=value, shape=data.shape, profile=profile)
