@@ -382,7 +382,7 @@ class TrainingRecorder(keras.callbacks.Callback):
         lr = self._lr()
         if val is not None and val < self.best:
             save_weights(self.model, self.files.weights, config=self.config)
-            log.info("epoch %d: val_loss improved from %.6g to %.6g, saved %s", epoch + 1, self.best, val,
+            log.debug("epoch %d: val_loss improved from %.6g to %.6g, saved %s", epoch + 1, self.best, val,
                      self.files.weights)
             self.best, self.best_epoch = val, epoch
             self.best_weights = self.model.get_weights()

@@ -1,0 +1,124 @@
+"""The ``enhance-train`` command (``python train.py``): train an Enhance network.
+
+The flags of the original ``train.py`` keep their names and meanings; the
+training and validation databases, which the original hard-coded, are given
+with ``--database`` and ``--validation`` (or ``--validation-split``).
+
+    enhance-train -o network/intensity -a start -e 15 -d 5 -k 64 -n 1e-3 -l2 1e-6 \\
+        --database train.h5 --validation valid.h5
+    enhance-train -o network/intensity -a continue -e 5 -d 5 --database train.h5 --validation valid.h5
+"""
+
+import logging
+import sys
+
+from .clitools import OneLineParser, run_cli, setup_logging
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build_parser", "train_main"]
+
+
+def build_parser():
+    """The argument parser of ``enhance-train``."""
+    p = OneLineParser(
+        prog="enhance-train",
+        description="Train the Enhance network (Diaz Baso & Asensio Ramos 2018, A&A 614, A5) "
+        "on a database of HMI-like / target patch pairs.",
+    )
+    p.add_argument(
+        "-o", "--output", required=True,
+        help="root of the output files: {output}_{depth}.weights.h5, _loss.json, _loss_batch.json, "
+        "_args.json, _model.json, _summary.txt, _model.png",
+    )
+    p.add_argument(
+        "-e", "--epochs", type=int, default=10,
+        help="epochs to run (default 10); with --action continue, epochs added to those already run",
+    )
+    p.add_argument("-n", "--noise", type=float, default=0.0, help="std of the Gaussian noise added to the inputs (default 0)")
+    p.add_argument("-d", "--depth", type=int, default=5, help="residual blocks (default 5)")
+    p.add_argument("-k", "--kernels", type=int, default=64, help="kernels (filters) per layer (default 64)")
+    p.add_argument(
+        "-a", "--action", required=True, choices=("start", "continue"),
+        help="start a new network, or continue the run {output}_{depth} from its best weights",
+    )
+    p.add_argument("-m", "--model", default="keepsize", choices=("encdec", "keepsize"), help="network (default keepsize)")
+    p.add_argument("-c", "--activation", default="relu", choices=("relu", "elu"), help="activation (default relu)")
+    p.add_argument("-lr", "--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument(
+        "-lrm", "--lr_multiplier", type=float, default=1.0,
+        help="factor applied to the learning rate from epoch 20 on (default 1)",
+    )
+    p.add_argument(
+        "-l2", "--l2_regularization", type=float, default=1e-7, help="L2 regularisation of the kernels (default 1e-7)"
+    )
+    p.add_argument("-b", "--batchsize", type=int, default=32, help="batch size (default 32)")
+    p.add_argument("--database", required=True, metavar="PATH", help="training database (HDF5 with imHMI, imSST)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--validation", metavar="PATH", help="validation database")
+    group.add_argument(
+        "--validation-split", type=float, metavar="F",
+        help="instead of --validation: keep the last fraction F of --database for validation",
+    )
+    p.add_argument("--seed", type=int, help="random seed (weights, noise, shuffling) for reproducible runs")
+    p.add_argument("--quiet", action="store_true", help="no progress output, warnings only")
+    return p
+
+
+def _run(args):
+    from .models import NetworkConfig
+    from .training import train
+
+    config = NetworkConfig(
+        model=args.model,
+        depth=args.depth,
+        filters=args.kernels,
+        activation=args.activation,
+        noise=args.noise,
+        l2=args.l2_regularization,
+    )
+    if args.quiet:
+        verbose = 0
+    else:
+        verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch when not on a terminal
+    result = train(
+        args.database,
+        args.output,
+        config=config,
+        validation=args.validation,
+        validation_split=args.validation_split,
+        action=args.action,
+        epochs=args.epochs,
+        lr=args.lr,
+        lr_multiplier=args.lr_multiplier,
+        batch_size=args.batchsize,
+        seed=args.seed,
+        verbose=verbose,
+        flags=vars(args),
+    )
+    log.info(
+        "%d epochs done; best val_loss %.6g; weights in %s",
+        result.epochs, result.best_val_loss, result.files.weights,
+    )
+    return 0
+
+
+def train_main(argv=None):
+    """Entry point of ``enhance-train`` / ``python train.py``; returns the exit code.
+
+    Usage errors and bad input (missing or malformed databases, an unwritable
+    output folder, nothing to continue) give one line on stderr and code 2.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # -h (0) or a usage error (2), already reported
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.validation is None and args.validation_split is None:
+        print(
+            f"{parser.prog}: error: give --validation PATH or --validation-split F (see {parser.prog} -h)",
+            file=sys.stderr,
+        )
+        return 2
+    setup_logging(quiet=args.quiet)
+    return run_cli(parser.prog, _run, args)

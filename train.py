@@ -1,0 +1,13 @@
+#!/usr/bin/env python
+"""Train an Enhance network (the original's ``train.py`` flags, plus the database paths).
+
+    python train.py -o network/test -a start -e 15 -d 5 -m keepsize -lr 1e-4 -lrm 1.0 \\
+        -b 32 -n 1e-3 -l2 1e-6 --database train.h5 --validation valid.h5
+"""
+
+import sys
+
+from enhance_lib.train_cli import train_main as main
+
+if __name__ == "__main__":
+    sys.exit(main())
