@@ -97,7 +97,7 @@ class PlageRegion:
     x: float
     radius: float = 8.0
     polarity: int = 1
-    density: float = 1.5
+    density: float = 3.0
     purity: float = 0.9
 
 

@@ -141,3 +141,38 @@ def test_errors():
         sun.synthetic_sun(shape=(32, 32), spots=-1)
     with pytest.raises(EnhanceError, match="Pore"):
         sun.synthetic_sun(shape=(32, 32), pores=["x"])
+
+
+def _load_make_samples():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "samples" / "make_samples.py"
+    spec = importlib.util.spec_from_file_location("make_samples", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path.parent
+
+
+def test_samples_reproducible():
+    from astropy.io import fits
+
+    module, folder = _load_make_samples()
+    images = module.make_images()
+    for kind, name in module.FILES.items():
+        with fits.open(folder / name) as hdul:
+            data = hdul[0].data.astype(np.float32)
+            header = hdul[0].header
+        assert data.shape == (256, 256)
+        atol = 1e-5 if kind == "intensity" else 1e-2
+        np.testing.assert_allclose(images[kind], data, rtol=1e-5, atol=atol)
+        assert header["CDELT1"] == header["CDELT2"] == 0.504
+        assert header["CTYPE1"] == "HPLN-TAN" and header["CTYPE2"] == "HPLT-TAN"
+        assert header["CRPIX1"] == 128.5 and header["TELESCOP"] == "SDO/HMI"
+        assert "SYNTHETIC" in str(header["COMMENT"])
+        assert (folder / name).stat().st_size < 300_000
+    # HMI-like levels.
+    intensity = images["intensity"]
+    assert 0.1 <= intensity.min() <= 0.3
+    assert 0.97 <= np.median(intensity) <= 1.02
+    assert images["blos"].max() > 2000 and images["blos"].min() < -800
