@@ -105,6 +105,17 @@ def _parse_normalization(value):
     return number
 
 
+def _check_output_folder(path):
+    """Fail before the (long) prediction when the output cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=path) from None
+    if not os.access(folder, os.W_OK):
+        raise EnhanceError("output folder is not writable", path=path)
+
+
 def enhance_file(
     input_path,
     output_path,
@@ -163,6 +174,7 @@ def enhance_file(
                 "(a Keras 3 .weights.h5 from enhance-train, or an original Enhance HDF5 file)",
                 path=weights,
             )
+    _check_output_folder(output_path)
     image = read_image(input_path)
     net, config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation)
     predictor = Predictor(net, config, tile=tile, precision=precision)

@@ -1,0 +1,254 @@
+#!/usr/bin/env python
+"""Prediction speed and memory, from 512^2 to a 4096^2 full disk.
+
+    python benchmarks/predict.py                      # all sizes, ~5 min on 2 cores
+    python benchmarks/predict.py --sizes 512 1024 --no-full-disk
+
+For each size it runs the whole ``enhance.py`` process on a synthetic HMI-like
+image (the 4096^2 one is a limb-darkened full disk with NaN off-limb) and
+reports wall time, input megapixels per second, peak resident memory of the
+process, and the effective GFLOP/s (keepsize depth 5 / 64 filters costs
+553,792 multiply-adds = 1.108 MFLOP per input pixel) next to this machine's
+float32 matrix-product peak, measured in the same run. In the same run it times
+a plain whole-image ``model(x)`` and ``model.predict`` of the same network
+where they fit in memory, the tiled predictor on the same images, a tile-size
+sweep and bfloat16 against float32 (speed and error).
+
+Results go to stdout (a Markdown table) and to ``benchmarks/results/``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+FLOP_PER_PIXEL = 2 * 553_792  # keepsize depth 5, 64 filters
+
+
+def count_macs(depth=5, filters=64):
+    """Multiply-adds per input pixel of keepsize (checks the quoted 553,792)."""
+    n = filters
+    before = 9 * n + depth * 2 * 9 * n * n + 9 * n * n  # at input resolution
+    after = 4 * (9 * n * n + n)  # 3x3 and 1x1 at 2x resolution (4 pixels)
+    return before + after
+
+
+def synthetic_patch(n, seed=0):
+    """Quiet-Sun-like granulation pattern at HMI sampling (I/I_qs ~ 1, ~4 % rms)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((n, n))
+    k = np.fft.fftfreq(n)
+    kk = np.hypot(*np.meshgrid(k, k))
+    field = np.real(np.fft.ifft2(np.fft.fft2(noise) * np.exp(-((kk / 0.12) ** 2))))
+    return (1 + 0.04 * field / field.std()).astype(np.float32)
+
+
+def synthetic_full_disk(n=4096, seed=0):
+    """A limb-darkened full disk with NaN off-limb and an HMI-like header."""
+    from astropy.io import fits
+
+    cdelt, rsun = 0.504, 960.0
+    radius = rsun / cdelt
+    c = (n - 1) / 2
+    y, x = np.mgrid[:n, :n]
+    r = np.hypot(x - c, y - c) / radius
+    mu = np.sqrt(np.clip(1 - r**2, 0, None))
+    image = synthetic_patch(n, seed) * (1 - 0.6 * (1 - mu) - 0.2 * (1 - mu**2)) * 52000
+    image[r >= 1] = np.nan
+    header = fits.Header()
+    for key, value in (
+        ("CTYPE1", "HPLN-TAN"),
+        ("CTYPE2", "HPLT-TAN"),
+        ("CUNIT1", "arcsec"),
+        ("CUNIT2", "arcsec"),
+        ("CDELT1", cdelt),
+        ("CDELT2", cdelt),
+        ("CRPIX1", c + 1),
+        ("CRPIX2", c + 1),
+        ("CRVAL1", 0.0),
+        ("CRVAL2", 0.0),
+        ("RSUN_OBS", rsun),
+    ):
+        header[key] = value
+    return image.astype(np.float32), header
+
+
+def matmul_peak(n=4096, repeats=5):
+    """float32 GFLOP/s of a large matrix product (TensorFlow, all cores)."""
+    from enhance_lib.backend import import_tf
+
+    tf = import_tf()
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    f = tf.function(tf.matmul)
+    f(a, b).numpy()
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f(a, b).numpy()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def run_process(argv):
+    """Run a command; return wall seconds and peak RSS (MB) of that process."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {err}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def weights_path(tmp):
+    """The shipped intensity network, or a random keepsize depth 5 / 64 of the same cost."""
+    shipped = REPO / "network" / "intensity.weights.h5"
+    if shipped.is_file():
+        return shipped, "shipped network/intensity.weights.h5"
+    from enhance_lib.models import NetworkConfig, build_model
+    from enhance_lib.weights import save_weights
+
+    config = NetworkConfig()
+    path = Path(tmp) / "random.weights.h5"
+    save_weights(build_model(config), path, config=config)
+    return path, "random keepsize depth 5 / 64 filters"
+
+
+def time_call(func, repeats=2):
+    func()  # warm-up (tracing)
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
+    p.add_argument("--no-full-disk", action="store_true")
+    p.add_argument("--plain-max", type=int, default=1024, help="largest size for plain model(x)")
+    p.add_argument("--sweep", type=int, nargs="*", default=[128, 256, 384, 512, 768, 1024])
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    args = p.parse_args(argv)
+
+    from astropy.io import fits
+
+    from enhance_lib.backend import import_tf
+    from enhance_lib.predict import Predictor
+    from enhance_lib.weights import load_network
+
+    tf = import_tf()
+    gpus = tf.config.list_physical_devices("GPU")
+    device = "GPU: " + ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus) if gpus else f"CPU: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
+    assert count_macs() == 553_792
+    peak = matmul_peak()
+    results = {"device": device, "matmul_gflops": peak, "rows": [], "plain": [], "sweep": [], "bfloat16": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, weights_note = weights_path(tmp)
+        results["weights"] = weights_note
+        cases = [(n, synthetic_patch(n), None) for n in args.sizes]
+        if not args.no_full_disk:
+            disk, header = synthetic_full_disk(4096)
+            cases.append(("4096 full disk", disk, header))
+        for label, image, header in cases:
+            src = Path(tmp) / "in.fits"
+            fits.PrimaryHDU(image, header=header).writeto(src, overwrite=True)
+            cmd = [sys.executable, "enhance.py", "-i", str(src), "-o", str(Path(tmp) / "out.fits"), "-w", str(weights), "-t", "intensity", "--quiet"]
+            wall, rss = run_process(cmd)
+            finite = np.isfinite(image)
+            mpx = image.size / 1e6
+            row = {
+                "size": label,
+                "wall_s": wall,
+                "mpx_per_s": mpx / wall,
+                "peak_rss_mb": rss,
+                "on_disk_fraction": float(finite.mean()),
+                "gflops_effective": FLOP_PER_PIXEL * finite.sum() / wall / 1e9,
+            }
+            results["rows"].append(row)
+            print(json.dumps(row), flush=True)
+
+        net, config = load_network(weights)
+        plain_fn = tf.function(lambda x: net(x, training=False), input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)])
+        for n in [s for s in args.sizes if s <= args.plain_max]:
+            x = synthetic_patch(n)
+            tiled = Predictor(net, config)
+            t_tiled = time_call(lambda: tiled.run(x))
+            t_eager = time_call(lambda: net(x[None, :, :, None], training=False).numpy(), repeats=1)
+            t_predict = time_call(lambda: net.predict(x[None, :, :, None], verbose=0), repeats=1)
+            t_fn = time_call(lambda: plain_fn(x[None, :, :, None]).numpy(), repeats=1)
+            row = {
+                "size": n,
+                "tiled_s": t_tiled,
+                "model_call_s": t_eager,
+                "model_predict_s": t_predict,
+                "tf_function_s": t_fn,
+                "tiled_speedup_vs_model_call": t_eager / t_tiled,
+                "tiled_speedup_vs_predict": t_predict / t_tiled,
+            }
+            results["plain"].append(row)
+            print(json.dumps(row), flush=True)
+
+        x = synthetic_patch(1024)
+        for tile in args.sweep:
+            pred = Predictor(net, config, tile=tile)
+            t = time_call(lambda: pred.run(x), repeats=1)
+            results["sweep"].append({"tile": tile, "s": t, "mpx_per_s": x.size / t / 1e6})
+            print(json.dumps(results["sweep"][-1]), flush=True)
+
+        p32 = Predictor(net, config)
+        p16 = Predictor(net, config, precision="bfloat16")
+        t32 = time_call(lambda: p32.run(x))
+        t16 = time_call(lambda: p16.run(x))
+        y32, y16 = p32.run(x), p16.run(x)
+        results["bfloat16"] = {
+            "size": 1024,
+            "float32_s": t32,
+            "bfloat16_s": t16,
+            "speedup": t32 / t16,
+            "relative_rms_error": float(np.sqrt(np.mean((y16 - y32) ** 2)) / np.sqrt(np.mean(y32**2))),
+            "max_abs_error_over_range": float(np.abs(y16 - y32).max() / np.ptp(y32)),
+        }
+        print(json.dumps(results["bfloat16"]), flush=True)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "predict.json").write_text(json.dumps(results, indent=1))
+    lines = [
+        f"Device: {device}; float32 matrix-product peak {peak:.0f} GFLOP/s; weights: {results['weights']}.",
+        "",
+        "| image | wall time (whole process) | input Mpx/s | peak RSS | effective GFLOP/s (on-disk px) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results["rows"]:
+        lines.append(f"| {r['size']} | {r['wall_s']:.1f} s | {r['mpx_per_s']:.3f} | {r['peak_rss_mb'] / 1024:.2f} GB | {r['gflops_effective']:.0f} ({100 * r['gflops_effective'] / peak:.0f} % of matmul peak) |")
+    lines += ["", "| image | tiled | plain model(x) | model.predict | tiled speed-up vs model(x) |", "|---|---|---|---|---|"]
+    for r in results["plain"]:
+        lines.append(f"| {r['size']}^2 | {r['tiled_s']:.2f} s | {r['model_call_s']:.2f} s | {r['model_predict_s']:.2f} s | {r['tiled_speedup_vs_model_call']:.2f}x |")
+    lines += ["", "| tile | 1024^2 time | Mpx/s |", "|---|---|---|"]
+    for r in results["sweep"]:
+        lines.append(f"| {r['tile']} | {r['s']:.2f} s | {r['mpx_per_s']:.3f} |")
+    b = results["bfloat16"]
+    lines += ["", f"bfloat16 on 1024^2: {b['speedup']:.2f}x the float32 speed, relative RMS error {b['relative_rms_error']:.2e}, max error {b['max_abs_error_over_range']:.2e} of the range."]
+    text = "\n".join(lines)
+    (out / "predict.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

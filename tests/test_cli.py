@@ -1,0 +1,230 @@
+"""The enhance command end to end: outputs, headers, legacy equivalence, errors."""
+
+import os
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+import enhance
+from enhance_lib.cli import enhance_main
+
+
+def _hmi_like(path, shape=(24, 30), *, nan=False, value=1.0):
+    rng = np.random.default_rng(0)
+    data = (value * (1 + 0.04 * rng.standard_normal(shape))).astype("float32")
+    if nan:
+        data[:3, :4] = np.nan
+    header = fits.Header()
+    header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
+    header["CUNIT1"], header["CUNIT2"] = "arcsec", "arcsec"
+    header["CDELT1"], header["CDELT2"] = 0.504, 0.55
+    header["CRPIX1"], header["CRPIX2"] = 7.3, 11.8
+    header["CRVAL1"], header["CRVAL2"] = -250.0, 180.0
+    header["CROTA2"] = 12.0
+    header["TELESCOP"] = "SDO/HMI"
+    header["BUNIT"] = "DN/s"
+    fits.PrimaryHDU(data, header=header).writeto(path)
+    return data
+
+
+def _run(capsys, *argv):
+    code = enhance_main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def test_script_exposes_main():
+    assert enhance.main is enhance_main
+
+
+def test_help_documents_every_flag(capsys):
+    assert enhance_main(["-h"]) == 0
+    out = capsys.readouterr().out
+    for flag in ("--input", "--out", "--type", "--weights", "--depth", "--kernels", "--model",
+                 "--activation", "--normalization", "--tile", "--precision", "--plot", "--quiet"):
+        assert flag in out
+
+
+def test_enhance_writes_x2_image_with_wcs_history_and_enhnorm(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.fits", tmp_path / "out" / "res.fits"
+    data = _hmi_like(src, nan=True, value=1000.0)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "--quiet", "--tile", "10")
+    assert code == 0, err
+    assert err == ""
+    with fits.open(dst) as hdul:
+        out, header = hdul[0].data, hdul[0].header
+    assert out.shape == (48, 60)
+    np.testing.assert_array_equal(np.isnan(out), np.kron(np.isnan(data), np.ones((2, 2), bool)))
+    assert header["CDELT1"] == pytest.approx(0.252) and header["CDELT2"] == pytest.approx(0.275)
+    assert header["TELESCOP"] == "SDO/HMI" and header["BUNIT"] == "DN/s"
+    assert header["ENHNORM"] == pytest.approx(1000.0, rel=0.02)  # quiet-Sun level
+    history = " ".join(str(h) for h in header["HISTORY"])
+    assert "enhance_lib" in history and "tiny.weights.h5" in history and "keepsize" in history
+    w_in, w_out = WCS(fits.getheader(src)), WCS(header)
+    ys, xs = np.mgrid[0:24:5, 0:30:7]
+    a = w_in.pixel_to_world_values(xs, ys)
+    b = w_out.pixel_to_world_values(2 * xs + 0.5, 2 * ys + 0.5)
+    np.testing.assert_allclose(a, b, atol=1e-9)
+    # output in the input's units: mean preserved to a few per cent by a tiny random net is not
+    # guaranteed, but the scale is: values are of the order of the input
+    assert 10 < np.nanmedian(np.abs(out)) < 1e5
+
+
+def test_cube_is_enhanced_plane_by_plane(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "cube.fits", tmp_path / "cube_x2.fits"
+    rng = np.random.default_rng(1)
+    cube = (1 + 0.05 * rng.standard_normal((3, 12, 14))).astype("float32")
+    cube[1] *= 3
+    fits.PrimaryHDU(cube).writeto(src)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-q", "-n", "none")
+    assert code == 0, err
+    out = fits.getdata(dst)
+    assert out.shape == (3, 24, 28)
+    single = tmp_path / "plane.fits"
+    fits.PrimaryHDU(cube[1]).writeto(single)
+    assert _run(capsys, "-i", single, "-o", tmp_path / "plane_x2.fits", "-w", tiny_weights, "-q", "-n", "none")[0] == 0
+    np.testing.assert_allclose(out[1], fits.getdata(tmp_path / "plane_x2.fits"), rtol=1e-6)
+
+
+def test_plot_is_written(tmp_path, tiny_weights, capsys):
+    src = tmp_path / "in.fits"
+    _hmi_like(src)
+    code, err = _run(capsys, "-i", src, "-o", tmp_path / "o.fits", "-w", tiny_weights, "-q", "--plot", tmp_path / "fig.png")
+    assert code == 0, err
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# The original divided intensity by the image maximum and magnetograms by 1000 G (our blos default).
+@pytest.mark.parametrize(
+    "sample, published, kind, weights, norm",
+    [
+        ("hmi_sample_left.fits", "hmi_sample_left.legacy_out.fits", "intensity", "intensity_weights_only.hdf5", "max"),
+        ("blos_sample_left.fits", "blos_sample_left.legacy_out.fits", "blos", "blos_whole_model.hdf5", "1000"),
+    ],
+)
+def test_legacy_weights_reproduce_the_original_program(shared_data, tmp_path, capsys, sample, published, kind, weights, norm):
+    dst = tmp_path / "out.fits"
+    code, err = _run(
+        capsys, "-i", shared_data / sample, "-o", dst, "-t", kind,
+        "-w", shared_data / "legacy" / weights, "--normalization", norm, "-q",
+    )
+    assert code == 0, err
+    ours = fits.getdata(dst).astype(np.float64)
+    theirs = fits.getdata(shared_data / "legacy" / published).astype(np.float64)
+    assert ours.shape == theirs.shape
+    rel = np.sqrt(np.mean((ours - theirs) ** 2)) / np.sqrt(np.mean(theirs**2))
+    assert rel < 1e-5
+
+
+# ---- errors: one line, exit code 2, nothing written ----
+
+def _assert_clean_error(code, err, dst, *words):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0]
+    assert not os.path.exists(dst)
+
+
+def test_missing_input(tmp_path, tiny_weights, capsys):
+    dst = tmp_path / "o.fits"
+    code, err = _run(capsys, "-i", tmp_path / "nope.fits", "-o", dst, "-w", tiny_weights)
+    _assert_clean_error(code, err, dst, "nope.fits")
+
+
+def test_not_a_fits_file(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "notes.fits", tmp_path / "o.fits"
+    src.write_text("hello")
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
+    _assert_clean_error(code, err, dst, "notes.fits")
+
+
+def test_no_image_data(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "empty.fits", tmp_path / "o.fits"
+    fits.PrimaryHDU().writeto(src)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
+    _assert_clean_error(code, err, dst, "empty.fits")
+
+
+def test_all_nan(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "nan.fits", tmp_path / "o.fits"
+    fits.PrimaryHDU(np.full((8, 8), np.nan, "float32")).writeto(src)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
+    _assert_clean_error(code, err, dst, "nan.fits")
+
+
+def test_one_dimensional(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "line.fits", tmp_path / "o.fits"
+    fits.PrimaryHDU(np.ones(10, "float32")).writeto(src)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
+    _assert_clean_error(code, err, dst, "line.fits", "1-D")
+
+
+def test_unknown_type(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.fits", tmp_path / "o.fits"
+    _hmi_like(src)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-t", "velocity", "-w", tiny_weights)
+    _assert_clean_error(code, err, dst, "velocity")
+
+
+def test_corrupt_weights(tmp_path, capsys):
+    src, dst, bad = tmp_path / "in.fits", tmp_path / "o.fits", tmp_path / "bad.weights.h5"
+    _hmi_like(src)
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", bad)
+    _assert_clean_error(code, err, dst, "bad.weights.h5")
+
+
+def test_mismatched_depth(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.fits", tmp_path / "o.fits"
+    _hmi_like(src)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-d", "5")
+    _assert_clean_error(code, err, dst, "tiny.weights.h5", "depth")
+
+
+def test_missing_default_weights_says_how_to_pass_them(tmp_path, capsys, monkeypatch):
+    src, dst = tmp_path / "in.fits", tmp_path / "o.fits"
+    _hmi_like(src)
+    monkeypatch.setattr("enhance_lib.cli.default_weights", lambda kind: tmp_path / f"{kind}.weights.h5")
+    code, err = _run(capsys, "-i", src, "-o", dst)
+    _assert_clean_error(code, err, dst, "--weights")
+
+
+def test_unwritable_output(tmp_path, tiny_weights, capsys):
+    src = tmp_path / "in.fits"
+    _hmi_like(src)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    dst = blocker / "o.fits"
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-q")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_output_equal_to_input_is_refused(tmp_path, tiny_weights, capsys):
+    src = tmp_path / "in.fits"
+    data = _hmi_like(src)
+    code, err = _run(capsys, "-i", src, "-o", src, "-w", tiny_weights)
+    assert code == 2 and "input" in err
+    np.testing.assert_array_equal(fits.getdata(src), data)
+
+
+def test_existing_output_survives_a_failure(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.fits", tmp_path / "o.fits"
+    _hmi_like(src)
+    dst.write_bytes(b"previous result")
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-d", "7")
+    assert code == 2
+    assert dst.read_bytes() == b"previous result"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_bad_normalisation(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.fits", tmp_path / "o.fits"
+    _hmi_like(src)
+    for value in ("abc", "-3"):
+        code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-n", value)
+        _assert_clean_error(code, err, dst, value)
