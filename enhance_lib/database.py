@@ -1,14 +1,31 @@
-"""Training databases: the original Enhance HDF5 layout.
+"""Training databases: the original Enhance HDF5 layout, and how to build them.
 
 A database holds two float32 datasets, ``imHMI`` with shape ``(N, nx, ny, C)``
 (HMI-like inputs) and ``imSST`` with shape ``(N, 2nx, 2ny, C)`` (targets at twice
 the sampling), as the original ``train.py`` read them, plus file attributes
 recording how it was made.
+
+Two builders, also available as ``enhance-database`` (``python -m enhance_lib.database``):
+
+* :func:`simulate_database` (``simulate``): the recipe of Díaz Baso & Asensio Ramos
+  (2018, A&A 614, A5, Sect. 3): high-resolution truths (MURaM snapshots, or the
+  synthetic Sun of :mod:`enhance_lib.sun`) degraded by the HMI PSF to 0.504"/px
+  (inputs, plus Gaussian noise) and by the Airy pattern of a 28 cm telescope to
+  0.252"/px (targets), cut into random aligned patch pairs;
+* :func:`pairs_database` (``pairs``): random aligned patches of co-aligned observed
+  low/high-resolution image pairs (high exactly twice the size of low), with
+  dihedral (and, for magnetograms, sign-flip) augmentation.
+
+Normalisation follows the paper: intensities in units of the quiet-Sun level of the
+*input* (low-resolution) image, magnetograms in kG.
 """
 
+import argparse
 import json
 import logging
+import math
 import os
+import sys
 import tempfile
 
 import h5py
@@ -18,7 +35,24 @@ from .errors import EnhanceError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INPUT_KEY", "TARGET_KEY", "DatabaseInfo", "write_database", "check_database"]
+__all__ = [
+    "INPUT_KEY",
+    "TARGET_KEY",
+    "TYPES",
+    "DEFAULT_NOISE",
+    "DatabaseInfo",
+    "write_database",
+    "check_database",
+    "parse_box",
+    "normalization_factor",
+    "dihedral",
+    "simulate_pairs",
+    "simulate_database",
+    "cut_patches",
+    "pairs_database",
+    "build_parser",
+    "main",
+]
 
 INPUT_KEY = "imHMI"
 TARGET_KEY = "imSST"
@@ -174,3 +208,654 @@ def check_database(path, *, check_finite=True, chunk=256):
                         )
         attrs = {k: _decode_attr(v) for k, v in f.attrs.items()}
         return DatabaseInfo(path, x.shape[0], x.shape[1:], y.shape[1:], attrs)
+
+
+# ---------------------------------------------------------------------------
+# Building databases
+# ---------------------------------------------------------------------------
+
+TYPES = ("intensity", "blos")
+#: Gaussian noise added to the simulated inputs, in normalised units (I/I_qs and kG):
+#: the values Díaz Baso & Asensio Ramos (2018) trained with.
+DEFAULT_NOISE = {"intensity": 1e-3, "blos": 1e-2}
+KG = 1000.0  # G per kG
+
+
+def _check_type(kind):
+    if kind not in TYPES:
+        msg = f"unknown data type {kind!r} (choose {' or '.join(TYPES)})"
+        raise EnhanceError(msg)
+
+
+def parse_box(text):
+    """Parse a box ``'y0:y1,x0:x1'`` (Python slice bounds, end exclusive).
+
+    Returns
+    -------
+    tuple of int
+        ``(y0, y1, x0, x1)``.
+    """
+    try:
+        ys, xs = str(text).split(",")
+        y0, y1 = (int(v) for v in ys.split(":"))
+        x0, x1 = (int(v) for v in xs.split(":"))
+    except ValueError:
+        msg = f"box {text!r} is not of the form y0:y1,x0:x1 (integers)"
+        raise EnhanceError(msg) from None
+    if y0 < 0 or x0 < 0 or y1 <= y0 or x1 <= x0:
+        msg = f"box {text!r} is empty or negative (need 0 <= y0 < y1 and 0 <= x0 < x1)"
+        raise EnhanceError(msg)
+    return (y0, y1, x0, x1)
+
+
+def normalization_factor(image, *, kind, normalization="auto"):
+    """The divisor that normalises an image, following the paper's units.
+
+    Parameters
+    ----------
+    image : ndarray
+        The *input* (low-resolution) image; NaNs are ignored.
+    kind : {'intensity', 'blos'}
+    normalization : 'auto', 'none' or float
+        'auto': the quiet-Sun level (:func:`enhance_lib.normalize.quiet_sun_level`)
+        for intensity, 1000 (G -> kG) for magnetograms (Díaz Baso & Asensio Ramos
+        2018, Sect. 3); 'none': 1; a number: that number.
+
+    Returns
+    -------
+    float
+    """
+    if normalization in (None, "auto"):
+        if kind == "intensity":
+            from .normalize import quiet_sun_level
+
+            return float(quiet_sun_level(image))
+        return KG
+    if normalization == "none":
+        return 1.0
+    try:
+        value = float(normalization)
+    except (TypeError, ValueError):
+        msg = f"normalization must be 'auto', 'none' or a number, got {normalization!r}"
+        raise EnhanceError(msg) from None
+    if not (math.isfinite(value) and value != 0):
+        msg = f"normalization must be a finite non-zero number, got {normalization!r}"
+        raise EnhanceError(msg)
+    return value
+
+
+def dihedral(image, index):
+    """Element ``index`` (0-7) of the dihedral group D4 applied to the last two axes.
+
+    0-3 rotate by ``index`` quarter turns; 4-7 also transpose first.
+    Returns a new array.
+    """
+    index = int(index)
+    out = np.swapaxes(image, -1, -2) if index >= 4 else image
+    return np.ascontiguousarray(np.rot90(out, index % 4, axes=(-2, -1)))
+
+
+def _check_patch_args(n_patches, patch_size):
+    if int(n_patches) < 1:
+        msg = f"--patches must be at least 1, got {n_patches}"
+        raise EnhanceError(msg)
+    if int(patch_size) < 1:
+        msg = f"--patch-size must be at least 1, got {patch_size}"
+        raise EnhanceError(msg)
+
+
+def _valid_corners(bad, patch_size):
+    """Boolean map of the top-left corners whose ``patch_size`` box holds no bad pixel."""
+    ny, nx = bad.shape
+    if ny < patch_size or nx < patch_size:
+        return np.zeros((max(ny - patch_size + 1, 0), max(nx - patch_size + 1, 0)), bool)
+    table = np.zeros((ny + 1, nx + 1), dtype=np.int64)
+    table[1:, 1:] = np.cumsum(np.cumsum(bad, axis=0), axis=1)
+    p = patch_size
+    count = table[p:, p:] - table[:-p, p:] - table[p:, :-p] + table[:-p, :-p]
+    return count == 0
+
+
+def _as_planes(data, path):
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 2:
+        return [data]
+    if data.ndim == 3:
+        return [data[i] for i in range(data.shape[0])]
+    msg = f"need a 2-D image or a 3-D cube, got shape {data.shape}"
+    raise EnhanceError(msg, path=path)
+
+
+def cut_patches(
+    lows,
+    highs,
+    *,
+    kind,
+    n_patches,
+    patch_size=50,
+    region=None,
+    exclude=(),
+    augment=True,
+    normalization="auto",
+    noise=0.0,
+    seed=0,
+    names=None,
+):
+    """Cut random aligned patch pairs from co-aligned low/high-resolution images.
+
+    Input pixel ``(i, j)`` of a low image covers pixels ``2i..2i+1, 2j..2j+1`` of its
+    high image, so a low patch at ``(i, j)`` of size ``p`` pairs with the high patch
+    at ``(2i, 2j)`` of size ``2p``.
+
+    Parameters
+    ----------
+    lows, highs : sequence of 2-D arrays
+        Pairs; ``high.shape == 2 * low.shape``.
+    kind : {'intensity', 'blos'}
+    n_patches : int
+    patch_size : int
+        Input patch size (targets are twice as large).
+    region : tuple of int, optional
+        ``(y0, y1, x0, x1)`` in low pixels: patches lie wholly inside it.
+    exclude : sequence of tuple
+        Boxes ``(y0, y1, x0, x1)`` (low pixels) no patch may overlap.
+    augment : bool
+        Apply a random element of the dihedral group (rotations and flips) to each
+        pair, and for magnetograms a random sign (B -> -B).
+    normalization : 'auto', 'none' or float
+        See :func:`normalization_factor`; computed per pair from the low image.
+    noise : float
+        Gaussian noise (normalised units) added to the input patches.
+    seed : int
+    names : sequence of str, optional
+        Labels of the pairs for messages.
+
+    Returns
+    -------
+    inputs : ndarray, float32 (N, p, p)
+    targets : ndarray, float32 (N, 2p, 2p)
+    meta : dict
+        ``factors`` (per pair), ``sources`` (pair index per patch), ``corners``.
+    """
+    _check_type(kind)
+    _check_patch_args(n_patches, patch_size)
+    p = int(patch_size)
+    if len(lows) != len(highs) or not lows:
+        msg = f"need as many high as low images (got {len(lows)} low, {len(highs)} high)"
+        raise EnhanceError(msg)
+    names = list(names) if names is not None else [f"pair {k}" for k in range(len(lows))]
+    rng = np.random.default_rng(seed)
+    factors, corner_lists = [], []
+    for k, (low, high) in enumerate(zip(lows, highs)):
+        low = np.asarray(low, dtype=np.float64)
+        high = np.asarray(high, dtype=np.float64)
+        if high.shape != (2 * low.shape[0], 2 * low.shape[1]):
+            msg = (
+                f"{names[k]}: high-resolution image {high.shape} is not exactly twice the "
+                f"low-resolution image {low.shape}"
+            )
+            raise EnhanceError(msg)
+        ny, nx = low.shape
+        bad = ~np.isfinite(low)
+        bad |= ~np.isfinite(high).reshape(ny, 2, nx, 2).all(axis=(1, 3))
+        if region is not None:
+            y0, y1, x0, x1 = region
+            if y1 > ny or x1 > nx:
+                msg = f"{names[k]}: region {region} extends beyond the low image {low.shape}"
+                raise EnhanceError(msg)
+            if y1 - y0 < p or x1 - x0 < p:
+                msg = f"region {y0}:{y1},{x0}:{x1} is smaller than the patch size {p}"
+                raise EnhanceError(msg)
+            inside = np.zeros_like(bad)
+            inside[y0:y1, x0:x1] = True
+            bad |= ~inside
+        for y0, y1, x0, x1 in exclude:
+            bad[y0:y1, x0:x1] = True
+        if ny < p or nx < p:
+            msg = f"{names[k]}: low image {low.shape} is smaller than the patch size {p}"
+            raise EnhanceError(msg)
+        ok = _valid_corners(bad, p)
+        corners = np.argwhere(ok)
+        corner_lists.append(corners)
+        if corners.size:
+            factors.append(normalization_factor(low, kind=kind, normalization=normalization))
+        else:
+            factors.append(float("nan"))
+    counts = np.array([c.shape[0] for c in corner_lists])
+    total = int(counts.sum())
+    if total == 0:
+        msg = (
+            f"no {p}x{p} patch fits: every position overlaps NaNs, an excluded box or "
+            "the edge of the region"
+        )
+        raise EnhanceError(msg)
+    # Each patch: a pair chosen in proportion to its number of valid positions.
+    flat = rng.integers(0, total, size=int(n_patches))
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    pair_of = np.searchsorted(offsets, flat, side="right") - 1
+    inputs = np.empty((int(n_patches), p, p), dtype=np.float32)
+    targets = np.empty((int(n_patches), 2 * p, 2 * p), dtype=np.float32)
+    chosen = np.empty((int(n_patches), 2), dtype=np.int64)
+    dihedral_index = rng.integers(0, 8, size=int(n_patches)) if augment else None
+    signs = (
+        np.where(rng.random(int(n_patches)) < 0.5, -1.0, 1.0)
+        if augment and kind == "blos"
+        else np.ones(int(n_patches))
+    )
+    for n in range(int(n_patches)):
+        k = int(pair_of[n])
+        i, j = corner_lists[k][flat[n] - offsets[k]]
+        chosen[n] = (i, j)
+        x = np.asarray(lows[k][i : i + p, j : j + p], dtype=np.float64) / factors[k]
+        y = np.asarray(highs[k][2 * i : 2 * i + 2 * p, 2 * j : 2 * j + 2 * p], dtype=np.float64)
+        y = y / factors[k]
+        if augment:
+            x = dihedral(x, dihedral_index[n])
+            y = dihedral(y, dihedral_index[n])
+        inputs[n] = signs[n] * x
+        targets[n] = signs[n] * y
+    if noise:
+        inputs += (float(noise) * rng.standard_normal(inputs.shape)).astype(np.float32)
+    log.info(
+        "cut %d patch pairs (%dx%d -> %dx%d) from %d image pair(s), %d valid positions",
+        n_patches, p, p, 2 * p, 2 * p, len(lows), total,
+    )
+    meta = {"factors": factors, "sources": pair_of, "corners": chosen, "valid_positions": counts}
+    return inputs, targets, meta
+
+
+def simulate_pairs(
+    truths,
+    *,
+    pixel_scale,
+    kind,
+    hmi_scale=None,
+    target_scale=None,
+    psf_variant="enhance",
+    diameter=None,
+    wavelength=None,
+):
+    """Degrade high-resolution truths to (HMI-like, target) image pairs.
+
+    The recipe of Díaz Baso & Asensio Ramos (2018, A&A 614, A5, Sect. 3): inputs are
+    the truth convolved with the HMI PSF and resampled to 0.504"/px; targets the
+    truth convolved with the Airy pattern of a 28 cm aperture and resampled to
+    0.252"/px. Targets are cropped to exactly twice the input size.
+
+    Returns
+    -------
+    lows, highs : list of ndarray
+    """
+    from . import psf
+
+    _check_type(kind)
+    hmi_scale = psf.HMI_SCALE if hmi_scale is None else float(hmi_scale)
+    target_scale = psf.TARGET_SCALE if target_scale is None else float(target_scale)
+    diameter = psf.TARGET_DIAMETER if diameter is None else float(diameter)
+    wavelength = psf.WAVELENGTH if wavelength is None else float(wavelength)
+    if not math.isclose(hmi_scale, 2 * target_scale, rel_tol=1e-9):
+        msg = (
+            f"the target scale must be exactly half the input scale "
+            f"(got {hmi_scale:g} and {target_scale:g} arcsec/px)"
+        )
+        raise EnhanceError(msg)
+    lows, highs = [], []
+    for truth in truths:
+        low = psf.degrade(
+            truth, pixel_scale=pixel_scale, out_scale=hmi_scale, psf="hmi",
+            variant=psf_variant, wavelength=wavelength,
+        )
+        high = psf.degrade(
+            truth, pixel_scale=pixel_scale, out_scale=target_scale, psf="airy",
+            diameter=diameter, wavelength=wavelength,
+        )
+        high = high[: 2 * low.shape[0], : 2 * low.shape[1]]
+        lows.append(low)
+        highs.append(high)
+    return lows, highs
+
+
+def _synthetic_truths(kind, *, scenes, scene_size, seed, pixel_scale):
+    from . import sun
+
+    seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=scenes)
+    # A sunspot (5-10" radius) in every other scene that is large enough to hold one.
+    spot_fits = scene_size * pixel_scale >= 48.0
+    for k, s in enumerate(seeds):
+        scene = sun.synthetic_sun(
+            shape=(scene_size, scene_size),
+            pixel_scale=pixel_scale,
+            seed=int(s),
+            spots=1 if (k % 2 == 0 and spot_fits) else 0,
+            pores=3,
+            plage=1,
+        )
+        yield scene.intensity if kind == "intensity" else scene.blos
+
+
+def _read_truths(paths):
+    from .fitsio import read_image
+
+    for path in paths:
+        image = read_image(path)
+        for plane in _as_planes(image.data, path):
+            if not np.isfinite(plane).all():
+                raise EnhanceError("truth contains NaN or infinite values", path=path)
+            yield plane
+
+
+def simulate_database(
+    output,
+    *,
+    kind,
+    truth=None,
+    pixel_scale=None,
+    scenes=4,
+    scene_size=1024,
+    n_patches=1000,
+    patch_size=50,
+    hmi_scale=None,
+    target_scale=None,
+    psf_variant="enhance",
+    diameter=None,
+    wavelength=None,
+    noise=None,
+    normalization="auto",
+    seed=0,
+):
+    """Build a database by degrading truths (FITS files or the synthetic Sun).
+
+    Parameters
+    ----------
+    output : str
+        HDF5 file to write (atomically).
+    kind : {'intensity', 'blos'}
+    truth : sequence of str, optional
+        FITS files of 2-D images or 3-D cubes of snapshots (intensity, or B in G).
+        Without them, ``scenes`` synthetic Suns of ``scene_size`` pixels.
+    pixel_scale : float
+        arcsec/px of the truth; required with ``truth``; default 0.063 (0.504/8) for
+        the synthetic Sun.
+    n_patches, patch_size : int
+    hmi_scale, target_scale : float
+        Input and target sampling (default 0.504 and 0.252 arcsec/px).
+    psf_variant : {'enhance', 'wachter'}
+    diameter, wavelength : float
+        Target telescope aperture (m, default 0.28) and wavelength (m, 6173e-10).
+    noise : float, optional
+        Gaussian noise on the inputs in normalised units (default 1e-3 I/I_qs,
+        1e-2 kG).
+    normalization : 'auto', 'none' or float
+    seed : int
+
+    Returns
+    -------
+    DatabaseInfo
+    """
+    from . import psf
+
+    _check_type(kind)
+    _check_patch_args(n_patches, patch_size)
+    if truth:
+        if pixel_scale is None:
+            raise EnhanceError("--pixel-scale (arcsec/px of the truth) is required with --truth")
+        sources = [os.fspath(t) for t in truth]
+        planes = _read_truths(sources)
+    else:
+        pixel_scale = psf.HMI_SCALE / 8 if pixel_scale is None else pixel_scale
+        if int(scenes) < 1 or int(scene_size) < 64:
+            msg = f"need at least one scene of at least 64 pixels (got {scenes} of {scene_size})"
+            raise EnhanceError(msg)
+        sources = [f"synthetic_sun(seed={seed}, scenes={scenes}, size={scene_size})"]
+        planes = _synthetic_truths(
+            kind, scenes=int(scenes), scene_size=int(scene_size), seed=seed, pixel_scale=pixel_scale
+        )
+    pixel_scale = float(pixel_scale)
+    if not pixel_scale > 0:
+        msg = f"--pixel-scale must be positive, got {pixel_scale}"
+        raise EnhanceError(msg)
+    noise = DEFAULT_NOISE[kind] if noise is None else float(noise)
+    lows, highs = [], []
+    for plane in planes:
+        lo, hi = simulate_pairs(
+            [plane], pixel_scale=pixel_scale, kind=kind, hmi_scale=hmi_scale,
+            target_scale=target_scale, psf_variant=psf_variant, diameter=diameter,
+            wavelength=wavelength,
+        )
+        lows += lo
+        highs += hi
+    inputs, targets, meta = cut_patches(
+        lows, highs, kind=kind, n_patches=n_patches, patch_size=patch_size, augment=False,
+        normalization=normalization, noise=noise, seed=seed,
+    )
+    attrs = {
+        "mode": "simulate",
+        "type": kind,
+        "psf_variant": psf_variant,
+        "truth_pixel_scale": pixel_scale,
+        "input_pixel_scale": psf.HMI_SCALE if hmi_scale is None else float(hmi_scale),
+        "target_pixel_scale": psf.TARGET_SCALE if target_scale is None else float(target_scale),
+        "hmi_diameter": psf.HMI_DIAMETER,
+        "target_diameter": psf.TARGET_DIAMETER if diameter is None else float(diameter),
+        "wavelength": psf.WAVELENGTH if wavelength is None else float(wavelength),
+        "noise": noise,
+        "normalization": _describe_normalization(kind, normalization),
+        "normalization_factors": [float(f) for f in meta["factors"]],
+        "sources": sources,
+        "snapshots": len(lows),
+        "seed": int(seed),
+        "patch_size": int(patch_size),
+        "augment": False,
+    }
+    write_database(output, inputs, targets, attrs=attrs)
+    return check_database(output)
+
+
+def _describe_normalization(kind, normalization):
+    if normalization in (None, "auto"):
+        return (
+            "divided by the quiet-Sun level of the input image (normalize.quiet_sun_level)"
+            if kind == "intensity"
+            else "G -> kG (divided by 1000)"
+        )
+    if normalization == "none":
+        return "none"
+    return f"divided by {float(normalization):g}"
+
+
+def pairs_database(
+    output,
+    *,
+    kind,
+    low,
+    high,
+    n_patches=1000,
+    patch_size=50,
+    region=None,
+    exclude=(),
+    augment=True,
+    normalization="auto",
+    seed=0,
+):
+    """Build a database from co-aligned low/high-resolution FITS image pairs.
+
+    Parameters
+    ----------
+    output : str
+    kind : {'intensity', 'blos'}
+    low, high : sequence of str
+        FITS files, paired in order; each high image exactly twice the size of its
+        low image (3-D cubes pair plane by plane).
+    n_patches, patch_size : int
+    region : str or tuple, optional
+        ``'y0:y1,x0:x1'`` in low pixels: where patches may be cut.
+    exclude : sequence of str or tuple
+        Boxes (low pixels) no patch may overlap (e.g. a validation region).
+    augment : bool
+        Random dihedral transforms (and sign flips for blos).
+    normalization : 'auto', 'none' or float
+    seed : int
+
+    Returns
+    -------
+    DatabaseInfo
+    """
+    from .fitsio import read_image
+
+    _check_type(kind)
+    _check_patch_args(n_patches, patch_size)
+    if len(low) != len(high) or not low:
+        msg = f"need as many --high as --low files (got {len(low)} low, {len(high)} high)"
+        raise EnhanceError(msg)
+    region = parse_box(region) if isinstance(region, str) else region
+    exclude = [parse_box(b) if isinstance(b, str) else tuple(b) for b in exclude]
+    lows, highs, names = [], [], []
+    for lo_path, hi_path in zip(low, high):
+        lo = _as_planes(read_image(lo_path).data, lo_path)
+        hi = _as_planes(read_image(hi_path).data, hi_path)
+        if len(lo) != len(hi):
+            msg = f"{len(lo)} low planes but {len(hi)} high planes in {hi_path}"
+            raise EnhanceError(msg, path=lo_path)
+        for n, (a, b) in enumerate(zip(lo, hi)):
+            lows.append(a)
+            highs.append(b)
+            names.append(f"{lo_path} / {hi_path}" + (f" plane {n}" if len(lo) > 1 else ""))
+    inputs, targets, meta = cut_patches(
+        lows, highs, kind=kind, n_patches=n_patches, patch_size=patch_size, region=region,
+        exclude=exclude, augment=augment, normalization=normalization, seed=seed, names=names,
+    )
+    attrs = {
+        "mode": "pairs",
+        "type": kind,
+        "low": [os.fspath(p) for p in low],
+        "high": [os.fspath(p) for p in high],
+        "region": None if region is None else list(region),
+        "exclude": [list(b) for b in exclude],
+        "augment": bool(augment),
+        "sign_flips": bool(augment and kind == "blos"),
+        "normalization": _describe_normalization(kind, normalization),
+        "normalization_factors": [float(f) for f in meta["factors"]],
+        "seed": int(seed),
+        "patch_size": int(patch_size),
+    }
+    write_database(output, inputs, targets, attrs=attrs)
+    return check_database(output)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+
+def _add_common(p):
+    p.add_argument("-o", "--output", required=True, metavar="DB.h5", help="database to write (HDF5, atomically)")
+    p.add_argument("-t", "--type", default="intensity", choices=TYPES, help="kind of data (default intensity)")
+    p.add_argument("--patches", type=int, default=1000, metavar="N", help="patch pairs to cut (default 1000)")
+    p.add_argument(
+        "--patch-size", type=int, default=50, metavar="P",
+        help="input patch size in pixels; targets are 2P (default 50)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--normalization", default="auto", metavar="auto|none|X",
+        help="auto: intensity / quiet-Sun level of the input image, blos / 1000 (kG); "
+        "none; or divide by the number X (default auto)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors and warnings")
+
+
+def build_parser():
+    """The argument parser of ``enhance-database``."""
+    from .clitools import OneLineParser
+
+    parser = OneLineParser(
+        prog="enhance-database",
+        description="Build an Enhance training database (imHMI / imSST patch pairs).",
+    )
+    sub = parser.add_subparsers(dest="mode", metavar="MODE", parser_class=OneLineParser)
+    sub.required = True
+    sim = sub.add_parser(
+        "simulate",
+        help="degrade high-resolution truths (FITS or the synthetic Sun) with the HMI and "
+        "Airy forward models",
+        description="Inputs: truth * HMI PSF resampled to --hmi-scale, plus noise; targets: "
+        "truth * Airy(--diameter) resampled to --target-scale (Diaz Baso & Asensio Ramos 2018).",
+    )
+    _add_common(sim)
+    sim.add_argument(
+        "--truth", nargs="+", metavar="F.fits",
+        help="high-resolution truth images or cubes of snapshots (default: the synthetic Sun)",
+    )
+    sim.add_argument("--pixel-scale", type=float, metavar="S", help="arcsec/px of the truth (required with --truth)")
+    sim.add_argument("--scenes", type=int, default=4, help="synthetic scenes without --truth (default 4)")
+    sim.add_argument("--scene-size", type=int, default=1024, help="synthetic scene size in pixels (default 1024)")
+    sim.add_argument("--hmi-scale", type=float, default=0.504, help="input arcsec/px (default 0.504)")
+    sim.add_argument("--target-scale", type=float, default=0.252, help="target arcsec/px, half --hmi-scale (default 0.252)")
+    sim.add_argument("--psf-variant", default="enhance", choices=("enhance", "wachter"), help="HMI PSF parameters (default enhance)")
+    sim.add_argument("--diameter", type=float, default=0.28, help="target telescope aperture in m (default 0.28)")
+    sim.add_argument("--wavelength", type=float, default=6173e-10, help="wavelength in m (default 6173e-10)")
+    sim.add_argument(
+        "--noise", type=float,
+        help="Gaussian noise on the inputs in normalised units (default 1e-3 for intensity, 1e-2 kG for blos)",
+    )
+    pairs = sub.add_parser(
+        "pairs",
+        help="cut patches from co-aligned low/high-resolution image pairs",
+        description="High images must be exactly twice the size of their low images.",
+    )
+    _add_common(pairs)
+    pairs.add_argument("--low", nargs="+", action="extend", required=True, metavar="LOW.fits", help="low-resolution images")
+    pairs.add_argument("--high", nargs="+", action="extend", required=True, metavar="HIGH.fits", help="high-resolution images, in the same order")
+    pairs.add_argument("--region", metavar="y0:y1,x0:x1", help="cut patches only inside this box (low pixels)")
+    pairs.add_argument(
+        "--exclude", action="append", default=[], metavar="y0:y1,x0:x1",
+        help="box (low pixels) no patch may overlap; repeatable",
+    )
+    pairs.add_argument("--no-augment", dest="augment", action="store_false", help="no rotations, flips or sign flips")
+    return parser
+
+
+def _normalization_arg(text):
+    if text in ("auto", "none"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        msg = f"--normalization must be auto, none or a number, got {text!r}"
+        raise EnhanceError(msg) from None
+
+
+def _run(args):
+    normalization = _normalization_arg(args.normalization)
+    if args.mode == "simulate":
+        info = simulate_database(
+            args.output, kind=args.type, truth=args.truth, pixel_scale=args.pixel_scale,
+            scenes=args.scenes, scene_size=args.scene_size, n_patches=args.patches,
+            patch_size=args.patch_size, hmi_scale=args.hmi_scale, target_scale=args.target_scale,
+            psf_variant=args.psf_variant, diameter=args.diameter, wavelength=args.wavelength,
+            noise=args.noise, normalization=normalization, seed=args.seed,
+        )
+    else:
+        info = pairs_database(
+            args.output, kind=args.type, low=args.low, high=args.high, n_patches=args.patches,
+            patch_size=args.patch_size, region=args.region, exclude=args.exclude,
+            augment=args.augment, normalization=normalization, seed=args.seed,
+        )
+    log.info("%s: %d pairs, input %s, target %s", info.path, info.n, info.input_shape, info.target_shape)
+    return 0
+
+
+def main(argv=None):
+    """``enhance-database``: build a training database; returns the exit code."""
+    from .clitools import run_cli, setup_logging
+
+    args = build_parser().parse_args(argv)
+    setup_logging(quiet=args.quiet)
+    return run_cli("enhance-database", _run, args)
+
+
+if __name__ == "__main__":
+    # Run the importable module's main, so that its logger is "enhance_lib.database".
+    from enhance_lib.database import main as _main
+
+    sys.exit(_main())
