@@ -121,6 +121,7 @@ class PatchDataset(keras.utils.PyDataset):
         self.seed = seed
         self.epoch = int(epoch)
         self._order = self._epoch_order(self.epoch)
+        self._begun = False
         self._h5 = None
         self._pid = None
 
@@ -158,10 +159,17 @@ class PatchDataset(keras.utils.PyDataset):
         y = np.asarray(f[TARGET_KEY][rows, :, :, 0:1], dtype=np.float32)
         return x, y
 
-    def on_epoch_end(self):
-        """Draw the order of the next epoch (Keras calls this after each epoch)."""
-        self.epoch += 1
-        self._order = self._epoch_order(self.epoch)
+    def on_epoch_begin(self):
+        """Draw the order of the epoch starting now.
+
+        Keras calls this once at the start of every epoch (its ``on_epoch_end``
+        is also called once before training, so counting those would be off by
+        one). The first call keeps the ``epoch`` given to the constructor.
+        """
+        if self._begun:
+            self.epoch += 1
+            self._order = self._epoch_order(self.epoch)
+        self._begun = True
 
     def close(self):
         """Close the HDF5 file if this process opened it."""
@@ -655,6 +663,7 @@ def train(
             validation_data=val_data,
             epochs=initial_epoch + int(epochs),
             initial_epoch=initial_epoch,
+            shuffle=False,  # the dataset shuffles patches itself; Keras would reorder whole batches
             verbose=verbose,
             callbacks=[
                 keras.callbacks.LearningRateScheduler(schedule),

@@ -80,6 +80,7 @@ def test_dataset_batches_channel0_float32(tmp_path):
 def test_dataset_shuffles_each_epoch_reproducibly(toy_db):
     def epoch_orders(seed, epochs=3, start=0):
         ds = PatchDataset(toy_db, np.arange(20), batch_size=6, shuffle=True, seed=seed, epoch=start)
+        ds.on_epoch_begin()  # the first call keeps the initial epoch
         orders = []
         for _ in range(epochs):
             batches = [ds.batch_indices(i) for i in range(len(ds))]
@@ -87,7 +88,8 @@ def test_dataset_shuffles_each_epoch_reproducibly(toy_db):
             flat = np.concatenate(batches)
             assert sorted(flat.tolist()) == list(range(20))  # each patch once per epoch
             orders.append(flat)
-            ds.on_epoch_end()
+            ds.on_epoch_end()  # no effect: Keras also calls it once before training
+            ds.on_epoch_begin()
         return orders
 
     a, b = epoch_orders(5), epoch_orders(5)
@@ -176,7 +178,16 @@ def test_description_files(trained):
     assert args["depth"] == 1 and args["filters"] == 4 and args["action"] == "start"
 
 
-def test_continue_appends_and_keeps_schedule(toy_db, tmp_path):
+def test_continue_appends_and_keeps_schedule(toy_db, tmp_path, monkeypatch):
+    served = []  # (epoch, batch indices) of the training batches read inside epochs
+    getitem = PatchDataset.__getitem__
+
+    def spy(self, idx):
+        if self.shuffle and self._begun:
+            served.append((self.epoch, tuple(self.batch_indices(idx))))
+        return getitem(self, idx)
+
+    monkeypatch.setattr(PatchDataset, "__getitem__", spy)
     out = str(tmp_path / "run")
     kw = dict(config=TINY, validation_split=0.25, lr=1e-2, lr_multiplier=0.1, lr_epoch=3, batch_size=6, seed=2)
     first = train(toy_db, out, epochs=2, **kw)
@@ -190,6 +201,13 @@ def test_continue_appends_and_keeps_schedule(toy_db, tmp_path):
     assert len(brows) == 4 * 3  # 18 training patches, batches of 6
     assert [r[2] for r in brows[-3:]] == pytest.approx([1e-3] * 3)
     assert json.loads(Path(second.files.args).read_text())["action"] == "continue"
+    # each epoch, interrupted or not, read every training patch once in the order seeded by (seed, epoch)
+    reference = PatchDataset(toy_db, np.arange(18), batch_size=6, shuffle=True, seed=2)
+    expected = []
+    for epoch in range(4):
+        reference.on_epoch_begin()
+        expected += [(epoch, tuple(reference.batch_indices(i))) for i in range(3)]
+    assert served == expected
 
 
 def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
