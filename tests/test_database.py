@@ -1,0 +1,279 @@
+"""Databases: the file format, the simulate and pairs builders, the enhance-database CLI."""
+
+import h5py
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from enhance_lib import database
+from enhance_lib.database import check_database, main, write_database
+from enhance_lib.errors import EnhanceError
+
+
+def _write_fits(path, data):
+    fits.PrimaryHDU(np.asarray(data, dtype=np.float32)).writeto(path)
+    return str(path)
+
+
+def _read(path):
+    with h5py.File(path, "r") as f:
+        return f["imHMI"][...], f["imSST"][...]
+
+
+# -- file format --------------------------------------------------------------
+
+
+def test_write_and_check_roundtrip(tmp_path):
+    x = np.ones((3, 4, 4), np.float32)
+    y = np.ones((3, 8, 8), np.float32)
+    path = tmp_path / "db.h5"
+    write_database(path, x, y, attrs={"mode": "test", "region": [1, 2]})
+    info = check_database(path)
+    assert info.n == 3 and info.input_shape == (4, 4, 1) and info.target_shape == (8, 8, 1)
+    assert info.attrs["region"] == [1, 2]
+    with pytest.raises(EnhanceError, match="2nx"):
+        write_database(tmp_path / "bad.h5", x, np.ones((3, 6, 6)))
+
+
+# -- simulate -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sim") / "sim.h5"
+    code = main(
+        ["simulate", "-q", "-o", str(path), "--scenes", "2", "--scene-size", "256",
+         "--patches", "12", "--patch-size", "8", "--seed", "3"]
+    )
+    assert code == 0
+    return path
+
+
+def test_simulate_synthetic(simulated):
+    info = check_database(simulated)
+    assert info.n == 12
+    assert info.input_shape == (8, 8, 1) and info.target_shape == (16, 16, 1)
+    attrs = info.attrs
+    assert attrs["mode"] == "simulate" and attrs["type"] == "intensity"
+    assert attrs["psf_variant"] == "enhance"
+    assert attrs["input_pixel_scale"] == 0.504 and attrs["target_pixel_scale"] == 0.252
+    assert attrs["target_diameter"] == 0.28 and attrs["noise"] == 1e-3
+    assert attrs["seed"] == 3 and attrs["patch_size"] == 8
+    x, y = _read(simulated)
+    # Normalised to the quiet Sun of the input: means near 1, targets more contrasted.
+    assert x.mean() == pytest.approx(1.0, abs=0.03)
+    assert y.mean() == pytest.approx(x.mean(), abs=0.02)
+    assert y.std() > x.std()
+    # Targets binned 2x2 resemble the inputs (same scene, sharper PSF).
+    binned = y.reshape(12, 8, 2, 8, 2).mean(axis=(2, 4))
+    assert np.corrcoef(binned.ravel(), x.ravel())[0, 1] > 0.8
+
+
+def test_simulate_deterministic(simulated, tmp_path):
+    again = tmp_path / "again.h5"
+    other = tmp_path / "other.h5"
+    common = ["--scenes", "2", "--scene-size", "256", "--patches", "12", "--patch-size", "8", "-q"]
+    assert main(["simulate", "-o", str(again), "--seed", "3"] + common) == 0
+    assert main(["simulate", "-o", str(other), "--seed", "4"] + common) == 0
+    a, b, c = _read(simulated), _read(again), _read(other)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_simulate_truth_fits_blos(tmp_path):
+    rng = np.random.default_rng(0)
+    # A 3-D cube of two snapshots at 0.063"/px: 128 px -> 16 HMI px, 32 target px.
+    cube = rng.normal(0, 300, (2, 128, 128))
+    cube[:, 40:80, 40:80] += 2000.0
+    truth = _write_fits(tmp_path / "truth.fits", cube)
+    out = tmp_path / "blos.h5"
+    code = main(
+        ["simulate", "-q", "-t", "blos", "-o", str(out), "--truth", truth, "--pixel-scale",
+         "0.063", "--patches", "10", "--patch-size", "6", "--noise", "0"]
+    )
+    assert code == 0
+    info = check_database(out)
+    assert info.attrs["type"] == "blos" and info.attrs["snapshots"] == 2
+    assert info.attrs["sources"] == [truth]
+    x, y = _read(out)
+    assert 0.3 < np.abs(x).max() < 2.5  # kG
+    # Flux (mean) is conserved by the forward model up to the PSF's spill.
+    lows, highs = database.simulate_pairs([cube[0]], pixel_scale=0.063, kind="blos")
+    assert lows[0].shape == (16, 16) and highs[0].shape == (32, 32)
+    assert highs[0].mean() == pytest.approx(lows[0].mean(), rel=0.05)
+
+
+def test_simulate_errors(tmp_path, capsys):
+    truth = _write_fits(tmp_path / "t.fits", np.ones((64, 64)))
+    code = main(["simulate", "-o", str(tmp_path / "x.h5"), "--truth", truth])
+    err = capsys.readouterr().err
+    assert code == 2 and "--pixel-scale" in err and len(err.strip().splitlines()) == 1
+    code = main(
+        ["simulate", "-o", str(tmp_path / "x.h5"), "--truth", truth, "--pixel-scale", "0.06",
+         "--target-scale", "0.3"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "half" in err and len(err.strip().splitlines()) == 1
+
+
+# -- pairs --------------------------------------------------------------------
+
+
+@pytest.fixture()
+def toy_pair(tmp_path):
+    rng = np.random.default_rng(5)
+    low = rng.uniform(0.5, 1.5, (40, 36))
+    high = np.kron(low, np.ones((2, 2)))
+    return low, high, _write_fits(tmp_path / "low.fits", low), _write_fits(tmp_path / "high.fits", high)
+
+
+def _nearest_up(x):
+    return np.kron(x, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("augment", [True, False])
+def test_pairs_aligned(tmp_path, toy_pair, augment):
+    low, _, lo, hi = toy_pair
+    out = tmp_path / "pairs.h5"
+    args = ["pairs", "-q", "-o", str(out), "--low", lo, "--high", hi, "--patches", "30",
+            "--patch-size", "6", "--normalization", "none"]
+    assert main(args + ([] if augment else ["--no-augment"])) == 0
+    x, y = _read(out)
+    for n in range(30):
+        np.testing.assert_array_equal(y[n, ..., 0], _nearest_up(x[n, ..., 0]))
+    if not augment:
+        # Every input patch is a patch of the low image.
+        windows = np.lib.stride_tricks.sliding_window_view(low.astype(np.float32), (6, 6))
+        for n in range(5):
+            assert (windows == x[n, ..., 0]).all(axis=(2, 3)).any()
+    info = check_database(out)
+    assert info.attrs["augment"] is augment and info.attrs["normalization"] == "none"
+
+
+def test_pairs_dihedral_group():
+    a = np.arange(12.0).reshape(3, 4)
+    images = [database.dihedral(a, k) for k in range(8)]
+    assert len({im.tobytes() + bytes(im.shape) for im in images}) == 8
+    np.testing.assert_array_equal(database.dihedral(a, 0), a)
+    # Each element commutes with nearest upsampling (alignment survives augmentation).
+    for k in range(8):
+        np.testing.assert_array_equal(database.dihedral(_nearest_up(a), k), _nearest_up(images[k]))
+
+
+def test_pairs_blos_sign_flips_and_kg(tmp_path):
+    low = np.full((20, 20), 500.0)
+    lo = _write_fits(tmp_path / "l.fits", low)
+    hi = _write_fits(tmp_path / "h.fits", np.kron(low, np.ones((2, 2))))
+    out = tmp_path / "b.h5"
+    assert main(["pairs", "-q", "-t", "blos", "-o", str(out), "--low", lo, "--high", hi,
+                 "--patches", "40", "--patch-size", "4"]) == 0
+    x, y = _read(out)
+    values = np.unique(x)
+    np.testing.assert_allclose(sorted(values), [-0.5, 0.5])
+    signs = np.sign(x[:, 0, 0, 0])
+    np.testing.assert_array_equal(np.sign(y[:, 0, 0, 0]), signs)
+    assert 5 < (signs > 0).sum() < 35
+    info = check_database(out)
+    assert info.attrs["sign_flips"] is True and "kG" in info.attrs["normalization"]
+
+
+def test_pairs_intensity_quiet_sun_normalisation(tmp_path):
+    rng = np.random.default_rng(1)
+    low = 4000.0 * (1 + 0.04 * rng.standard_normal((30, 30)))
+    low[5:10, 5:10] = 800.0  # a dark pore does not move the quiet-Sun level
+    lo = _write_fits(tmp_path / "l.fits", low)
+    hi = _write_fits(tmp_path / "h.fits", np.kron(low, np.ones((2, 2))))
+    out = tmp_path / "i.h5"
+    assert main(["pairs", "-q", "-o", str(out), "--low", lo, "--high", hi, "--patches", "20",
+                 "--patch-size", "5"]) == 0
+    factor = check_database(out).attrs["normalization_factors"][0]
+    assert factor == pytest.approx(4000.0, rel=0.01)
+    out2 = tmp_path / "i2.h5"
+    assert main(["pairs", "-q", "-o", str(out2), "--low", lo, "--high", hi, "--patches", "5",
+                 "--patch-size", "5", "--normalization", "2000"]) == 0
+    assert check_database(out2).attrs["normalization_factors"] == [2000.0]
+
+
+def test_pairs_region_and_exclude(toy_pair):
+    low = toy_pair[0]
+    # Position-coded images: low value = y * 100 + x.
+    yy, xx = np.mgrid[: low.shape[0], : low.shape[1]]
+    code = (yy * 100 + xx).astype(float)
+    x, y, meta = database.cut_patches(
+        [code], [_nearest_up(code)], kind="blos", n_patches=200, patch_size=4,
+        region=(10, 30, 5, 30), exclude=[(15, 20, 0, 40)], augment=False, normalization="none",
+    )
+    ys = (x // 100).astype(int)
+    xs = (x % 100).astype(int)
+    assert ys.min() >= 10 and ys.max() < 30 and xs.min() >= 5 and xs.max() < 30
+    assert not ((ys >= 15) & (ys < 20)).any()
+    assert (ys < 15).any() and (ys >= 20).any()
+    np.testing.assert_array_equal(y, np.stack([_nearest_up(p) for p in x]))
+
+
+def test_pairs_skip_nan_patches():
+    low = np.ones((20, 20))
+    low[:, 10] = np.nan
+    high = _nearest_up(np.ones((20, 20)))
+    high[4, 30] = np.nan  # covers low pixel (2, 15)
+    x, y, meta = database.cut_patches(
+        [low], [high], kind="intensity", n_patches=50, patch_size=5, augment=False,
+        normalization="none",
+    )
+    assert np.isfinite(x).all() and np.isfinite(y).all()
+    corners = meta["corners"]
+    # No patch crosses column 10, nor covers low pixel (2, 15).
+    assert not ((corners[:, 1] <= 10) & (corners[:, 1] + 5 > 10)).any()
+    assert not (
+        (corners[:, 0] <= 2) & (corners[:, 0] + 5 > 2) & (corners[:, 1] <= 15) & (corners[:, 1] + 5 > 15)
+    ).any()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--region", "0:10,0:10", "--patch-size", "20"], "smaller than the patch size"),
+        (["--region", "0:5"], "y0:y1,x0:x1"),
+        (["--exclude", "0:40,0:36"], "no 6x6 patch fits"),
+        (["--normalization", "abc"], "--normalization"),
+    ],
+)
+def test_pairs_errors(tmp_path, toy_pair, capsys, extra, message):
+    _, _, lo, hi = toy_pair
+    args = ["pairs", "-o", str(tmp_path / "e.h5"), "--low", lo, "--high", hi, "--patch-size", "6"]
+    assert main(args + extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "e.h5").exists()
+
+
+def test_pairs_shape_mismatch_and_all_nan(tmp_path, capsys):
+    lo = _write_fits(tmp_path / "l.fits", np.ones((10, 10)))
+    hi = _write_fits(tmp_path / "h.fits", np.ones((20, 18)))
+    assert main(["pairs", "-o", str(tmp_path / "e.h5"), "--low", lo, "--high", hi]) == 2
+    err = capsys.readouterr().err
+    assert "not exactly twice" in err and len(err.strip().splitlines()) == 1
+    nan = np.ones((10, 10))
+    nan[::3, ::3] = np.nan
+    lo2 = _write_fits(tmp_path / "l2.fits", nan)
+    hi2 = _write_fits(tmp_path / "h2.fits", np.ones((20, 20)))
+    assert main(["pairs", "-o", str(tmp_path / "e.h5"), "--low", lo2, "--high", hi2,
+                 "--patch-size", "4"]) == 2
+    assert "no 4x4 patch fits" in capsys.readouterr().err
+
+
+def test_pairs_several_files(tmp_path, toy_pair):
+    _, _, lo, hi = toy_pair
+    rng = np.random.default_rng(9)
+    low2 = rng.uniform(0.5, 1.5, (12, 12))
+    lo2 = _write_fits(tmp_path / "l2.fits", low2)
+    hi2 = _write_fits(tmp_path / "h2.fits", _nearest_up(low2))
+    out = tmp_path / "m.h5"
+    assert main(["pairs", "-q", "-o", str(out), "--low", lo, "--low", lo2, "--high", hi, hi2,
+                 "--patches", "40", "--patch-size", "6", "--normalization", "none"]) == 0
+    info = check_database(out)
+    assert info.attrs["low"] == [lo, lo2] and info.n == 40
+    x, y = _read(out)
+    for n in range(40):
+        np.testing.assert_array_equal(y[n, ..., 0], _nearest_up(x[n, ..., 0]))
