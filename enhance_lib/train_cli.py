@@ -35,14 +35,18 @@ def build_parser():
         "-e", "--epochs", type=int, default=10,
         help="epochs to run (default 10); with --action continue, epochs added to those already run",
     )
-    p.add_argument("-n", "--noise", type=float, default=0.0, help="std of the Gaussian noise added to the inputs (default 0)")
+    p.add_argument(
+        "-n", "--noise", type=float, default=0.0, help="std of the Gaussian noise added to the inputs (default 0)"
+    )
     p.add_argument("-d", "--depth", type=int, default=5, help="residual blocks (default 5)")
     p.add_argument("-k", "--kernels", type=int, default=64, help="kernels (filters) per layer (default 64)")
     p.add_argument(
         "-a", "--action", required=True, choices=("start", "continue"),
         help="start a new network, or continue the run {output}_{depth} from its best weights",
     )
-    p.add_argument("-m", "--model", default="keepsize", choices=("encdec", "keepsize"), help="network (default keepsize)")
+    p.add_argument(
+        "-m", "--model", default="keepsize", choices=("encdec", "keepsize"), help="network (default keepsize)"
+    )
     p.add_argument("-c", "--activation", default="relu", choices=("relu", "elu"), help="activation (default relu)")
     p.add_argument("-lr", "--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     p.add_argument(

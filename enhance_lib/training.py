@@ -341,6 +341,10 @@ class TrainingRecorder(keras.callbacks.Callback):
     recovered value carries a relative rounding error of about ``k * 6e-8``.
     The original logged the running mean.
 
+    The weights are saved before the logs are rewritten: a run killed between
+    the two leaves weights one epoch newer than the log, and a resume then
+    takes its threshold from the log (the best logged validation loss).
+
     Parameters
     ----------
     files : TrainingFiles
