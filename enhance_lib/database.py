@@ -20,7 +20,6 @@ Normalisation follows the paper: intensities in units of the quiet-Sun level of 
 *input* (low-resolution) image, magnetograms in kG.
 """
 
-import argparse
 import json
 import logging
 import math
