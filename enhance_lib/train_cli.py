@@ -65,6 +65,11 @@ def build_parser():
         help="instead of --validation: keep the last fraction F of --database for validation",
     )
     p.add_argument("--seed", type=int, help="random seed (weights, noise, shuffling) for reproducible runs")
+    p.add_argument(
+        "--loss-border", type=int, default=0, metavar="N",
+        help="target pixels on each patch side left out of the loss (default 0, plain MSE as the "
+        "original); use >= 2x the receptive margin when targets were made from whole images",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output, warnings only")
     return p
 
@@ -97,6 +102,7 @@ def _run(args):
         lr_multiplier=args.lr_multiplier,
         batch_size=args.batchsize,
         seed=args.seed,
+        loss_border=args.loss_border,
         verbose=verbose,
         flags=vars(args),
     )

@@ -59,6 +59,7 @@ __all__ = [
     "TrainingFiles",
     "TrainingRecorder",
     "TrainingResult",
+    "border_mse",
     "learning_rate",
     "read_loss_log",
     "split_indices",
@@ -204,6 +205,40 @@ def split_indices(n, fraction):
         msg = f"validation split {fraction} of {n} patches leaves none for training"
         raise EnhanceError(msg)
     return np.arange(n - n_val), np.arange(n - n_val, n)
+
+
+def border_mse(border):
+    """Mean squared error over the target patch without ``border`` pixels on each side.
+
+    Near a patch edge the network sees reflected pixels where the target was
+    made from the real surroundings (e.g. a teacher network's output computed
+    on the whole image); such pixels teach the network to guess what it cannot
+    see. With ``border`` at least twice the receptive margin (target pixels),
+    the loss compares only outputs that saw all the context their target had.
+
+    Parameters
+    ----------
+    border : int
+        Target pixels ignored on each side (0: plain MSE, the original's loss).
+
+    Returns
+    -------
+    str or callable
+        ``"mse"`` for 0, else a loss function ``f(y_true, y_pred)``.
+    """
+    border = int(border)
+    if border < 0:
+        raise EnhanceError(f"loss border must be >= 0 (got {border})")
+    if border == 0:
+        return "mse"
+    ops = keras.ops
+
+    def loss(y_true, y_pred):
+        crop = (slice(None), slice(border, -border), slice(border, -border), slice(None))
+        return ops.mean(ops.square(y_true[crop] - y_pred[crop]), axis=(1, 2, 3))
+
+    loss.__name__ = f"mse_border{border}"
+    return loss
 
 
 def learning_rate(epoch, *, lr, lr_multiplier=1.0, lr_epoch=LR_EPOCH):
@@ -516,6 +551,7 @@ def train(
     lr_epoch=LR_EPOCH,
     batch_size=32,
     seed=None,
+    loss_border=0,
     verbose=0,
     flags=None,
     callbacks=(),
@@ -556,6 +592,9 @@ def train(
     seed : int, optional
         Seeds Python, NumPy and the backend (:func:`keras.utils.set_random_seed`)
         and the per-epoch shuffling, for reproducible runs.
+    loss_border : int
+        Target pixels on each side of a patch left out of the loss
+        (:func:`border_mse`); 0, the original's plain MSE, by default.
     verbose : {0, 1, 2}
         Keras's progress output (0: none).
     flags : dict, optional
@@ -591,10 +630,16 @@ def train(
         raise EnhanceError(f"learning rate must be > 0 (got {lr})")
     if float(config.noise) < 0 or float(config.l2) < 0:
         raise EnhanceError(f"noise and l2 must be >= 0 (got {config.noise}, {config.l2})")
+    loss = border_mse(loss_border)
     if (validation is None) == (validation_split is None):
         raise EnhanceError("give either a validation database or a validation split (not both)")
 
     info = check_database(database)
+    if 2 * int(loss_border) >= min(info.target_shape[:2]):
+        raise EnhanceError(
+            f"loss border {loss_border} leaves nothing of {info.target_shape[0]}x{info.target_shape[1]} targets",
+            path=database,
+        )
     if validation is not None:
         check_database(validation)
         train_idx, val_idx, val_path = None, None, validation
@@ -647,6 +692,7 @@ def train(
             "lr_epoch": int(lr_epoch),
             "batch_size": int(batch_size),
             "seed": seed,
+            "loss_border": int(loss_border),
             **config.to_dict(),
         }
     _write_json(files.args, dict(flags))
@@ -660,7 +706,7 @@ def train(
     val_data = PatchDataset(val_path, val_idx, batch_size=batch_size)
     recorder = TrainingRecorder(files=files, config=config, loss_log=loss_log, batch_log=batch_log,
                                 batch_sizes=train_data.batch_sizes(), best=best)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule(initial_epoch)), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule(initial_epoch)), loss=loss)
     try:
         model.fit(
             train_data,

@@ -164,3 +164,27 @@ def test_errors_one_line_exit_2(case, match, dbs, tmp_path, capsys):
     assert "Traceback" not in err
     if case != "unwritable":
         assert not (tmp_path / "out").exists()
+
+
+def test_border_mse_ignores_the_patch_edges():
+    from enhance_lib.training import border_mse
+
+    assert border_mse(0) == "mse"
+    loss = border_mse(3)
+    rng = np.random.default_rng(0)
+    y_true = rng.normal(size=(2, 16, 16, 1)).astype(np.float32)
+    y_pred = y_true.copy()
+    y_pred[:, :3] += 5.0  # errors only in the ignored border
+    assert float(np.mean(np.asarray(loss(y_true, y_pred)))) == 0.0
+    y_pred[:, 8, 8] += 1.0
+    expected = np.mean((y_pred - y_true)[:, 3:-3, 3:-3] ** 2, axis=(1, 2, 3))
+    np.testing.assert_allclose(np.asarray(loss(y_true, y_pred)), expected, rtol=1e-6)
+
+
+def test_loss_border_flag(dbs, tmp_path, capsys):
+    out = tmp_path / "border"
+    argv = ["-a", "start", "-e", "1", "-o", str(out), "--database", str(dbs[0]), "--validation", str(dbs[1]), *TINY]
+    assert train_main([*argv, "--loss-border", "2"]) == 0
+    assert json.loads((tmp_path / "border_1_args.json").read_text())["loss_border"] == 2
+    assert train_main([*argv, "--loss-border", "8"]) == 2  # 16x16 targets: nothing left
+    assert "loss border" in capsys.readouterr().err
