@@ -1,0 +1,160 @@
+#!/usr/bin/env python
+"""How closely the shipped networks reproduce the published Enhance networks.
+
+    python benchmarks/fidelity.py [--data ../shared/data] [--intensity W] [--blos W]
+
+On the held-out validation region of the shared crops (input rows 0-55, columns
+0-113: never trained on; see network/README.md) it reports for each network:
+
+* RMS(ours - published) / RMS(bicubic - published);
+* the correlation of ours with the published output;
+* the quiet-Sun (|B| < 50 G) granulation contrast sigma/mean of ours, the published
+  output, bicubic interpolation and the HMI input;
+* for blos, the total unsigned flux of ours over the published one's;
+* forward consistency: the output convolved with the HMI PSF and resampled back to
+  HMI pixels, RMS difference from the input relative to the input's RMS (the paper
+  reports ~4 % for magnetograms), for ours and for the published output.
+
+Results go to stdout and benchmarks/results/fidelity.{json,md}.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+#: Held-out validation region in input (HMI) pixels: rows, columns.
+VALIDATION = (slice(0, 56), slice(0, 114))
+#: Training patches stay inside rows 69-199, columns 0-113: 13 rows (the receptive
+#: margin) away from the validation region, 26 columns from the crop's cut edge.
+TRAINING_REGION = "69:200,0:114"
+QUIET_SUN_GAUSS = 50.0
+
+FILES = {
+    "intensity": ("hmi_sample_left.fits", "hmi_enhanced_left.fits"),
+    "blos": ("blos_sample_left.fits", "blos_enhanced_left.fits"),
+}
+
+#: What the shipped networks must reach (issue: "Shipped networks").
+TARGETS = {
+    "intensity": {"rms_ratio": 0.25, "correlation": 0.997, "contrast_points": 0.3},
+    "blos": {"rms_ratio": 0.30, "correlation": 0.998},
+}
+
+
+def data_dir(path=None):
+    """The shared data folder: argument, $ENHANCE_TEST_DATA, or ../shared/data."""
+    path = path or os.environ.get("ENHANCE_TEST_DATA") or REPO.parent / "shared" / "data"
+    return Path(path)
+
+
+def enhance_in_memory(image, weights, *, kind):
+    """Our pipeline with its defaults (normalisation, tiling) on an array."""
+    from enhance_lib.normalize import make_normalizer
+    from enhance_lib.predict import Predictor, enhance_array
+    from enhance_lib.weights import load_network
+
+    net, config = load_network(weights)
+    return enhance_array(image, Predictor(net, config), make_normalizer(image, None, kind=kind))
+
+
+def fidelity(kind, weights, *, data=None):
+    """All figures of merit for one network on the validation region (a dict)."""
+    from astropy.io import fits
+
+    from enhance_lib import evaluation as ev
+
+    folder = data_dir(data)
+    low = fits.getdata(folder / FILES[kind][0]).astype(np.float32)
+    published = fits.getdata(folder / FILES[kind][1]).astype(np.float32)
+    blos_in = fits.getdata(folder / FILES["blos"][0]).astype(np.float32)
+    ours = enhance_in_memory(low, weights, kind=kind)
+    bicubic = ev.bicubic_x2(low)
+
+    ry, rx = VALIDATION
+    out_region = (slice(2 * ry.start, 2 * ry.stop), slice(2 * rx.start, 2 * rx.stop))
+    o, p, b = ours[out_region], published[out_region], bicubic[out_region]
+    quiet_in = np.abs(blos_in[VALIDATION]) < QUIET_SUN_GAUSS
+    quiet_out = np.kron(quiet_in, np.ones((2, 2), bool))
+    result = {
+        "kind": kind,
+        "weights": str(weights),
+        "validation_region_input_px": f"rows {ry.start}-{ry.stop - 1}, columns {rx.start}-{rx.stop - 1}",
+        "rms_ratio": ev.rms_ratio(o, p, b),
+        "correlation": ev.correlation(o, p),
+        "correlation_bicubic": ev.correlation(b, p),
+        "forward_residual_ours": ev.forward_residual(ours, low, region=VALIDATION),
+        "forward_residual_published": ev.forward_residual(published, low, region=VALIDATION),
+        "quiet_sun_fraction": float(quiet_in.mean()),
+    }
+    if kind == "intensity":
+        result.update(
+            contrast_ours=ev.contrast(o, quiet_out),
+            contrast_published=ev.contrast(p, quiet_out),
+            contrast_bicubic=ev.contrast(b, quiet_out),
+            contrast_input=ev.contrast(low[VALIDATION], quiet_in),
+        )
+    else:
+        result.update(
+            flux_ratio=ev.unsigned_flux(o) / ev.unsigned_flux(p),
+            flux_ratio_input=ev.unsigned_flux(o, pixel_area=0.25) / ev.unsigned_flux(low[VALIDATION]),
+        )
+    return result
+
+
+def meets_targets(result):
+    """Names of the targets a result misses (empty when all are met)."""
+    t = TARGETS[result["kind"]]
+    missed = []
+    if result["rms_ratio"] > t["rms_ratio"]:
+        missed.append("rms_ratio")
+    if result["correlation"] < t["correlation"]:
+        missed.append("correlation")
+    if "contrast_points" in t and abs(result["contrast_ours"] - result["contrast_published"]) * 100 > t["contrast_points"]:
+        missed.append("contrast")
+    return missed
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", help="shared data folder (default $ENHANCE_TEST_DATA or ../shared/data)")
+    p.add_argument("--intensity", default=str(REPO / "network" / "intensity.weights.h5"))
+    p.add_argument("--blos", default=str(REPO / "network" / "blos.weights.h5"))
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    args = p.parse_args(argv)
+    results = [fidelity("intensity", args.intensity, data=args.data), fidelity("blos", args.blos, data=args.data)]
+    lines = [
+        "| network | RMS(ours-pub)/RMS(bicubic-pub) | corr(ours, pub) | corr(bicubic, pub) | quiet-Sun contrast ours / published / bicubic / HMI | unsigned flux ours/pub | forward residual ours / published |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        contrast = (
+            f"{100 * r['contrast_ours']:.2f} / {100 * r['contrast_published']:.2f} / {100 * r['contrast_bicubic']:.2f} / {100 * r['contrast_input']:.2f} %"
+            if r["kind"] == "intensity" else "-"
+        )
+        flux = f"{r['flux_ratio']:.3f}" if r["kind"] == "blos" else "-"
+        lines.append(
+            f"| {r['kind']} | {r['rms_ratio']:.3f} | {r['correlation']:.4f} | {r['correlation_bicubic']:.4f} | {contrast} | {flux} | "
+            f"{100 * r['forward_residual_ours']:.2f} / {100 * r['forward_residual_published']:.2f} % |"
+        )
+        missed = meets_targets(r)
+        r["targets_missed"] = missed
+    text = "\n".join(lines)
+    print(text)
+    for r in results:
+        print(f"{r['kind']}: {'all targets met' if not r['targets_missed'] else 'missed: ' + ', '.join(r['targets_missed'])}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fidelity.json").write_text(json.dumps(results, indent=1))
+    (out / "fidelity.md").write_text(text + "\n")
+    return 0 if not any(r["targets_missed"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
