@@ -122,6 +122,23 @@ class Predictor:
             reduce_retracing=True,
         )
 
+    def _tiles(self, ny, nx, skip):
+        """Tile cores: a grid, or per band of rows only the span that is needed.
+
+        With a mask of skipped (off-limb) pixels, each band of rows is tiled only
+        across the columns it needs, so a full disk costs little more than its
+        area; tile positions never change the result (each tile sees its margin).
+        """
+        rows = tile_grid(ny, self.tile, align=self.align)
+        if skip is None:
+            cols = tile_grid(nx, self.tile, align=self.align)
+            return [(r, c) for r in rows for c in cols]
+        tiles = []
+        for y0, y1 in rows:
+            needed = ~skip[y0:y1].all(axis=0)
+            tiles.extend(((y0, y1), c) for c in _span_tiles(needed, self.tile or nx, self.align))
+        return tiles
+
     def run(self, image, *, skip=None, progress=False):
         """Enhance one normalised, finite 2-D image.
 
@@ -148,12 +165,8 @@ class Predictor:
                 f"image is {ny} x {nx} pixels; the {self.config.model} network needs at least "
                 f"{self.min_size} x {self.min_size}"
             )
-        rows = tile_grid(ny, self.tile, align=self.align)
-        cols = tile_grid(nx, self.tile, align=self.align)
         out = np.full((SCALE * ny, SCALE * nx), np.nan, dtype=np.float32)
-        tiles = [(r, c) for r in rows for c in cols]
-        if skip is not None:
-            tiles = [((y0, y1), (x0, x1)) for (y0, y1), (x0, x1) in tiles if not skip[y0:y1, x0:x1].all()]
+        tiles = self._tiles(ny, nx, skip)
         m = self.margin
         for (y0, y1), (x0, x1) in tqdm(
             tiles, disable=not progress or len(tiles) < 2, unit="tile", desc="enhancing", leave=False
@@ -170,6 +183,16 @@ class Predictor:
                 oy : oy + SCALE * (y1 - y0), ox : ox + SCALE * (x1 - x0)
             ]
         return out
+
+
+def _span_tiles(needed, tile, align):
+    """Tiles over the span of needed columns of a band (the band's chord of a disk)."""
+    columns = np.flatnonzero(needed)
+    if columns.size == 0:
+        return []
+    first = columns[0] - columns[0] % align
+    last = columns[-1] + 1
+    return [(first + a, first + b) for a, b in tile_grid(last - first, tile, align=align)]
 
 
 def enhance_array(image, predictor, normalizer, *, progress=False):

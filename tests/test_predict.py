@@ -137,3 +137,21 @@ def test_unknown_precision(tiny_weights):
     net, config = load_network(tiny_weights)
     with pytest.raises(EnhanceError, match="unknown precision"):
         Predictor(net, config, precision="float16")
+
+
+@pytest.mark.parametrize("tile", [7, 16])
+def test_disk_mask_tiling_matches_whole_image_on_the_disk(tiny_weights, tile):
+    net, config = load_network(tiny_weights)
+    n = 60
+    image = _image((n, n), seed=3)
+    y, x = np.mgrid[:n, :n]
+    skip = np.hypot(x - 29.5, y - 29.5) > 24
+    pred = Predictor(net, config, tile=tile)
+    out = pred.run(image, skip=skip)
+    whole = Predictor(net, config, tile=0).run(image)
+    keep = np.kron(~skip, np.ones((2, 2), bool))
+    assert np.isfinite(out[keep]).all()
+    assert np.abs(out[keep] - whole[keep]).max() <= 1e-5 * np.ptp(whole)
+    assert np.isnan(out[:2, :2]).all()  # the corners are never computed
+    computed = sum((y1 - y0) * (x1 - x0) for (y0, y1), (x0, x1) in pred._tiles(n, n, skip))
+    assert computed < 0.95 * n * n
