@@ -35,6 +35,63 @@ def default_tile():
     return GPU_TILE if tf.config.list_physical_devices("GPU") else DEFAULT_TILE
 
 
+def _phase_kernel(kernel, a, axis):
+    """Collapse a 3-tap axis of a kernel to the 2 taps one output phase sees."""
+    k0, k1, k2 = (np.take(kernel, i, axis=axis) for i in range(3))
+    return np.stack([k0, k1 + k2] if a == 0 else [k0 + k1, k2], axis=axis)
+
+
+class SubpixelTail:
+    """keepsize's tail computed at the input resolution (exact reformulation).
+
+    keepsize ends with nearest x2 upsampling, reflection padding, a 3x3
+    convolution, the activation and a 1x1 convolution. On a nearest-upsampled
+    map, output pixel (2i+a, 2j+b) of the 3x3 convolution sees only a 2x2
+    neighbourhood of the low-resolution map (the taps falling on the same
+    source pixel add up), and reflection padding of the upsampled map is edge
+    padding of the low-resolution one. So the four output phases are four 2x2
+    convolutions at the input resolution, interleaved by depth-to-space: 16
+    instead of 36 multiply-adds per channel pair, and no 64-channel map at
+    twice the resolution. Same result to float32 rounding.
+
+    Parameters
+    ----------
+    net : keras.Model
+        A keepsize network without BatchNormalization (folded).
+    """
+
+    def __init__(self, net):
+        from .backend import import_keras
+
+        keras = import_keras()
+        tf = import_tf()
+        up = [layer for layer in net.layers if isinstance(layer, keras.layers.UpSampling2D)]
+        convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
+        acts = [layer for layer in net.layers if isinstance(layer, keras.layers.Activation)]
+        self.trunk = keras.Model(net.input, up[0].input)
+        kernel, self.bias = convs[-2].get_weights()
+        self.kernel1, self.bias1 = convs[-1].get_weights()
+        self.activation = acts[-1].activation
+        self.kernels = {
+            (a, b): tf.constant(_phase_kernel(_phase_kernel(kernel, a, 0), b, 1)) for a in (0, 1) for b in (0, 1)
+        }
+
+    def __call__(self, x):
+        tf = import_tf()
+        features = self.trunk(x, training=False)
+        dtype = features.dtype
+        padded = tf.pad(features, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+        h = tf.shape(padded)[1] - 1
+        w = tf.shape(padded)[2] - 1
+        phases = []
+        for a in (0, 1):
+            for b in (0, 1):
+                z = tf.nn.conv2d(padded[:, a : a + h, b : b + w, :], tf.cast(self.kernels[a, b], dtype), 1, "VALID")
+                z = self.activation(z + tf.cast(self.bias, dtype))
+                phases.append(tf.nn.conv2d(z, tf.cast(self.kernel1, dtype), 1, "VALID") + tf.cast(self.bias1, dtype))
+        return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+
+
 def _inference_network(net, config, precision):
     """The network to run: BN folded into the convolutions, optionally in bfloat16."""
     from .backend import import_keras
@@ -94,16 +151,22 @@ class Predictor:
     fold : bool
         Fold BatchNormalization into the convolutions (same result to float32
         rounding, fewer operations).
+    subpixel : bool
+        For keepsize, compute the layers after the upsampling at the input
+        resolution (:class:`SubpixelTail`; same result, fewer operations). Implies ``fold``.
     """
 
-    def __init__(self, net, config, *, tile=None, precision="float32", fold=True):
+    def __init__(self, net, config, *, tile=None, precision="float32", fold=True, subpixel=True):
         tf = import_tf()
         if precision not in PRECISIONS:
             raise EnhanceError(f"unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}")
         if tile is None:
             tile = default_tile()
-        if fold or precision != "float32":
+        if fold or subpixel or precision != "float32":
             net = _inference_network(net, config, precision)
+        call = net
+        if subpixel and config.model == "keepsize":
+            call = SubpixelTail(net)
         self.net = net
         self.config = config
         self.precision = precision
@@ -117,7 +180,7 @@ class Predictor:
         self.tile = tile
         # One trace for every tile shape: no retracing per tile.
         self._call = tf.function(
-            lambda x: tf.cast(net(x, training=False), tf.float32),
+            lambda x: tf.cast(call(x), tf.float32),
             input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
             reduce_retracing=True,
         )
