@@ -100,10 +100,10 @@ def matmul_peak(n=4096, repeats=5):
     return 2 * n**3 / best / 1e9
 
 
-def run_process(argv):
+def run_process(argv, env=None):
     """Run a command; return wall seconds and peak RSS (MB) of that process."""
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     err = proc.stderr.read().decode()
@@ -143,6 +143,9 @@ def main(argv=None):
     p.add_argument("--no-full-disk", action="store_true")
     p.add_argument("--plain-max", type=int, default=1024, help="largest size for plain model(x)")
     p.add_argument("--sweep", type=int, nargs="*", default=[128, 256, 384, 512, 768, 1024])
+    p.add_argument("--threads", type=lambda v: tuple(int(t) for t in v.split(",")), nargs="*",
+                   default=[(0, 0), (1, 1), (2, 1), (2, 2)],
+                   help="intra,inter TensorFlow thread counts to compare on 1024^2 (0: TF default)")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = p.parse_args(argv)
 
@@ -157,7 +160,7 @@ def main(argv=None):
     device = "GPU: " + ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus) if gpus else f"CPU: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
     assert count_macs() == 553_792
     peak = matmul_peak()
-    results = {"device": device, "matmul_gflops": peak, "rows": [], "plain": [], "sweep": [], "bfloat16": {}}
+    results = {"device": device, "matmul_gflops": peak, "rows": [], "plain": [], "ablation": [], "threads": [], "sweep": [], "bfloat16": {}}
     with tempfile.TemporaryDirectory() as tmp:
         weights, weights_note = weights_path(tmp)
         results["weights"] = weights_note
@@ -205,6 +208,26 @@ def main(argv=None):
             print(json.dumps(row), flush=True)
 
         x = synthetic_patch(1024)
+        variants = {
+            "plain BN network, tiled": dict(fold=False, subpixel=False),
+            "BN folded": dict(fold=True, subpixel=False),
+            "BN folded + sub-pixel tail (default)": dict(fold=True, subpixel=True),
+        }
+        for name, options in variants.items():
+            pred = Predictor(net, config, **options)
+            t = time_call(lambda: pred.run(x))
+            results["ablation"].append({"variant": name, "s": t, "mpx_per_s": x.size / t / 1e6})
+            print(json.dumps(results["ablation"][-1]), flush=True)
+
+        src = Path(tmp) / "threads.fits"
+        fits.PrimaryHDU(x).writeto(src, overwrite=True)
+        for intra, inter in args.threads:
+            env = dict(os.environ, TF_NUM_INTRAOP_THREADS=str(intra), TF_NUM_INTEROP_THREADS=str(inter))
+            cmd = [sys.executable, "enhance.py", "-i", str(src), "-o", str(Path(tmp) / "t.fits"), "-w", str(weights), "--quiet"]
+            wall, rss = run_process(cmd, env=env)
+            results["threads"].append({"intra": intra, "inter": inter, "wall_s": wall})
+            print(json.dumps(results["threads"][-1]), flush=True)
+
         for tile in args.sweep:
             pred = Predictor(net, config, tile=tile)
             t = time_call(lambda: pred.run(x), repeats=1)
@@ -240,6 +263,12 @@ def main(argv=None):
     lines += ["", "| image | tiled | plain model(x) | model.predict | tiled speed-up vs model(x) |", "|---|---|---|---|---|"]
     for r in results["plain"]:
         lines.append(f"| {r['size']}^2 | {r['tiled_s']:.2f} s | {r['model_call_s']:.2f} s | {r['model_predict_s']:.2f} s | {r['tiled_speedup_vs_model_call']:.2f}x |")
+    lines += ["", "| 1024^2, tiles of 512 | time | Mpx/s |", "|---|---|---|"]
+    for r in results["ablation"]:
+        lines.append(f"| {r['variant']} | {r['s']:.2f} s | {r['mpx_per_s']:.3f} |")
+    lines += ["", "| TF threads intra, inter (0 = default) | enhance.py 1024^2 wall |", "|---|---|"]
+    for r in results["threads"]:
+        lines.append(f"| {r['intra']}, {r['inter']} | {r['wall_s']:.1f} s |")
     lines += ["", "| tile | 1024^2 time | Mpx/s |", "|---|---|---|"]
     for r in results["sweep"]:
         lines.append(f"| {r['tile']} | {r['s']:.2f} s | {r['mpx_per_s']:.3f} |")

@@ -93,18 +93,6 @@ def build_parser():
     return p
 
 
-def _parse_normalization(value):
-    if value is None or value in ("quiet-sun", "max", "none"):
-        return value
-    try:
-        number = float(value)
-    except ValueError:
-        raise EnhanceError(f"unknown normalisation {value!r}; use {NORMALIZATIONS}") from None
-    if not np.isfinite(number) or number <= 0:
-        raise EnhanceError(f"normalisation constant must be a positive number (got {value})")
-    return number
-
-
 def _check_output_folder(path):
     """Fail before the (long) prediction when the output cannot be written."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -156,15 +144,15 @@ def enhance_file(
     numpy.ndarray
         The enhanced data as written.
     """
-    from .fitsio import add_history, read_image, upsample_header, write_image
-    from .normalize import make_normalizer
+    from .fitsio import add_history, read_image, same_file, upsample_header, write_image
+    from .normalize import make_normalizer, parse_method
     from .predict import Predictor, enhance_array
     from .weights import load_network
 
     if kind not in TYPES:
         raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
-    normalization = _parse_normalization(normalization)
-    if os.path.exists(output_path) and os.path.exists(input_path) and os.path.samefile(input_path, output_path):
+    parse_method(kind, normalization)  # fail before any work
+    if same_file(input_path, output_path):
         raise EnhanceError("output would overwrite the input file", path=output_path)
     if weights is None:
         weights = default_weights(kind)

@@ -22,7 +22,8 @@ from .errors import EnhanceError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FitsImage", "read_image", "upsample_header", "add_history", "write_image"]
+__all__ = [
+    "FitsImage", "read_image", "same_file", "upsample_header", "add_history", "write_image"]
 
 # Keywords that describe the storage of the input HDU rather than the image; they
 # are wrong for (or forbidden in) the float32 primary HDU that is written.
@@ -283,7 +284,7 @@ def write_image(path, data, header, *, input_path=None):
         If ``path`` is the input file or a folder, or cannot be written.
     """
     path = os.fspath(path)
-    if input_path is not None and _same_file(path, os.fspath(input_path)):
+    if input_path is not None and same_file(path, os.fspath(input_path)):
         raise EnhanceError("output would overwrite the input file", path=path)
     if os.path.isdir(path):
         raise EnhanceError("output is a folder, not a file", path=path)
@@ -322,7 +323,8 @@ def write_image(path, data, header, *, input_path=None):
     log.debug("wrote %s, shape %s", path, data.shape)
 
 
-def _same_file(a, b):
+def same_file(a, b):
+    """True when two paths name the same file (False when either does not exist)."""
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     try:

@@ -24,6 +24,7 @@ from .errors import EnhanceError
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "parse_method",
     "quiet_sun_level",
     "DiskGeometry",
     "disk_geometry",
@@ -532,8 +533,14 @@ class Normalizer:
         return f"constant: divided by {c:g}{unit}"
 
 
-def _parse_method(kind, method):
-    """Return (name, number or None)."""
+def parse_method(kind, method):
+    """Check a normalisation method for ``kind``; return ``(name, number or None)``.
+
+    Raises
+    ------
+    EnhanceError
+        Unknown names, non-numeric or non-positive constants.
+    """
     if method is None:
         return ("quiet-sun", None) if kind == "intensity" else ("constant", BLOS_DEFAULT)
     if isinstance(method, str):
@@ -587,7 +594,7 @@ def make_normalizer(data, header=None, *, kind, method=None):
     data = np.asarray(data)
     if data.ndim != 2:
         raise ValueError(f"a normaliser is made for one 2-D image (one per plane of a cube), got shape {data.shape}")
-    name, value = _parse_method(kind, method)
+    name, value = parse_method(kind, method)
     if name == "quiet-sun" and kind != "intensity":
         raise EnhanceError("quiet-sun normalisation applies to intensity only")
     finite = data[np.isfinite(data)]

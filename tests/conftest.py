@@ -43,3 +43,14 @@ def tiny_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("net") / "tiny.weights.h5"
     save_weights(net, path, config=config)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_library_logger():
+    """CLI mains configure the 'enhance_lib' logger for a terminal; undo it after each test."""
+    import logging
+
+    logger = logging.getLogger("enhance_lib")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved

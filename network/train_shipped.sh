@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Rebuild the shipped networks from the published Enhance outputs in ../shared/data.
+# Usage: bash network/train_shipped.sh [DATA_DIR]   (run from the repository root)
+# Writes run/shipped/{intensity,blos}_5.weights.h5 and its logs; copy the weights to
+# network/{intensity,blos}.weights.h5 to ship them. See network/README.md.
+set -euo pipefail
+DATA=${1:-${ENHANCE_TEST_DATA:-../shared/data}}
+mkdir -p run/shipped
+
+# 1. Databases: 2400 aligned 64x64 -> 128x128 patch pairs (8 rotations/flips; sign flips for
+#    blos) from input rows 69-199, columns 0-113 only: the validation region (rows 0-55) and a
+#    13-row buffer (the receptive margin) are never seen, nor the crop's unreliable right edge.
+for t in intensity blos; do
+    pre=$([ "$t" = intensity ] && echo hmi || echo blos)
+    python -m enhance_lib.database pairs -o run/shipped/${t}_train.h5 -t $t \
+        --low "$DATA/${pre}_sample_left.fits" --high "$DATA/${pre}_enhanced_left.fits" \
+        --region 69:200,0:114 --patches 2400 --patch-size 64 --seed 1
+done
+
+# 2. Training, both networks side by side (one core each): the published architecture
+#    (keepsize, depth 5, 64 filters, ReLU). The loss leaves out 26 target pixels (twice the
+#    receptive margin) at patch edges, where the published network saw real neighbours.
+COMMON="--depth=5 --kernels=64 --model=keepsize --activation=relu --batchsize=16 --noise=0 \
+ --l2_regularization=1e-7 --validation-split 0.05 --loss-border 26 --seed 1"
+phase() {  # phase ACTION EPOCHS LR
+    for t in intensity blos; do
+        python train.py --output=run/shipped/$t --database run/shipped/${t}_train.h5 \
+            --action=$1 --epochs=$2 --lr=$3 $COMMON > run/shipped/${t}_$1_$3.log 2>&1 &
+    done
+    wait
+}
+phase start 6 5e-4
+phase continue 6 2e-4
+phase continue 4 5e-5
+
+# 3. Evaluation on the held-out region against the published outputs.
+python benchmarks/fidelity.py --data "$DATA" \
+    --intensity run/shipped/intensity_5.weights.h5 --blos run/shipped/blos_5.weights.h5
