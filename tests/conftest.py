@@ -46,11 +46,12 @@ def tiny_weights(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _restore_library_logger():
-    """CLI mains configure the 'enhance_lib' logger for a terminal; undo it after each test."""
+def _pristine_library_logger():
+    """CLI mains configure the 'enhance_lib' logger for a terminal (also from module-scoped
+    fixtures); give every test the default state, so caplog sees the library's records."""
     import logging
 
     logger = logging.getLogger("enhance_lib")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
+    logger.handlers[:], logger.level, logger.propagate = [], logging.NOTSET, True
     yield
-    logger.handlers[:], logger.level, logger.propagate = saved
+    logger.handlers[:], logger.level, logger.propagate = [], logging.NOTSET, True
