@@ -22,6 +22,7 @@ __all__ = [
     "encdec",
     "receptive_margin",
     "minimum_size",
+    "upsampling_init",
 ]
 
 MODELS = ("keepsize", "encdec")
@@ -212,3 +213,57 @@ def receptive_margin(config):
 def minimum_size(config):
     """Smallest image side the network accepts (reflection padding needs 2 pixels)."""
     return 2 if config.model == "keepsize" else 3
+
+
+def upsampling_init(net, config):
+    """Initialise a ReLU keepsize network so that it starts as nearest x2 upsampling.
+
+    Two channels of the first convolution carry ``relu(x)`` and ``relu(-x)``
+    (signed magnetograms survive the ReLU); the last BatchNormalization of every
+    residual block and the one after the blocks start with zero scale and shift,
+    so the residual trunk starts as the identity ("zero-init residual", Goyal et
+    al. 2017); the convolution after the upsampling passes the two channels on
+    and the final 1x1 convolution outputs their difference. All other weights
+    keep their He-normal draws and start learning at once. Training then learns
+    the correction to upsampling (the deconvolution) instead of first having to
+    discover the identity, which takes thousands of steps from a random start.
+    The architecture is unchanged.
+
+    Parameters
+    ----------
+    net : keras.Model
+        A keepsize network from :func:`build_model` with BatchNormalization.
+    config : NetworkConfig
+        Its configuration: ``model`` must be keepsize, ``activation`` relu, and
+        ``filters`` at least 2.
+
+    Returns
+    -------
+    keras.Model
+        ``net`` itself, its weights changed in place (it is freshly built).
+    """
+    import numpy as np
+
+    if config.model != "keepsize" or config.activation != "relu" or config.filters < 2:
+        raise EnhanceError("upsampling initialisation needs a keepsize network with ReLU and >= 2 filters")
+    convs = [layer for layer in net.layers if isinstance(layer, layers.Conv2D)]
+    norms = [layer for layer in net.layers if isinstance(layer, layers.BatchNormalization)]
+
+    kernel, bias = convs[0].get_weights()
+    kernel[..., :2] = 0.0
+    kernel[1, 1, 0, 0], kernel[1, 1, 0, 1] = 1.0, -1.0
+    bias[:2] = 0.0
+    convs[0].set_weights([kernel, bias])
+    for bn in norms[1:-1:2] + norms[-1:]:  # second BN of each block, then the BN after the blocks
+        gamma, beta, mean, var = bn.get_weights()
+        bn.set_weights([np.zeros_like(gamma), np.zeros_like(beta), mean, var])
+    kernel, bias = convs[-2].get_weights()
+    kernel[..., :2] = 0.0
+    kernel[1, 1, 0, 0] = kernel[1, 1, 1, 1] = 1.0
+    bias[:2] = 0.0
+    convs[-2].set_weights([kernel, bias])
+    kernel, bias = convs[-1].get_weights()
+    kernel[...] = 0.0
+    kernel[0, 0, 0, 0], kernel[0, 0, 1, 0] = 1.0, -1.0
+    convs[-1].set_weights([kernel, np.zeros_like(bias)])
+    return net

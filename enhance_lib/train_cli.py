@@ -66,6 +66,11 @@ def build_parser():
     )
     p.add_argument("--seed", type=int, help="random seed (weights, noise, shuffling) for reproducible runs")
     p.add_argument(
+        "--init", choices=("auto", "upsampling", "he_normal"), default="auto",
+        help="start from nearest x2 upsampling (keepsize+ReLU; converges much faster) or from "
+        "He-normal random weights as the original; auto: upsampling where it applies (default)",
+    )
+    p.add_argument(
         "--loss-border", type=int, default=0, metavar="N",
         help="target pixels on each patch side left out of the loss (default 0, plain MSE as the "
         "original); use >= 2x the receptive margin when targets were made from whole images",
@@ -103,6 +108,7 @@ def _run(args):
         batch_size=args.batchsize,
         seed=args.seed,
         loss_border=args.loss_border,
+        init=args.init,
         verbose=verbose,
         flags=vars(args),
     )

@@ -47,7 +47,7 @@ import numpy as np
 from .backend import import_keras
 from .database import INPUT_KEY, TARGET_KEY, check_database
 from .errors import EnhanceError
-from .models import NetworkConfig, build_model
+from .models import NetworkConfig, build_model, upsampling_init
 from .weights import inspect_weights, load_network, save_weights
 
 keras = import_keras()
@@ -552,6 +552,7 @@ def train(
     batch_size=32,
     seed=None,
     loss_border=0,
+    init="auto",
     verbose=0,
     flags=None,
     callbacks=(),
@@ -595,6 +596,11 @@ def train(
     loss_border : int
         Target pixels on each side of a patch left out of the loss
         (:func:`border_mse`); 0, the original's plain MSE, by default.
+    init : {'auto', 'upsampling', 'he_normal'}
+        How ``start`` initialises the network: ``he_normal`` draws all weights
+        as the original did; ``upsampling`` (:func:`~enhance_lib.models.upsampling_init`)
+        starts from nearest x2 upsampling, which converges much faster; ``auto``
+        uses ``upsampling`` where it applies (keepsize with ReLU), else ``he_normal``.
     verbose : {0, 1, 2}
         Keras's progress output (0: none).
     flags : dict, optional
@@ -631,6 +637,13 @@ def train(
     if float(config.noise) < 0 or float(config.l2) < 0:
         raise EnhanceError(f"noise and l2 must be >= 0 (got {config.noise}, {config.l2})")
     loss = border_mse(loss_border)
+    if init not in ("auto", "upsampling", "he_normal"):
+        raise EnhanceError(f"init must be auto, upsampling or he_normal (got {init!r})")
+    can_upsample = config.model == "keepsize" and config.activation == "relu" and config.filters >= 2
+    if init == "upsampling" and not can_upsample:
+        raise EnhanceError("--init upsampling needs a keepsize network with ReLU and >= 2 kernels")
+    if init == "auto":
+        init = "upsampling" if can_upsample else "he_normal"
     if (validation is None) == (validation_split is None):
         raise EnhanceError("give either a validation database or a validation split (not both)")
 
@@ -668,6 +681,8 @@ def train(
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     model = build_model(config)
+    if action == "start" and init == "upsampling":
+        upsampling_init(model, config)
     if action == "continue":
         previous, _ = load_network(files.weights, model=config.model, depth=config.depth, filters=config.filters)
         model.set_weights(previous.get_weights())
@@ -693,6 +708,7 @@ def train(
             "batch_size": int(batch_size),
             "seed": seed,
             "loss_border": int(loss_border),
+            "init": init,
             **config.to_dict(),
         }
     _write_json(files.args, dict(flags))

@@ -89,3 +89,15 @@ def test_receptive_margin_bounds_the_influence_of_a_pixel(model):
     dist = np.maximum(np.abs((rows - 0.5) / 2 - n // 2), np.abs((cols - 0.5) / 2 - n // 2))
     assert rows.size > 0
     assert dist.max() <= receptive_margin(config)
+
+
+def test_upsampling_init_starts_as_nearest_upsampling():
+    from enhance_lib.models import upsampling_init
+
+    config = NetworkConfig(depth=2, filters=6, noise=0.0)
+    net = upsampling_init(build_model(config), config)
+    x = np.random.default_rng(3).normal(size=(1, 9, 13, 1)).astype("float32")  # signed, like B
+    y = np.asarray(net(x, training=False))[0, :, :, 0]
+    np.testing.assert_allclose(y, np.kron(x[0, :, :, 0], np.ones((2, 2))), atol=1e-6)
+    with pytest.raises(EnhanceError, match="ReLU"):
+        upsampling_init(build_model(NetworkConfig(depth=1, filters=4, activation="elu")), NetworkConfig(depth=1, filters=4, activation="elu"))

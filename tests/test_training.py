@@ -137,8 +137,21 @@ def test_files_names():
 @pytest.fixture(scope="module")
 def trained(toy_db, toy_val, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "toy"
-    result = train(toy_db, str(out), config=TINY, validation=toy_val, epochs=6, lr=1e-2, batch_size=5, seed=1)
+    # he_normal: the toy target is nearest upsampling, which the default init starts from
+    result = train(toy_db, str(out), config=TINY, validation=toy_val, epochs=6, lr=1e-2, batch_size=5, seed=1,
+                   init="he_normal")
     return out, result
+
+
+def test_upsampling_init_starts_near_the_answer(toy_db, toy_val, tmp_path, trained):
+    # The toy target is nearest upsampling: from the upsampling init the first epoch is
+    # already far better than from He-normal weights.
+    _, random_start = trained
+    result = train(toy_db, str(tmp_path / "up"), config=TINY, validation=toy_val, epochs=1, lr=1e-3,
+                   batch_size=5, seed=1)
+    with open(result.files.args) as f:
+        assert json.load(f)["init"] == "upsampling"
+    assert result.loss_log[1][2] < 0.1 * random_start.loss_log[1][2]
 
 
 def test_loss_decreases_and_logs(trained):
