@@ -25,11 +25,11 @@ import logging
 import math
 import os
 import sys
-import tempfile
 
 import h5py
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import EnhanceError
 
 log = logging.getLogger(__name__)
@@ -121,11 +121,7 @@ def write_database(path, inputs, targets, *, attrs=None):
     _check_shapes(path, inputs.shape, targets.shape)
     if not (np.isfinite(inputs).all() and np.isfinite(targets).all()):
         raise EnhanceError("database patches contain NaN or infinite values", path=path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".h5") as tmp:
         with h5py.File(tmp, "w") as f:
             f.create_dataset(INPUT_KEY, data=inputs, chunks=(1,) + inputs.shape[1:])
             f.create_dataset(TARGET_KEY, data=targets, chunks=(1,) + targets.shape[1:])
@@ -134,11 +130,6 @@ def write_database(path, inputs, targets, *, attrs=None):
                     f.attrs[key] = value
                 else:
                     f.attrs[key] = json.dumps(value)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     log.info("wrote %d patch pairs to %s", inputs.shape[0], path)
 
 

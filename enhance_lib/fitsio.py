@@ -11,13 +11,13 @@ import dataclasses
 import logging
 import os
 import re
-import tempfile
 import warnings
 
 import numpy as np
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 
+from .atomic import atomic_path
 from .errors import EnhanceError
 
 log = logging.getLogger(__name__)
@@ -248,17 +248,6 @@ def add_history(header, lines):
     return new
 
 
-def _new_file_mode(destination):
-    """Permissions for the new file: the old file's, else what open() would give."""
-    try:
-        return os.stat(destination).st_mode & 0o7777
-    except OSError:
-        # os.umask can only be read by setting it; set it straight back.
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def write_image(path, data, header, *, input_path=None):
     """Write ``data`` as a float32 primary HDU, replacing ``path`` atomically.
 
@@ -293,33 +282,20 @@ def write_image(path, data, header, *, input_path=None):
         raise ValueError(f"data must be 2-D or 3-D, got shape {data.shape}")
     hdu = fits.PrimaryHDU(data=data, header=_strip_structural(fits.Header(header, copy=True)))
 
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     except OSError as exc:
         msg = f"cannot create the output folder ({exc.strerror or exc})"
         raise EnhanceError(msg, path=path) from None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                hdu.writeto(f, output_verify="silentfix")
+                f.flush()
+                os.fsync(f.fileno())
     except OSError as exc:
-        msg = f"cannot write in the output folder ({exc.strerror or exc})"
+        msg = f"cannot write the output file ({exc.strerror or exc})"
         raise EnhanceError(msg, path=path) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            hdu.writeto(f, output_verify="silentfix")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            msg = f"cannot write the output file ({exc.strerror or exc})"
-            raise EnhanceError(msg, path=path) from exc
-        raise
     log.debug("wrote %s, shape %s", path, data.shape)
 
 

@@ -1,10 +1,8 @@
 """Figures: input and enhanced output side by side."""
 
-import os
-import tempfile
-
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import EnhanceError
 
 __all__ = ["rms_contrast", "plot_comparison"]
@@ -58,18 +56,10 @@ def plot_comparison(path, original, enhanced, *, kind, title=None):
     fig.colorbar(im, ax=axes, shrink=0.8, label="I / I_qs" if kind == "intensity" else "B_los")
     if title:
         fig.suptitle(title)
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-        os.close(fd)
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
     except OSError as exc:
-        plt.close(fig)
-        raise EnhanceError(f"cannot write the figure ({exc.strerror})", path=path) from None
-    try:
-        fig.savefig(tmp, dpi=100, format="png")
-        os.replace(tmp, path)
+        raise EnhanceError(f"cannot write the figure ({exc.strerror or exc})", path=path) from None
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)

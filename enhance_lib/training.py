@@ -46,6 +46,7 @@ import numpy as np
 
 from .backend import import_keras
 from .database import INPUT_KEY, TARGET_KEY, check_database
+from .atomic import atomic_path
 from .errors import EnhanceError
 from .models import NetworkConfig, build_model, upsampling_init
 from .weights import inspect_weights, load_network, save_weights
@@ -288,27 +289,10 @@ class TrainingFiles:
         return cls(f"{output}_{int(depth)}")
 
 
-def _current_umask():
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
 def _atomic_write(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
+    with atomic_path(path, suffix=".part") as tmp:
+        with open(tmp, "w") as f:
             f.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _finite_or_none(value):
@@ -523,18 +507,11 @@ def _write_description(model, files):
     if importlib.util.find_spec("pydot") is None or shutil.which("dot") is None:
         log.info("not writing %s: keras.utils.plot_model needs pydot and Graphviz's dot", files.plot)
         return
-    folder = os.path.dirname(os.path.abspath(files.plot))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    os.close(fd)
     try:
-        keras.utils.plot_model(model, to_file=tmp, show_shapes=True)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, files.plot)
+        with atomic_path(files.plot, suffix=".png") as tmp:
+            keras.utils.plot_model(model, to_file=tmp, show_shapes=True)
     except (ImportError, OSError, RuntimeError, ValueError) as exc:
         log.warning("could not write %s (%s)", files.plot, exc)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def train(

@@ -18,11 +18,11 @@ import json
 import logging
 import os
 import re
-import tempfile
 
 import h5py
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import EnhanceError
 from .models import NetworkConfig, build_model
 
@@ -254,19 +254,10 @@ def save_weights(net, path, *, config):
     path = str(path)
     if not path.endswith(".weights.h5"):
         raise EnhanceError("Keras 3 weights files must end in .weights.h5", path=path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".weights.h5", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".weights.h5") as tmp:
         net.save_weights(tmp)
         with h5py.File(tmp, "a") as f:
             f.attrs[CONFIG_ATTR] = json.dumps(config.to_dict())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def fold_batchnorm(net, config):

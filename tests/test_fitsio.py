@@ -404,7 +404,7 @@ def test_write_permission_denied_simulated(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(fitsio.tempfile, "mkstemp", denied)
+    monkeypatch.setattr("enhance_lib.atomic.tempfile.mkstemp", denied)
     with pytest.raises(EnhanceError, match="Permission denied") as err:
         write_image(tmp_path / "out.fits", _image(), fits.Header())
     assert err.value.path == str(tmp_path / "out.fits")
