@@ -31,6 +31,9 @@ def tiny_weights(tmp_path_factory):
     from enhance_lib.models import NetworkConfig, build_model
     from enhance_lib.weights import save_weights
 
+    from enhance_lib.backend import import_keras
+
+    import_keras().utils.set_random_seed(3)
     config = NetworkConfig(depth=1, filters=4)
     net = build_model(config)
     rng = np.random.default_rng(3)
@@ -41,6 +44,19 @@ def tiny_weights(tmp_path_factory):
                 [rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n), rng.normal(0, 0.1, n), rng.uniform(0.5, 2, n)]
             )
     path = tmp_path_factory.mktemp("net") / "tiny.weights.h5"
+    save_weights(net, path, config=config)
+    return path
+
+
+@pytest.fixture(scope="session")
+def upsampling_weights(tmp_path_factory):
+    """A depth-1 keepsize network initialised as nearest x2 upsampling: its output is known."""
+    from enhance_lib.models import NetworkConfig, build_model, upsampling_init
+    from enhance_lib.weights import save_weights
+
+    config = NetworkConfig(depth=1, filters=4)
+    net = upsampling_init(build_model(config), config)
+    path = tmp_path_factory.mktemp("net") / "nearest.weights.h5"
     save_weights(net, path, config=config)
     return path
 
