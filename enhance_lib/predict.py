@@ -92,6 +92,67 @@ class SubpixelTail:
         return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
 
 
+class InteriorNetwork:
+    """keepsize for tiles that do not touch the image border: no padding at all.
+
+    Inside the image, the reflection padding before each convolution only
+    changes pixels within the receptive margin of the tile's edge, which are
+    cropped away. So an interior tile extended by the margin (``2 depth + 3``)
+    can run 'valid' convolutions that shrink it layer by layer, residual
+    shortcuts cropped to match, and the sub-pixel tail of :class:`SubpixelTail`
+    without padding: the output is exactly the tile's core at x2, with no
+    padding copies and fewer pixels computed per layer. Same result as the
+    padded network to float32 rounding.
+
+    Parameters
+    ----------
+    net : keras.Model
+        A keepsize network without BatchNormalization (folded).
+    config : NetworkConfig
+    """
+
+    def __init__(self, net, config):
+        from .backend import import_keras
+
+        keras = import_keras()
+        convs = [layer.get_weights() for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
+        acts = [layer for layer in net.layers if isinstance(layer, keras.layers.Activation)]
+        self.activation = acts[0].activation
+        self.depth = config.depth
+        self.first = convs[0]
+        self.blocks = [(convs[1 + 2 * i], convs[2 + 2 * i]) for i in range(config.depth)]
+        self.after = convs[1 + 2 * config.depth]
+        kernel, self.up_bias = convs[2 + 2 * config.depth]
+        self.final = convs[3 + 2 * config.depth]
+        self.phase_kernels = {
+            (a, b): _phase_kernel(_phase_kernel(kernel, a, 0), b, 1) for a in (0, 1) for b in (0, 1)
+        }
+
+    def __call__(self, x, dtype):
+        tf = import_tf()
+
+        def conv(z, weights):
+            kernel, bias = weights
+            return tf.nn.conv2d(z, tf.cast(kernel, dtype), 1, "VALID") + tf.cast(bias, dtype)
+
+        act = self.activation
+        x0 = act(conv(tf.cast(x, dtype), self.first))
+        h = x0
+        for first, second in self.blocks:
+            h = conv(act(conv(h, first)), second) + h[:, 2:-2, 2:-2, :]
+        c = 2 * self.depth + 1
+        features = conv(h, self.after) + x0[:, c:-c, c:-c, :]
+        # Phase a of the x2 grid sees feature rows (i-1, i) for a = 0, (i, i+1) for
+        # a = 1: slice so that both phases cover the same rows i.
+        phases = []
+        for a in (0, 1):
+            for b in (0, 1):
+                part = features[:, a : tf.shape(features)[1] - 1 + a, b : tf.shape(features)[2] - 1 + b, :]
+                z = act(conv(part, (self.phase_kernels[a, b], self.up_bias)))
+                phases.append(conv(z, self.final))
+        return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+
+
 def _inference_network(net, config, precision):
     """The network to run: BN folded into the convolutions, optionally in bfloat16."""
     from .backend import import_keras
@@ -165,8 +226,16 @@ class Predictor:
         if fold or subpixel or precision != "float32":
             net = _inference_network(net, config, precision)
         call = net
+        self._interior = None
         if subpixel and config.model == "keepsize":
             call = SubpixelTail(net)
+            interior = InteriorNetwork(net, config)
+            dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
+            self._interior = tf.function(
+                lambda x: tf.cast(interior(x, dtype), tf.float32),
+                input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
+                reduce_retracing=True,
+            )
         self.net = net
         self.config = config
         self.precision = precision
@@ -192,14 +261,19 @@ class Predictor:
         across the columns it needs, so a full disk costs little more than its
         area; tile positions never change the result (each tile sees its margin).
         """
-        rows = tile_grid(ny, self.tile, align=self.align)
         if skip is None:
+            rows = tile_grid(ny, self.tile, align=self.align)
             cols = tile_grid(nx, self.tile, align=self.align)
             return [(r, c) for r in rows for c in cols]
+        # Flat tiles of the same area (half the height, twice the width) follow the
+        # round limb more closely: ~4 % fewer pixels computed on a full disk.
+        height = self.tile // 2 if self.tile else 0
+        if height and height < 2 * self.align:
+            height = 2 * self.align
         tiles = []
-        for y0, y1 in rows:
+        for y0, y1 in tile_grid(ny, height, align=self.align):
             needed = ~skip[y0:y1].all(axis=0)
-            tiles.extend(((y0, y1), c) for c in _span_tiles(needed, self.tile or nx, self.align))
+            tiles.extend(((y0, y1), c) for c in _span_tiles(needed, 2 * self.tile or nx, self.align))
         return tiles
 
     def run(self, image, *, skip=None, progress=False):
@@ -240,6 +314,11 @@ class Predictor:
                 ey0 -= ey0 % 2
                 ex0 -= ex0 % 2
             block = image[ey0:ey1, ex0:ex1][np.newaxis, :, :, np.newaxis]
+            inside = (ey0, ey1, ex0, ex1) == (y0 - m, y1 + m, x0 - m, x1 + m)
+            if inside and self._interior is not None:
+                # The margin is all real pixels: no padding needed, output is the core.
+                out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = self._interior(block).numpy()[0, :, :, 0]
+                continue
             result = self._call(block).numpy()[0, :, :, 0]
             oy, ox = SCALE * (y0 - ey0), SCALE * (x0 - ex0)
             out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = result[

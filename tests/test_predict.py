@@ -170,3 +170,19 @@ def test_subpixel_tail_equals_the_upsampled_convolution(activation, shape):
     fast = Predictor(net, config, tile=0, subpixel=True).run(image)
     # relative to the output's scale: a 2x2 image may give an almost flat output
     assert np.abs(fast - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_interior_tiles_without_padding_match_the_padded_network(precision):
+    from enhance_lib.backend import import_keras
+
+    import_keras().utils.set_random_seed(11)
+    config = NetworkConfig(depth=2, filters=5)
+    net = build_model(config)
+    image = _image((70, 83), seed=6)
+    pred = Predictor(net, config, tile=12, precision=precision)
+    assert pred._interior is not None
+    tiled = pred.run(image)  # most tiles are interior (margin 7 < distance to the border)
+    whole = Predictor(net, config, tile=0, subpixel=False, precision=precision).run(image)
+    tol = 1e-5 if precision == "float32" else 5e-2
+    assert np.abs(tiled - whole).max() <= tol * np.abs(whole).max()
