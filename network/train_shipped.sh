@@ -18,10 +18,11 @@ for t in intensity blos; do
 done
 
 # 2. Training, both networks side by side (one core each): the published architecture
-#    (keepsize, depth 5, 64 filters, ReLU). The loss leaves out 26 target pixels (twice the
-#    receptive margin) at patch edges, where the published network saw real neighbours.
+#    (keepsize, depth 5, 64 filters, ReLU), started from nearest x2 upsampling (--init
+#    upsampling, the default). The loss leaves out 26 target pixels (twice the receptive
+#    margin) at patch edges, where the published network saw real neighbours.
 COMMON="--depth=5 --kernels=64 --model=keepsize --activation=relu --batchsize=16 --noise=0 \
- --l2_regularization=1e-7 --validation-split 0.05 --loss-border 26 --seed 1"
+ --l2_regularization=1e-7 --validation-split 0.05 --loss-border 26 --init upsampling --seed 1"
 phase() {  # phase ACTION EPOCHS LR
     for t in intensity blos; do
         python train.py --output=run/shipped/$t --database run/shipped/${t}_train.h5 \
@@ -29,9 +30,9 @@ phase() {  # phase ACTION EPOCHS LR
     done
     wait
 }
-phase start 6 5e-4
-phase continue 6 2e-4
-phase continue 4 5e-5
+phase start 5 3e-4
+phase continue 3 1e-4
+phase continue 2 3e-5
 
 # 3. Evaluation on the held-out region against the published outputs.
 python benchmarks/fidelity.py --data "$DATA" \
