@@ -83,6 +83,18 @@ def synthetic_full_disk(n=4096, seed=0):
     return image.astype(np.float32), header
 
 
+def cpu_model():
+    """The processor's model name (Linux), else the platform's machine type."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def matmul_peak(n=4096, repeats=5):
     """float32 GFLOP/s of a large matrix product (TensorFlow, all cores)."""
     from enhance_lib.backend import import_tf
@@ -100,17 +112,32 @@ def matmul_peak(n=4096, repeats=5):
     return 2 * n**3 / best / 1e9
 
 
-def run_process(argv, env=None):
-    """Run a command; return wall seconds and peak RSS (MB) of that process."""
+# Runs enhance.py in this process and reports the process's peak resident memory
+# (VmHWM) on the last stderr line. getrusage's ru_maxrss would not do: it keeps the
+# peak of the parent's pages that the child had between fork and exec.
+_WRAPPER = """
+import runpy, sys
+sys.argv = ["enhance.py"] + sys.argv[1:]
+try:
+    runpy.run_path("enhance.py", run_name="__main__")
+except SystemExit as exc:
+    if exc.code:
+        raise
+with open("/proc/self/status") as f:
+    print(next(line for line in f if line.startswith("VmHWM")), file=sys.stderr)
+"""
+
+
+def run_enhance(args, env=None):
+    """Run ``enhance.py ARGS`` as a new process; return wall seconds and its peak RSS (MB)."""
+    argv = [sys.executable, "-c", _WRAPPER, *args]
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {err}")
-    return wall, usage.ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise RuntimeError(f"enhance.py {' '.join(args)} failed: {proc.stderr[-2000:]}")
+    peak_kb = int(proc.stderr.strip().splitlines()[-1].split()[1])
+    return wall, peak_kb / 1024
 
 
 def weights_path(tmp):
@@ -127,7 +154,7 @@ def weights_path(tmp):
     return path, "random keepsize depth 5 / 64 filters"
 
 
-def time_call(func, repeats=2):
+def time_call(func, repeats=1):
     func()  # warm-up (tracing)
     best = np.inf
     for _ in range(repeats):
@@ -147,7 +174,11 @@ def main(argv=None):
                    default=[(0, 0), (1, 1), (2, 1), (2, 2)],
                    help="intra,inter TensorFlow thread counts to compare on 1024^2 (0: TF default)")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    p.add_argument("--render", metavar="JSON", help="only print the tables of saved results")
     args = p.parse_args(argv)
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return
 
     from astropy.io import fits
 
@@ -157,7 +188,7 @@ def main(argv=None):
 
     tf = import_tf()
     gpus = tf.config.list_physical_devices("GPU")
-    device = "GPU: " + ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus) if gpus else f"CPU: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
+    device = "GPU: " + ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus) if gpus else f"CPU: {os.cpu_count()} cores, {cpu_model()}"
     assert count_macs() == 553_792
     peak = matmul_peak()
     results = {"device": device, "matmul_gflops": peak, "rows": [], "plain": [], "ablation": [], "threads": [], "sweep": [], "bfloat16": {}}
@@ -171,8 +202,7 @@ def main(argv=None):
         for label, image, header in cases:
             src = Path(tmp) / "in.fits"
             fits.PrimaryHDU(image, header=header).writeto(src, overwrite=True)
-            cmd = [sys.executable, "enhance.py", "-i", str(src), "-o", str(Path(tmp) / "out.fits"), "-w", str(weights), "-t", "intensity", "--quiet"]
-            wall, rss = run_process(cmd)
+            wall, rss = run_enhance(["-i", str(src), "-o", str(Path(tmp) / "out.fits"), "-w", str(weights), "-t", "intensity", "--quiet"])
             finite = np.isfinite(image)
             mpx = image.size / 1e6
             row = {
@@ -192,7 +222,9 @@ def main(argv=None):
             x = synthetic_patch(n)
             tiled = Predictor(net, config)
             t_tiled = time_call(lambda: tiled.run(x))
-            t_eager = time_call(lambda: net(x[None, :, :, None], training=False).numpy(), repeats=1)
+            t = time.perf_counter()
+            net(x[None, :, :, None], training=False).numpy()  # eager: nothing to trace
+            t_eager = time.perf_counter() - t
             t_predict = time_call(lambda: net.predict(x[None, :, :, None], verbose=0), repeats=1)
             t_fn = time_call(lambda: plain_fn(x[None, :, :, None]).numpy(), repeats=1)
             row = {
@@ -223,8 +255,7 @@ def main(argv=None):
         fits.PrimaryHDU(x).writeto(src, overwrite=True)
         for intra, inter in args.threads:
             env = dict(os.environ, TF_NUM_INTRAOP_THREADS=str(intra), TF_NUM_INTEROP_THREADS=str(inter))
-            cmd = [sys.executable, "enhance.py", "-i", str(src), "-o", str(Path(tmp) / "t.fits"), "-w", str(weights), "--quiet"]
-            wall, rss = run_process(cmd, env=env)
+            wall, rss = run_enhance(["-i", str(src), "-o", str(Path(tmp) / "t.fits"), "-w", str(weights), "--quiet"], env=env)
             results["threads"].append({"intra": intra, "inter": inter, "wall_s": wall})
             print(json.dumps(results["threads"][-1]), flush=True)
 
@@ -252,17 +283,25 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "predict.json").write_text(json.dumps(results, indent=1))
+    text = render(results)
+    (out / "predict.md").write_text(text + "\n")
+    print(text)
+
+
+def render(results):
+    """The Markdown tables of a results dictionary (as saved in predict.json)."""
+    peak = results["matmul_gflops"]
     lines = [
-        f"Device: {device}; float32 matrix-product peak {peak:.0f} GFLOP/s; weights: {results['weights']}.",
+        f"Device: {results['device']}; float32 matrix-product peak {peak:.0f} GFLOP/s; weights: {results['weights']}.",
         "",
         "| image | wall time (whole process) | input Mpx/s | peak RSS | effective GFLOP/s (on-disk px) |",
         "|---|---|---|---|---|",
     ]
     for r in results["rows"]:
         lines.append(f"| {r['size']} | {r['wall_s']:.1f} s | {r['mpx_per_s']:.3f} | {r['peak_rss_mb'] / 1024:.2f} GB | {r['gflops_effective']:.0f} ({100 * r['gflops_effective'] / peak:.0f} % of matmul peak) |")
-    lines += ["", "| image | tiled | plain model(x) | model.predict | tiled speed-up vs model(x) |", "|---|---|---|---|---|"]
+    lines += ["", "| image | tiled (ours) | plain model(x) | model.predict | tf.function(model) | tiled speed-up vs model(x) / vs tf.function |", "|---|---|---|---|---|---|"]
     for r in results["plain"]:
-        lines.append(f"| {r['size']}^2 | {r['tiled_s']:.2f} s | {r['model_call_s']:.2f} s | {r['model_predict_s']:.2f} s | {r['tiled_speedup_vs_model_call']:.2f}x |")
+        lines.append(f"| {r['size']}^2 | {r['tiled_s']:.2f} s | {r['model_call_s']:.2f} s | {r['model_predict_s']:.2f} s | {r['tf_function_s']:.2f} s | {r['tiled_speedup_vs_model_call']:.2f}x / {r['tf_function_s'] / r['tiled_s']:.2f}x |")
     lines += ["", "| 1024^2, tiles of 512 | time | Mpx/s |", "|---|---|---|"]
     for r in results["ablation"]:
         lines.append(f"| {r['variant']} | {r['s']:.2f} s | {r['mpx_per_s']:.3f} |")
@@ -274,9 +313,7 @@ def main(argv=None):
         lines.append(f"| {r['tile']} | {r['s']:.2f} s | {r['mpx_per_s']:.3f} |")
     b = results["bfloat16"]
     lines += ["", f"bfloat16 on 1024^2: {b['speedup']:.2f}x the float32 speed, relative RMS error {b['relative_rms_error']:.2e}, max error {b['max_abs_error_over_range']:.2e} of the range."]
-    text = "\n".join(lines)
-    (out / "predict.md").write_text(text + "\n")
-    print(text)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
