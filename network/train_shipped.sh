@@ -30,7 +30,7 @@ phase() {  # phase ACTION EPOCHS LR
     done
     wait
 }
-phase start 5 3e-4
+phase start 2 3e-4
 phase continue 3 1e-4
 phase continue 2 3e-5
 
