@@ -32,7 +32,8 @@ phase() {  # phase ACTION EPOCHS LR
 }
 phase start 2 3e-4
 phase continue 3 1e-4
-phase continue 2 3e-5
+phase continue 2 5e-5
+phase continue 2 2e-5
 
 # 3. Evaluation on the held-out region against the published outputs.
 python benchmarks/fidelity.py --data "$DATA" \
