@@ -100,7 +100,7 @@ def radial_power_spectrum(image, *, pixel_scale):
     k : numpy.ndarray
         Spatial frequency in cycles per arcsec (bin centres).
     power : numpy.ndarray
-        Mean power in each annulus.
+        Mean power spectral density in each annulus (image units squared times arcsec^2).
     """
     image = np.asarray(image, dtype=np.float64)
     image = image - image.mean()
@@ -110,6 +110,9 @@ def radial_power_spectrum(image, *, pixel_scale):
     fy = np.fft.fftshift(np.fft.fftfreq(ny, d=pixel_scale))
     fx = np.fft.fftshift(np.fft.fftfreq(nx, d=pixel_scale))
     k = np.hypot(*np.meshgrid(fy, fx, indexing="ij"))
+    # Power spectral density: |FFT|^2 times the pixel area over the pixel count, so
+    # images of the same scene at different samplings agree at low frequencies.
+    power *= pixel_scale**2 / (ny * nx)
     step = 1.0 / (pixel_scale * max(ny, nx))
     bins = np.arange(0, k.max() + step, step)
     index = np.digitize(k.ravel(), bins)

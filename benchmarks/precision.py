@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""bfloat16 against float32 with the shipped networks: speed and error.
+
+    python benchmarks/precision.py
+
+For each shipped network it enhances its sample (``samples/hmi.fits``,
+``samples/blos.fits``) in float32 and with ``--precision bfloat16`` and reports the
+relative RMS difference and the largest difference relative to the output's range;
+the speed ratio is measured on a 1024^2 image in the same run. Results go to stdout
+and ``benchmarks/results/precision.{json,md}``.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main():
+    from astropy.io import fits
+
+    from enhance_lib.cli import default_weights
+    from enhance_lib.normalize import make_normalizer
+    from enhance_lib.predict import Predictor, enhance_array
+    from enhance_lib.weights import load_network
+
+    rows = []
+    for kind, name in (("intensity", "hmi.fits"), ("blos", "blos.fits")):
+        path = REPO / "samples" / name
+        image = fits.getdata(path).astype(np.float32)
+        net, config = load_network(default_weights(kind))
+        normalizer = make_normalizer(image, fits.getheader(path), kind=kind)
+        out = {}
+        for precision in ("float32", "bfloat16"):
+            out[precision] = enhance_array(image, Predictor(net, config, precision=precision), normalizer)
+        diff = out["bfloat16"] - out["float32"]
+        ref = out["float32"]
+        row = {
+            "kind": kind,
+            "relative_rms_error": float(np.sqrt(np.mean(diff**2)) / np.sqrt(np.mean(ref**2))),
+            "max_error_over_range": float(np.abs(diff).max() / np.ptp(ref)),
+        }
+        if kind == "blos":  # |B| is what matters for magnetograms; RMS of B ~ RMS of its noise
+            row["rms_error_gauss"] = float(np.sqrt(np.mean(diff**2)))
+        x = np.tile(image if kind == "intensity" else image / 1000, (4, 4))
+        times = {}
+        for precision in ("float32", "bfloat16"):
+            pred = Predictor(net, config, precision=precision)
+            pred.run(x)  # trace
+            t = time.perf_counter()
+            pred.run(x)
+            times[precision] = time.perf_counter() - t
+        row["speedup_1024"] = times["float32"] / times["bfloat16"]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    lines = ["| network | bfloat16 speed-up (1024^2) | relative RMS difference | max difference / range |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['kind']} | {r['speedup_1024']:.2f}x | {r['relative_rms_error']:.2e} | {r['max_error_over_range']:.2e} |")
+    text = "\n".join(lines)
+    print(text)
+    out_dir = REPO / "benchmarks" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "precision.json").write_text(json.dumps(rows, indent=1))
+    (out_dir / "precision.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

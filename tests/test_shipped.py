@@ -1,0 +1,86 @@
+"""The shipped networks: they load, enhance the samples with sane physics, and match the
+published Enhance networks on the held-out region of the real data."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from enhance_lib.cli import default_weights, enhance_main
+from enhance_lib.evaluation import contrast
+from enhance_lib.weights import inspect_weights
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("kind", ["intensity", "blos"])
+def test_shipped_weights_are_the_published_architecture(kind):
+    info = inspect_weights(default_weights(kind))
+    assert (info.config.model, info.config.depth, info.config.filters, info.config.activation) == (
+        "keepsize", 5, 64, "relu",
+    )
+    assert (REPO / "network" / f"{kind}_args.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def enhanced_samples(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("samples")
+    out = {}
+    for kind, name in (("intensity", "hmi.fits"), ("blos", "blos.fits")):
+        dst = folder / f"{kind}.fits"
+        assert enhance_main(["-i", str(REPO / "samples" / name), "-t", kind, "-o", str(dst), "-q"]) == 0
+        out[kind] = (fits.getdata(REPO / "samples" / name).astype(np.float64), fits.getdata(dst).astype(np.float64))
+    return out
+
+
+def test_intensity_sample_physics(enhanced_samples):
+    low, high = enhanced_samples["intensity"]
+    assert np.isfinite(high).all()
+    assert high.mean() == pytest.approx(low.mean(), rel=0.02)
+    quiet = np.kron(low > 0.95, np.ones((2, 2), bool))
+    assert contrast(high, quiet) > 1.3 * contrast(low, low > 0.95)  # deconvolution sharpens granulation
+
+
+def test_blos_sample_physics(enhanced_samples):
+    low, high = enhanced_samples["blos"]
+    assert np.isfinite(high).all()
+    # net flux density kept (relative to the mean unsigned field; the mean of B is near 0)
+    assert high.mean() == pytest.approx(low.mean(), abs=0.02 * np.abs(low).mean())
+    block = np.ones((2, 2), bool)
+    strong = np.abs(low) > 300
+    low_up = np.kron(low, np.ones((2, 2)))
+    mask = np.kron(strong, block)
+    assert (np.sign(high[mask]) == np.sign(low_up[mask])).mean() > 0.99  # polarities kept
+    # unsigned flux of the concentrations kept (output pixels have a quarter of the area)
+    assert np.abs(high[mask]).sum() / 4 == pytest.approx(np.abs(low[strong]).sum(), rel=0.05)
+    # noise is not amplified in field-free areas (Richardson-Lucy amplifies it ~8x)
+    weak = np.abs(low) < 50
+    assert high[np.kron(weak, block)].std() < 1.5 * low[weak].std()
+
+
+def _fidelity_module():
+    spec = importlib.util.spec_from_file_location("fidelity", REPO / "benchmarks" / "fidelity.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("kind", ["intensity", "blos"])
+def test_fidelity_to_the_published_networks(shared_data, kind):
+    """The README's fidelity numbers (benchmarks/results/fidelity.json) hold, and the
+    shipped networks are closer to the published ones than bicubic interpolation is."""
+    import json
+
+    fidelity = _fidelity_module()
+    result = fidelity.fidelity(kind, default_weights(kind), data=shared_data)
+    reported = {r["kind"]: r for r in json.loads((REPO / "benchmarks" / "results" / "fidelity.json").read_text())}
+    for key in ("rms_ratio", "correlation", "forward_residual_ours"):
+        assert result[key] == pytest.approx(reported[kind][key], rel=1e-3, abs=1e-4), key
+    assert result["rms_ratio"] < 1
+    assert result["correlation"] > result["correlation_bicubic"]
+    if kind == "intensity":
+        assert result["contrast_ours"] > 1.2 * result["contrast_input"]  # granulation sharpened
+    else:
+        assert 0.9 < result["flux_ratio"] < 1.1  # unsigned flux as the published network's
