@@ -197,7 +197,7 @@ def enhance_file(
     header = add_history(
         header,
         [
-            f"Enhanced x2 by enhance_lib {__version__} (Enhance, Diaz Baso & Asensio Ramos 2018)",
+            f"Enhanced x2 by enhance_lib {__version__} (Diaz Baso+Asensio Ramos 2018)",
             f"network: {kind} {config.model} depth={config.depth} filters={config.filters} "
             f"activation={config.activation}",
             f"weights: {os.path.basename(str(weights))}",
