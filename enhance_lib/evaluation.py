@@ -7,6 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from .psf import HMI_SCALE, to_hmi
+from .sun import contrast  # noqa: F401  (re-exported: one definition of rms contrast)
 
 __all__ = [
     "bicubic_x2",
@@ -51,14 +52,6 @@ def correlation(a, b):
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()
     return float(np.corrcoef(a, b)[0, 1])
-
-
-def contrast(image, mask=None):
-    """RMS contrast sigma/mean (e.g. of quiet-Sun granulation), as a fraction."""
-    values = np.asarray(image, dtype=np.float64)
-    if mask is not None:
-        values = values[mask]
-    return float(values.std() / values.mean())
 
 
 def unsigned_flux(blos, *, pixel_area=1.0):
