@@ -3,7 +3,9 @@
 A database holds two float32 datasets, ``imHMI`` with shape ``(N, nx, ny, C)``
 (HMI-like inputs) and ``imSST`` with shape ``(N, 2nx, 2ny, C)`` (targets at twice
 the sampling), as the original ``train.py`` read them, plus file attributes
-recording how it was made.
+recording how it was made. ``pairs`` databases built with a loss border also hold
+``lossMask``, uint8 ``(N, 2nx, 2ny, 1)``: 1 where a target pixel counts in the
+training loss (an addition; the original program ignores it).
 
 Two builders, also available as ``enhance-database`` (``python -m enhance_lib.database``):
 
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 __all__ = [
     "INPUT_KEY",
     "TARGET_KEY",
+    "MASK_KEY",
+    "EDGES",
     "TYPES",
     "DEFAULT_NOISE",
     "DatabaseInfo",
@@ -55,6 +59,9 @@ __all__ = [
 
 INPUT_KEY = "imHMI"
 TARGET_KEY = "imSST"
+MASK_KEY = "lossMask"
+#: Edges of an image, in array terms (row 0 is the first row).
+EDGES = ("first-row", "last-row", "first-column", "last-column")
 
 
 class DatabaseInfo:
@@ -69,9 +76,12 @@ class DatabaseInfo:
         Shape of one input / target patch ``(nx, ny, C)``.
     attrs : dict
         File attributes (JSON strings decoded).
+    has_mask : bool
+        Whether the database holds a loss mask (``lossMask``).
     """
 
-    def __init__(self, path, n, input_shape, target_shape, attrs):
+    def __init__(self, path, n, input_shape, target_shape, attrs, has_mask=False):
+        self.has_mask = bool(has_mask)
         self.path = str(path)
         self.n = int(n)
         self.input_shape = tuple(input_shape)
@@ -81,7 +91,7 @@ class DatabaseInfo:
     def __repr__(self):
         return (
             f"DatabaseInfo({self.path!r}, n={self.n}, input_shape={self.input_shape}, "
-            f"target_shape={self.target_shape})"
+            f"target_shape={self.target_shape}, has_mask={self.has_mask})"
         )
 
 
@@ -98,7 +108,7 @@ def _decode_attr(value):
     return value
 
 
-def write_database(path, inputs, targets, *, attrs=None):
+def write_database(path, inputs, targets, *, mask=None, attrs=None):
     """Write a database atomically (temporary file in the same folder, then rename).
 
     Parameters
@@ -109,6 +119,8 @@ def write_database(path, inputs, targets, *, attrs=None):
         HMI-like patches.
     targets : array_like, shape (N, 2nx, 2ny) or (N, 2nx, 2ny, C)
         Target patches at twice the sampling.
+    mask : array_like of bool, shape (N, 2nx, 2ny) or (N, 2nx, 2ny, 1), optional
+        Target pixels that count in the training loss.
     attrs : dict, optional
         Provenance; non-scalar values are stored as JSON strings.
     """
@@ -119,12 +131,19 @@ def write_database(path, inputs, targets, *, attrs=None):
     if targets.ndim == 3:
         targets = targets[..., np.newaxis]
     _check_shapes(path, inputs.shape, targets.shape)
+    if mask is not None:
+        mask = np.asarray(mask).astype(np.uint8)
+        if mask.ndim == 3:
+            mask = mask[..., np.newaxis]
+        _check_mask(path, mask.shape, targets.shape)
     if not (np.isfinite(inputs).all() and np.isfinite(targets).all()):
         raise EnhanceError("database patches contain NaN or infinite values", path=path)
     with atomic_path(path, suffix=".h5") as tmp:
         with h5py.File(tmp, "w") as f:
             f.create_dataset(INPUT_KEY, data=inputs, chunks=(1,) + inputs.shape[1:])
             f.create_dataset(TARGET_KEY, data=targets, chunks=(1,) + targets.shape[1:])
+            if mask is not None:
+                f.create_dataset(MASK_KEY, data=mask, chunks=(1,) + mask.shape[1:])
             for key, value in (attrs or {}).items():
                 if isinstance(value, (str, int, float, bool, np.integer, np.floating)):
                     f.attrs[key] = value
@@ -149,6 +168,15 @@ def _check_shapes(path, input_shape, target_shape):
         )
     if n < 1:
         raise EnhanceError("database holds no patches", path=path)
+
+
+def _check_mask(path, mask_shape, target_shape):
+    if tuple(mask_shape) != tuple(target_shape[:3]) + (1,):
+        raise EnhanceError(
+            f"{MASK_KEY} must be (N, 2nx, 2ny, 1) for {TARGET_KEY} {tuple(target_shape)}; "
+            f"got {tuple(mask_shape)}",
+            path=path,
+        )
 
 
 def check_database(path, *, check_finite=True, chunk=256):
@@ -187,6 +215,9 @@ def check_database(path, *, check_finite=True, chunk=256):
             )
         x, y = f[INPUT_KEY], f[TARGET_KEY]
         _check_shapes(path, x.shape, y.shape)
+        has_mask = MASK_KEY in f
+        if has_mask:
+            _check_mask(path, f[MASK_KEY].shape, y.shape)
         if check_finite:
             for start in range(0, x.shape[0], chunk):
                 for name, ds in ((INPUT_KEY, x), (TARGET_KEY, y)):
@@ -197,7 +228,7 @@ def check_database(path, *, check_finite=True, chunk=256):
                             path=path,
                         )
         attrs = {k: _decode_attr(v) for k, v in f.attrs.items()}
-        return DatabaseInfo(path, x.shape[0], x.shape[1:], y.shape[1:], attrs)
+        return DatabaseInfo(path, x.shape[0], x.shape[1:], y.shape[1:], attrs, has_mask=has_mask)
 
 
 # ---------------------------------------------------------------------------
@@ -328,6 +359,8 @@ def cut_patches(
     augment=True,
     normalization="auto",
     noise=0.0,
+    loss_border=0,
+    cut_edges=(),
     seed=0,
     names=None,
 ):
@@ -356,6 +389,17 @@ def cut_patches(
         See :func:`normalization_factor`; computed per pair from the low image.
     noise : float
         Gaussian noise (normalised units) added to the input patches.
+    loss_border : int
+        Target pixels at each patch edge to leave out of the training loss, where
+        a network sees reflected pixels but the target was made from the real
+        surroundings (e.g. by a teacher network that saw the whole image).
+        Along an edge of the image itself both saw the same padding, so there the
+        pixels count; and patches on such edges are drawn more often, so that the
+        pixels near image edges count about as often as interior ones. 0 (the
+        default): no mask; all pixels count and positions are drawn uniformly.
+    cut_edges : sequence of str
+        Edges of the images (from :data:`EDGES`) that are cuts of a larger image
+        the targets were made from, and so not image edges for ``loss_border``.
     seed : int
     names : sequence of str, optional
         Labels of the pairs for messages.
@@ -365,7 +409,8 @@ def cut_patches(
     inputs : ndarray, float32 (N, p, p)
     targets : ndarray, float32 (N, 2p, 2p)
     meta : dict
-        ``factors`` (per pair), ``sources`` (pair index per patch), ``corners``.
+        ``factors`` (per pair), ``sources`` (pair index per patch), ``corners``,
+        ``mask`` (bool (N, 2p, 2p), or None without ``loss_border``).
     """
     _check_type(kind)
     _check_patch_args(n_patches, patch_size)
@@ -374,8 +419,19 @@ def cut_patches(
         msg = f"need as many high as low images (got {len(lows)} low, {len(highs)} high)"
         raise EnhanceError(msg)
     names = list(names) if names is not None else [f"pair {k}" for k in range(len(lows))]
+    border = int(loss_border)
+    if border < 0 or 2 * border >= 2 * p:
+        msg = f"--loss-border must be between 0 and {p - 1} for {p}x{p} patches, got {loss_border}"
+        raise EnhanceError(msg)
+    unknown = sorted(set(cut_edges) - set(EDGES))
+    if unknown:
+        msg = f"unknown image edge(s) {', '.join(unknown)}; choose from {', '.join(EDGES)}"
+        raise EnhanceError(msg)
+    # Along an image edge, a patch touching it has its loss border there counted;
+    # this weight makes such pixels about as often covered as interior ones.
+    edge_weight = max(1, p - 2 * math.ceil(border / 2))
     rng = np.random.default_rng(seed)
-    factors, corner_lists = [], []
+    factors, corner_lists, weight_lists = [], [], []
     for k, (low, high) in enumerate(zip(lows, highs)):
         low = np.asarray(low, dtype=np.float64)
         high = np.asarray(high, dtype=np.float64)
@@ -407,6 +463,9 @@ def cut_patches(
         ok = _valid_corners(bad, p)
         corners = np.argwhere(ok)
         corner_lists.append(corners)
+        if border:
+            on = _on_image_edges(corners, p, low.shape, cut_edges)
+            weight_lists.append(np.where(on[:, 0] | on[:, 1], edge_weight, 1.0) * np.where(on[:, 2] | on[:, 3], edge_weight, 1.0))
         if corners.size:
             factors.append(normalization_factor(low, kind=kind, normalization=normalization))
         else:
@@ -420,12 +479,17 @@ def cut_patches(
         )
         raise EnhanceError(msg)
     # Each patch: a pair chosen in proportion to its number of valid positions.
-    flat = rng.integers(0, total, size=int(n_patches))
+    if border:
+        weights = np.concatenate(weight_lists)
+        flat = rng.choice(total, size=int(n_patches), p=weights / weights.sum())
+    else:
+        flat = rng.integers(0, total, size=int(n_patches))
     offsets = np.concatenate([[0], np.cumsum(counts)])
     pair_of = np.searchsorted(offsets, flat, side="right") - 1
     inputs = np.empty((int(n_patches), p, p), dtype=np.float32)
     targets = np.empty((int(n_patches), 2 * p, 2 * p), dtype=np.float32)
     chosen = np.empty((int(n_patches), 2), dtype=np.int64)
+    mask = np.zeros((int(n_patches), 2 * p, 2 * p), dtype=bool) if border else None
     dihedral_index = rng.integers(0, 8, size=int(n_patches)) if augment else None
     signs = (
         np.where(rng.random(int(n_patches)) < 0.5, -1.0, 1.0)
@@ -439,19 +503,44 @@ def cut_patches(
         x = np.asarray(lows[k][i : i + p, j : j + p], dtype=np.float64) / factors[k]
         y = np.asarray(highs[k][2 * i : 2 * i + 2 * p, 2 * j : 2 * j + 2 * p], dtype=np.float64)
         y = y / factors[k]
+        if border:
+            on = _on_image_edges(np.array([[i, j]]), p, lows[k].shape, cut_edges)[0]
+            m = np.zeros((2 * p, 2 * p), dtype=bool)
+            m[0 if on[0] else border : 2 * p if on[1] else 2 * p - border,
+              0 if on[2] else border : 2 * p if on[3] else 2 * p - border] = True
         if augment:
             x = dihedral(x, dihedral_index[n])
             y = dihedral(y, dihedral_index[n])
+            if border:
+                m = dihedral(m, dihedral_index[n])
         inputs[n] = signs[n] * x
         targets[n] = signs[n] * y
+        if border:
+            mask[n] = m
     if noise:
         inputs += (float(noise) * rng.standard_normal(inputs.shape)).astype(np.float32)
     log.info(
         "cut %d patch pairs (%dx%d -> %dx%d) from %d image pair(s), %d valid positions",
         n_patches, p, p, 2 * p, 2 * p, len(lows), total,
     )
-    meta = {"factors": factors, "sources": pair_of, "corners": chosen, "valid_positions": counts}
+    meta = {
+        "factors": factors, "sources": pair_of, "corners": chosen, "valid_positions": counts, "mask": mask,
+    }
     return inputs, targets, meta
+
+
+def _on_image_edges(corners, p, shape, cut_edges):
+    """For patch corners (M, 2): whether each patch lies on the image's first row,
+    last row, first column, last column (bool (M, 4)); cut edges never count."""
+    corners = np.asarray(corners).reshape(-1, 2)
+    ny, nx = shape
+    on = np.stack(
+        [corners[:, 0] == 0, corners[:, 0] + p == ny, corners[:, 1] == 0, corners[:, 1] + p == nx], axis=1
+    )
+    for e, name in enumerate(EDGES):
+        if name in cut_edges:
+            on[:, e] = False
+    return on
 
 
 def simulate_pairs(
@@ -665,6 +754,8 @@ def pairs_database(
     exclude=(),
     augment=True,
     normalization="auto",
+    loss_border=0,
+    cut_edges=(),
     seed=0,
 ):
     """Build a database from co-aligned low/high-resolution FITS image pairs.
@@ -684,6 +775,12 @@ def pairs_database(
     augment : bool
         Random dihedral transforms (and sign flips for blos).
     normalization : 'auto', 'none' or float
+    loss_border : int
+        Target pixels at patch edges (but not at image edges) left out of the
+        training loss, stored as the ``lossMask`` dataset (see :func:`cut_patches`).
+    cut_edges : sequence of str
+        Image edges (:data:`EDGES`) that are cuts of the larger image the high
+        images were made from: never counted as image edges.
     seed : int
 
     Returns
@@ -712,7 +809,8 @@ def pairs_database(
             names.append(f"{lo_path} / {hi_path}" + (f" plane {n}" if len(lo) > 1 else ""))
     inputs, targets, meta = cut_patches(
         lows, highs, kind=kind, n_patches=n_patches, patch_size=patch_size, region=region,
-        exclude=exclude, augment=augment, normalization=normalization, seed=seed, names=names,
+        exclude=exclude, augment=augment, normalization=normalization, loss_border=loss_border,
+        cut_edges=cut_edges, seed=seed, names=names,
     )
     attrs = {
         "mode": "pairs",
@@ -727,8 +825,10 @@ def pairs_database(
         "normalization_factors": [float(f) for f in meta["factors"]],
         "seed": int(seed),
         "patch_size": int(patch_size),
+        "loss_border": int(loss_border),
+        "cut_edges": list(cut_edges),
     }
-    write_database(output, inputs, targets, attrs=attrs)
+    write_database(output, inputs, targets, mask=meta["mask"], attrs=attrs)
     return check_database(output)
 
 
@@ -802,6 +902,17 @@ def build_parser():
         help="box (low pixels) no patch may overlap; repeatable",
     )
     pairs.add_argument("--no-augment", dest="augment", action="store_false", help="no rotations, flips or sign flips")
+    pairs.add_argument(
+        "--loss-border", type=int, default=0, metavar="B",
+        help="store a loss mask leaving out B target pixels at patch edges that are not image "
+        "edges (for targets made from whole images, e.g. a teacher network's output); "
+        "patches on image edges are drawn more often (default 0: no mask)",
+    )
+    pairs.add_argument(
+        "--cut-edges", default="", metavar="EDGE[,EDGE]",
+        help=f"image edges that are cuts of a larger image the high images were made from "
+        f"({', '.join(EDGES)}); they get the loss border too",
+    )
     return parser
 
 
@@ -829,7 +940,8 @@ def _run(args):
         info = pairs_database(
             args.output, kind=args.type, low=args.low, high=args.high, n_patches=args.patches,
             patch_size=args.patch_size, region=args.region, exclude=args.exclude,
-            augment=args.augment, normalization=normalization, seed=args.seed,
+            augment=args.augment, normalization=normalization, loss_border=args.loss_border,
+            cut_edges=[e for e in args.cut_edges.split(",") if e], seed=args.seed,
         )
     log.info("%s: %d pairs, input %s, target %s", info.path, info.n, info.input_shape, info.target_shape)
     return 0

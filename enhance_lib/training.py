@@ -45,7 +45,7 @@ import h5py
 import numpy as np
 
 from .backend import import_keras
-from .database import INPUT_KEY, TARGET_KEY, check_database
+from .database import INPUT_KEY, MASK_KEY, TARGET_KEY, check_database
 from .atomic import atomic_path
 from .errors import EnhanceError
 from .models import NetworkConfig, build_model, upsampling_init
@@ -61,6 +61,7 @@ __all__ = [
     "TrainingRecorder",
     "TrainingResult",
     "border_mse",
+    "masked_mse",
     "learning_rate",
     "read_loss_log",
     "split_indices",
@@ -97,18 +98,24 @@ class PatchDataset(keras.utils.PyDataset):
         ``(seed, e)``: reproducible, and the same after a resume.
     epoch : int
         Epoch number of the first epoch served (``initial_epoch`` of a resume).
+    with_mask : bool
+        Append the database's loss mask (``lossMask``; all ones where it has
+        none) to the targets as a second channel, for :func:`masked_mse`.
     **kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of
         :class:`keras.utils.PyDataset`.
 
     Returns
     -------
-    Each item is ``(x, y)``: float32 arrays (batch, nx, ny, 1) and (batch, 2nx, 2ny, 1).
+    Each item is ``(x, y)``: float32 arrays (batch, nx, ny, 1) and (batch, 2nx, 2ny, 1),
+    or (batch, 2nx, 2ny, 2) ``with_mask``.
     """
 
-    def __init__(self, path, indices=None, *, batch_size=32, shuffle=False, seed=None, epoch=0, **kwargs):
+    def __init__(self, path, indices=None, *, batch_size=32, shuffle=False, seed=None, epoch=0,
+                 with_mask=False, **kwargs):
         super().__init__(**kwargs)
         self.path = str(path)
+        self.with_mask = bool(with_mask)
         with h5py.File(self.path, "r") as f:
             n = f[INPUT_KEY].shape[0]
         indices = np.arange(n) if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
@@ -159,6 +166,9 @@ class PatchDataset(keras.utils.PyDataset):
         f = self._file()
         x = np.asarray(f[INPUT_KEY][rows, :, :, 0:1], dtype=np.float32)
         y = np.asarray(f[TARGET_KEY][rows, :, :, 0:1], dtype=np.float32)
+        if self.with_mask:
+            m = f[MASK_KEY][rows] if MASK_KEY in f else np.ones(y.shape, np.uint8)
+            y = np.concatenate([y, np.asarray(m, dtype=np.float32)], axis=-1)
         return x, y
 
     def on_epoch_begin(self):
@@ -240,6 +250,19 @@ def border_mse(border):
 
     loss.__name__ = f"mse_border{border}"
     return loss
+
+
+def masked_mse(y_true, y_pred):
+    """Mean squared error over the target pixels a database's loss mask keeps.
+
+    ``y_true`` carries the target in channel 0 and the mask (1: counts) in
+    channel 1, as :class:`PatchDataset` serves them ``with_mask``. Each patch's
+    loss is the mean over its kept pixels, so it is on the scale of plain MSE.
+    """
+    ops = keras.ops
+    target, weight = y_true[..., 0:1], y_true[..., 1:2]
+    total = ops.sum(weight * ops.square(target - y_pred), axis=(1, 2, 3))
+    return total / ops.maximum(ops.sum(weight, axis=(1, 2, 3)), 1.0)
 
 
 def learning_rate(epoch, *, lr, lr_multiplier=1.0, lr_epoch=LR_EPOCH):
@@ -473,8 +496,14 @@ def _check_output_folder(root):
     return folder
 
 
-def _previous_run(files, output, config):
-    """Weights path, logs and best validation loss of the run to continue."""
+def _previous_run(files, output, config, data=None):
+    """Logs and best validation loss of the run to continue.
+
+    ``data``: what this call validates on and how (``database``, ``validation``,
+    ``validation_split``, ``loss_border``). Where it differs from the previous
+    call's ``_args.json``, earlier validation losses are not comparable, so the
+    best starts afresh: the first epoch of this call saves its weights.
+    """
     if not os.path.exists(files.weights):
         others = sorted(p for p in glob.glob(f"{glob.escape(output)}_*.weights.h5") if p != files.weights)
         hint = f" (found {', '.join(others)}: check --depth)" if others else " (run with action start first)"
@@ -496,6 +525,17 @@ def _previous_run(files, output, config):
         batch_header, batch_rows = dict(header), []
     vals = [r[2] for r in rows if isinstance(r[2], (int, float)) and math.isfinite(r[2])]
     best = min(vals) if vals else math.inf
+    try:
+        with open(files.args) as f:
+            before = json.load(f)
+    except (OSError, ValueError):
+        before = None
+    if data and isinstance(before, dict):
+        changed = [k for k, v in data.items() if k in before and before[k] != v]
+        if changed:
+            log.info("%s changed since the last call: validation losses are not comparable, the best "
+                     "starts afresh", ", ".join(changed))
+            best = math.inf
     return [header, *rows], [batch_header, *batch_rows], best
 
 
@@ -572,7 +612,9 @@ def train(
         and the per-epoch shuffling, for reproducible runs.
     loss_border : int
         Target pixels on each side of a patch left out of the loss
-        (:func:`border_mse`); 0, the original's plain MSE, by default.
+        (:func:`border_mse`); 0, the original's plain MSE, by default. A
+        database with a loss mask (``pairs --loss-border``) brings its own:
+        then the loss is :func:`masked_mse` and this must be 0.
     init : {'auto', 'upsampling', 'he_normal'}
         How ``start`` initialises the network: ``he_normal`` draws all weights
         as the original did; ``upsampling`` (:func:`~enhance_lib.models.upsampling_init`)
@@ -625,6 +667,11 @@ def train(
         raise EnhanceError("give either a validation database or a validation split (not both)")
 
     info = check_database(database)
+    if info.has_mask:
+        if int(loss_border):
+            msg = "the database has its own loss mask (built with --loss-border); leave --loss-border at 0"
+            raise EnhanceError(msg, path=database)
+        loss = masked_mse
     if 2 * int(loss_border) >= min(info.target_shape[:2]):
         raise EnhanceError(
             f"loss border {loss_border} leaves nothing of {info.target_shape[0]}x{info.target_shape[1]} targets",
@@ -643,7 +690,13 @@ def train(
     files = TrainingFiles.for_run(output, config.depth)
     folder = _check_output_folder(files.root)
     if action == "continue":
-        loss_log, batch_log, best = _previous_run(files, output, config)
+        data = {
+            "database": str(database),
+            "validation": None if validation is None else str(validation),
+            "validation_split": validation_split,
+            "loss_border": int(loss_border),
+        }
+        loss_log, batch_log, best = _previous_run(files, output, config, data)
         initial_epoch = len(loss_log) - 1
     else:
         header = {"name": files.root, "init_t": time.asctime()}
@@ -695,8 +748,8 @@ def train(
         return learning_rate(epoch, lr=lr, lr_multiplier=lr_multiplier, lr_epoch=lr_epoch)
 
     train_data = PatchDataset(database, train_idx, batch_size=batch_size, shuffle=True, seed=seed,
-                              epoch=initial_epoch)
-    val_data = PatchDataset(val_path, val_idx, batch_size=batch_size)
+                              epoch=initial_epoch, with_mask=info.has_mask)
+    val_data = PatchDataset(val_path, val_idx, batch_size=batch_size, with_mask=info.has_mask)
     recorder = TrainingRecorder(files=files, config=config, loss_log=loss_log, batch_log=batch_log,
                                 batch_sizes=train_data.batch_sizes(), best=best)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule(initial_epoch)), loss=loss)

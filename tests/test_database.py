@@ -277,3 +277,85 @@ def test_pairs_several_files(tmp_path, toy_pair):
     x, y = _read(out)
     for n in range(40):
         np.testing.assert_array_equal(y[n, ..., 0], _nearest_up(x[n, ..., 0]))
+
+
+# -- loss masks for teacher targets -------------------------------------------
+
+
+def _code_image(ny, nx):
+    """Position-coded image: value = y * 100 + x (+1, so no pixel is 0)."""
+    yy, xx = np.mgrid[:ny, :nx]
+    return (yy * 100 + xx + 1).astype(float)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_pairs_loss_mask_follows_patch_and_image_edges(augment):
+    # 20x20 image, 6x6 patches, loss border 4 target px = 2 input px; the last column is a cut.
+    code = _code_image(20, 20)
+    x, y, meta = database.cut_patches(
+        [code], [_nearest_up(code)], kind="intensity", n_patches=300, patch_size=6, augment=augment,
+        normalization="none", loss_border=4, cut_edges=["last-column"], seed=4,
+    )
+    mask = meta["mask"]
+    assert mask.shape == y.shape and mask.dtype == bool
+    for n in range(300):
+        ys, xs = (y[n] - 1) // 100, (y[n] - 1) % 100
+        y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+        # A target pixel counts if it is 2 input pixels inside every patch side, except
+        # sides on the image's first row, last row or first column (not the cut last column).
+        expected = (
+            ((ys >= y0 + 2) | (y0 == 0)) & ((ys <= y1 - 2) | (y1 == 19))
+            & ((xs >= x0 + 2) | (x0 == 0)) & (xs <= x1 - 2)
+        )
+        np.testing.assert_array_equal(mask[n], expected)
+
+
+def test_pairs_loss_mask_covers_image_edges_like_the_interior():
+    code = _code_image(40, 40)
+    x, y, meta = database.cut_patches(
+        [code], [_nearest_up(code)], kind="intensity", n_patches=6000, patch_size=10, augment=False,
+        normalization="none", loss_border=4, seed=5,
+    )
+    counts = np.zeros((80, 80))
+    for corner, m in zip(meta["corners"], meta["mask"]):
+        i, j = 2 * corner
+        counts[i : i + 20, j : j + 20] += m
+    interior = counts[20:60, 20:60].mean()
+    # Pixels within the loss border of an image edge are counted about as often as interior ones.
+    for band in (counts[:4, 20:60], counts[-4:, 20:60], counts[20:60, :4], counts[20:60, -4:]):
+        assert 0.75 < band.mean() / interior < 1.33
+    # Without a loss border: no mask, uniform positions (the original recipe).
+    assert database.cut_patches([code], [_nearest_up(code)], kind="intensity", n_patches=5,
+                                patch_size=10, normalization="none")[2]["mask"] is None
+
+
+def test_pairs_cli_writes_mask(tmp_path, toy_pair, capsys):
+    _, _, lo, hi = toy_pair
+    out = tmp_path / "m.h5"
+    assert main(["pairs", "-q", "-o", str(out), "--low", lo, "--high", hi, "--patches", "10",
+                 "--patch-size", "6", "--loss-border", "2", "--cut-edges", "last-row,last-column"]) == 0
+    info = check_database(out)
+    assert info.has_mask and info.attrs["loss_border"] == 2
+    assert info.attrs["cut_edges"] == ["last-row", "last-column"]
+    with h5py.File(out, "r") as f:
+        assert f["lossMask"].shape == (10, 12, 12, 1) and f["lossMask"].dtype == np.uint8
+    assert main(["pairs", "-o", str(tmp_path / "e.h5"), "--low", lo, "--high", hi, "--patch-size", "6",
+                 "--cut-edges", "left"]) == 2
+    assert "unknown image edge(s) left" in capsys.readouterr().err
+    assert main(["pairs", "-o", str(tmp_path / "e.h5"), "--low", lo, "--high", hi, "--patch-size", "6",
+                 "--loss-border", "6"]) == 2
+    assert "--loss-border must be between 0 and 5" in capsys.readouterr().err
+
+
+def test_check_database_rejects_bad_mask(tmp_path):
+    x = np.ones((3, 4, 4), np.float32)
+    y = np.ones((3, 8, 8), np.float32)
+    with pytest.raises(EnhanceError, match="lossMask must be"):
+        write_database(tmp_path / "bad.h5", x, y, mask=np.ones((3, 4, 4)))
+    path = tmp_path / "db.h5"
+    write_database(path, x, y)
+    assert not check_database(path).has_mask
+    with h5py.File(path, "a") as f:
+        f["lossMask"] = np.ones((3, 8, 8, 2), np.uint8)
+    with pytest.raises(EnhanceError, match="lossMask must be"):
+        check_database(path)

@@ -17,6 +17,7 @@ from enhance_lib.training import (
     PatchDataset,
     TrainingFiles,
     learning_rate,
+    masked_mse,
     read_loss_log,
     split_indices,
     train,
@@ -236,6 +237,56 @@ def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
     second = train(toy_db, out, epochs=1, action="continue", **kw)
     assert digest(path) == before
     assert second.best_val_loss == 0.0
+
+
+def test_masked_mse_is_the_mean_over_kept_pixels():
+    rng = np.random.default_rng(3)
+    target, pred = rng.normal(size=(2, 3, 6, 6, 1)).astype(np.float32)
+    mask = (rng.random((3, 6, 6, 1)) < 0.5).astype(np.float32)
+    got = np.asarray(masked_mse(np.concatenate([target, mask], axis=-1), pred))
+    for n in range(3):
+        keep = mask[n, ..., 0] > 0
+        assert got[n] == pytest.approx(np.mean((target[n, ..., 0] - pred[n, ..., 0])[keep] ** 2), rel=1e-5)
+
+
+def test_train_with_database_mask(tmp_path):
+    # Targets are nearest upsampling except a frame of garbage that the mask leaves out:
+    # the network learns the upsampling as if the frame were not there.
+    x, y = toy_pairs(24)
+    mask = np.zeros(y.shape, bool)
+    mask[:, 3:-3, 3:-3] = True
+    y = np.where(mask, y, 50.0).astype(np.float32)
+    db = tmp_path / "masked.h5"
+    write_database(db, x, y, mask=mask)
+    ds = PatchDataset(db, batch_size=4, with_mask=True)
+    yb = ds[0][1]
+    assert yb.shape == (4, 16, 16, 2)
+    np.testing.assert_array_equal(yb[..., 1], mask[:4, ..., 0])
+    ds.close()
+    plain = write_database(tmp_path / "plain.h5", *toy_pairs(4)) or PatchDataset(tmp_path / "plain.h5", with_mask=True)
+    assert (plain[0][1][..., 1] == 1).all()  # no mask in the file: every pixel counts
+    plain.close()
+
+    out = str(tmp_path / "m")
+    result = train(db, out, config=TINY, validation_split=0.25, epochs=2, lr=1e-3, batch_size=6, seed=1)
+    # From the upsampling init the kept pixels are already right: the garbage frame never enters the loss.
+    assert result.best_val_loss < 1e-3
+    with pytest.raises(EnhanceError, match="own loss mask"):
+        train(db, out + "b", config=TINY, validation_split=0.25, epochs=1, loss_border=2)
+
+
+def test_continue_on_other_data_restarts_the_best(toy_db, toy_val, tmp_path):
+    out = str(tmp_path / "run")
+    kw = dict(config=TINY, lr=1e-2, batch_size=8, init="he_normal")  # not the toy's exact answer
+    first = train(toy_db, out, validation_split=0.25, epochs=1, **kw)
+    log = json.loads(Path(first.files.loss).read_text())
+    log[-1][2] = 0.0  # no epoch could beat it on the same validation data
+    Path(first.files.loss).write_text(json.dumps(log))
+    before = digest(tmp_path / "run_1.weights.h5")
+    second = train(toy_db, out, validation=toy_val, epochs=1, action="continue", **kw)
+    # ... but on other validation data the losses are not comparable: this epoch's weights are kept.
+    assert second.best_val_loss > 0.0
+    assert digest(tmp_path / "run_1.weights.h5") != before
 
 
 def test_seed_reproducible_and_encdec(toy_db, tmp_path):
