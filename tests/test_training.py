@@ -19,6 +19,7 @@ from enhance_lib.training import (
     learning_rate,
     masked_mse,
     read_loss_log,
+    recalibrate_batchnorm,
     split_indices,
     train,
 )
@@ -237,6 +238,25 @@ def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
     second = train(toy_db, out, epochs=1, action="continue", **kw)
     assert digest(path) == before
     assert second.best_val_loss == 0.0
+
+
+def test_recalibrate_batchnorm_matches_training_mode():
+    from enhance_lib.models import build_model
+
+    model = build_model(NetworkConfig(depth=2, filters=4, l2=0.0))
+    x = np.random.default_rng(2).normal(2.0, 3.0, size=(6, 12, 12, 1)).astype(np.float32)
+    # Fresh moving statistics (mean 0, variance 1) do not describe these data ...
+    stale = np.asarray(model(x, training=False))
+    trained_mode = np.asarray(model(x, training=True))
+    assert np.abs(stale - trained_mode).max() > 1e-2
+    # ... after recalibration on this one batch, inference equals training mode.
+    assert recalibrate_batchnorm(model, [x]) == 5
+    np.testing.assert_allclose(np.asarray(model(x, training=False)), trained_mode, rtol=1e-3, atol=1e-4)
+    # Statistics are pooled over batches: the same batch twice changes nothing.
+    before = [w.copy() for w in model.get_weights()]
+    recalibrate_batchnorm(model, [x, x])
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_masked_mse_is_the_mean_over_kept_pixels():
