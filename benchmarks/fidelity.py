@@ -31,9 +31,11 @@ sys.path.insert(0, str(REPO))
 
 #: Held-out validation region in input (HMI) pixels: rows, columns.
 VALIDATION = (slice(0, 56), slice(0, 114))
-#: Training patches stay inside rows 69-199, columns 0-113: 13 rows (the receptive
-#: margin) away from the validation region, 26 columns from the crop's cut edge.
-TRAINING_REGION = "69:200,0:114"
+#: Training inputs never include rows 0-55, and no training target within the
+#: receptive margin (13 input pixels) of them or of the crop's cut last column counts
+#: in the loss (network/train_shipped.sh: patches in rows 69-199, columns 0-113 with a
+#: 13-pixel loss border, then rows 56-199 with a loss mask).
+TRAINING_INPUT_ROWS = (56, 200)
 QUIET_SUN_GAUSS = 50.0
 
 FILES = {

@@ -84,3 +84,33 @@ def test_fidelity_to_the_published_networks(shared_data, kind):
         assert result["contrast_ours"] > 1.2 * result["contrast_input"]  # granulation sharpened
     else:
         assert 0.9 < result["flux_ratio"] < 1.1  # unsigned flux as the published network's
+
+
+def test_shipped_recipe_never_trains_on_the_validation_region():
+    """Every database network/train_shipped.sh builds keeps the held-out rows out of its
+    inputs, and every counted target a receptive margin away from them and from the
+    crop's cut last column (pixels the published network saw and ours cannot)."""
+    import re
+    import shlex
+
+    from enhance_lib.models import NetworkConfig, receptive_margin
+
+    fidelity = _fidelity_module()
+    rows_held_out = fidelity.VALIDATION[0].stop
+    margin = receptive_margin(NetworkConfig(depth=5))  # input pixels
+    script = (REPO / "network" / "train_shipped.sh").read_text().replace("\\\n", " ")
+    commands = [shlex.split(line.split("#")[0]) for line in script.splitlines() if "enhance_lib.database pairs" in line]
+    assert len(commands) == 2
+    for argv in commands:
+        opts = dict(zip(argv[::1], argv[1::1]))
+        y0, y1, x0, x1 = (int(v) for v in re.split("[:,]", opts["--region"]))
+        border = int(opts.get("--loss-border", 0)) // 2  # target -> input pixels
+        assert y0 >= rows_held_out
+        cut = "last-column" in opts.get("--cut-edges", "")
+        if border:
+            # patch edges (the region's top included) are masked by the loss border
+            assert border >= margin and y0 + border >= rows_held_out + margin and cut
+        else:
+            # stage 1 (a fixed loss border at training time): the region itself keeps away
+            assert y0 >= rows_held_out + margin and x1 <= 140 - margin
+        assert x1 <= 140
