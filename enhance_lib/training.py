@@ -278,7 +278,7 @@ def recalibrate_batchnorm(model, batches):
     Keras keeps an exponential moving average of the batch statistics, which
     lags behind the weights while they change: at the end of an epoch the
     network evaluates with statistics of older weights (at a learning rate of
-    1e-4 this shifted the shipped intensity network's output by 2 %). Here the
+    1e-4 this shifted the intensity network's mean output by 2.5 %). Here the
     inputs of all BatchNormalization layers are computed in training mode (each
     normalised with its batch's statistics, as during training) and their
     pooled per-channel mean and variance over the batches become the moving

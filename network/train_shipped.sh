@@ -51,17 +51,16 @@ for t in intensity blos; do
         --loss-border 26 --cut-edges last-column
 done
 COMMON=${COMMON/--loss-border 26 /}
-phase2() {  # phase2 EPOCHS LR: continue on the stage-2 databases
-    for t in intensity blos; do
-        python train.py --output=run/shipped/$t --database run/shipped/${t}_edges.h5 \
-            --action=continue --epochs=$1 --lr=$2 $COMMON > run/shipped/${t}_edges_$2.log 2>&1 &
-    done
-    wait
+one() {  # one KIND EPOCHS LR: continue one network on its stage-2 database
+    python train.py --output=run/shipped/$1 --database run/shipped/$1_edges.h5 \
+        --action=continue --epochs=$2 --lr=$3 $COMMON > run/shipped/$1_edges_$3.log 2>&1
 }
-phase2 4 1e-4
-phase2 4 5e-5
-phase2 4 2e-5
-phase2 3 1e-5
+# 4 epochs at 1e-4 side by side; then each its own schedule (blos, further from the
+# targets, gets more epochs, and both cores once intensity is done).
+one intensity 4 1e-4 & one blos 4 1e-4 & wait
+( one intensity 2 5e-5; one intensity 2 2e-5 ) &
+( one blos 6 5e-5; one blos 6 2e-5; one blos 4 1e-5 ) &
+wait
 
 # 3. Evaluation on the held-out region against the published outputs.
 python benchmarks/fidelity.py --data "$DATA" \
