@@ -36,8 +36,13 @@ _COMPRESSION = re.compile(
 )
 # Binary-table keywords of a raw compressed HDU header.
 _TABLE = re.compile(r"^(TFIELDS|TTYPE\d+|TFORM\d+|TUNIT\d+|TSCAL\d+|TZERO\d+|TNULL\d+|TDIM\d+|THEAP)$")
-# Data statistics: the x2 image has other extremes, and readers use these for display.
-_STALE = ("DATAMIN", "DATAMAX")
+# Data statistics: the x2 image has other values and four times as many pixels, and
+# readers use them (DATAMIN/DATAMAX for display). HMI records TOTVALS, DATAVALS,
+# MISSVALS, DATAMIN/MAX/MEDN/MEAN/RMS/SKEW/KURT, their "2" variants and percentiles DATAPnn.
+_STALE = re.compile(
+    r"^(DATAMIN|DATAMAX|TOTVALS|DATAVALS|MISSVALS"
+    r"|DATA(MEDN|MEAN|RMS|SKEW|KURT)|DATA(MIN|MAX|MED|MEA|RMS|SKE|KUR)2|DATAP\d\d)$"
+)
 
 
 @dataclasses.dataclass
@@ -172,8 +177,9 @@ def upsample_header(header, *, shape, factor=2):
     Every card of ``header`` is kept (comments and HISTORY included) except the
     storage keywords that do not apply to a float32 primary HDU (XTENSION, PCOUNT,
     GCOUNT, BSCALE, BZERO, BLANK, CHECKSUM, DATASUM, EXTNAME and the tile-compression
-    Z keywords) and DATAMIN/DATAMAX, which would be stale; the writer does not
-    recompute them. Only FITS axes 1 and 2 change, so a cube keeps its third axis.
+    Z keywords) and the data statistics, which would be stale (DATAMIN, DATAMAX and
+    HMI's TOTVALS, DATAVALS, MISSVALS, DATAMEAN, DATARMS, DATAPnn, ...); the writer
+    does not recompute them. Only FITS axes 1 and 2 change, so a cube keeps its third axis.
 
     The WCS follows the rule of ``sunpy.map.GenericMap.resample``: the pixel edges of
     the two grids coincide, so CDELTi and CDi_j are divided by ``factor`` and
@@ -201,7 +207,7 @@ def upsample_header(header, *, shape, factor=2):
     if factor <= 0:
         raise ValueError(f"factor must be positive, got {factor!r}")
     new = _strip_structural(fits.Header(header, copy=True))
-    for key in _STALE:
+    for key in {k for k in new.keys() if _STALE.match(k)}:
         new.remove(key, ignore_missing=True, remove_all=True)
 
     def rescale(key, func):

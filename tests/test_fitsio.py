@@ -185,6 +185,10 @@ def _wcs_header(variant):
     h["IMSCL_MP"] = 0.504
     h["DATAMIN"] = 0.1
     h["DATAMAX"] = 1.2
+    for key, value in (("TOTVALS", 120), ("DATAVALS", 118), ("MISSVALS", 2), ("DATAMEAN", 0.9),
+                       ("DATARMS", 0.1), ("DATAMED2", 0.95), ("DATAP99", 1.1)):
+        h[key] = value  # HMI's statistics of the stored image
+    h["DATASIGN"] = 1  # an HMI DATA keyword that is not a statistic: it stays
     h["TELESCOP"] = ("SDO/HMI", "telescope")
     h["COMMENT"] = "a comment card"
     h.add_history("first processing step")
@@ -228,9 +232,10 @@ def test_upsample_header_keywords():
     assert new["X0_MP"] == pytest.approx(2 * 2047.3 + 0.5)
     assert new["Y0_MP"] == pytest.approx(2 * 2049.1 + 0.5)
     assert new["IMSCL_MP"] == pytest.approx(0.252)
-    assert "DATAMIN" not in new and "DATAMAX" not in new
+    dropped = {"DATAMIN", "DATAMAX", "TOTVALS", "DATAVALS", "MISSVALS", "DATAMEAN", "DATARMS", "DATAMED2", "DATAP99"}
+    assert not dropped & set(new.keys())
+    assert new["DATASIGN"] == 1
     changed = {"NAXIS1", "NAXIS2", "CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "R_SUN", "X0_MP", "Y0_MP", "IMSCL_MP"}
-    dropped = {"DATAMIN", "DATAMAX"}
     for card in header.cards:
         if card.keyword in ("COMMENT", "HISTORY", "") or card.keyword in dropped:
             continue
