@@ -73,7 +73,8 @@ def build_parser():
     p.add_argument(
         "--loss-border", type=int, default=0, metavar="N",
         help="target pixels on each patch side left out of the loss (default 0, plain MSE as the "
-        "original); use >= 2x the receptive margin when targets were made from whole images",
+        "original); use >= 2x the receptive margin when targets were made from whole images; "
+        "a database built with a loss mask (enhance-database pairs --loss-border) brings its own",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output, warnings only")
     return p
