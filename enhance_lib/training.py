@@ -73,6 +73,9 @@ __all__ = [
 LR_EPOCH = 20
 #: Training patches on which BatchNormalization statistics are recomputed before each validation.
 BN_PATCHES = 512
+#: Root attribute of a saved weights file: the validation loss it reached, its epoch, and
+#: the data it was validated on (JSON), so that ``continue`` knows what to beat.
+VALIDATION_ATTR = "enhance_validation"
 
 
 # ----------------------------------------------------------------------------- data
@@ -467,10 +470,14 @@ class TrainingRecorder(keras.callbacks.Callback):
         Patches in each training batch.
     best : float
         Validation loss to beat (that of the weights file on a resume).
+    data : dict, optional
+        What the validation loss is measured on; saved with the weights
+        (:data:`VALIDATION_ATTR`) together with the loss and the epoch.
     """
 
-    def __init__(self, *, files, config, loss_log, batch_log, batch_sizes, best=math.inf):
+    def __init__(self, *, files, config, loss_log, batch_log, batch_sizes, best=math.inf, data=None):
         super().__init__()
+        self.data = dict(data or {})
         self.files = files
         self.config = config
         self.loss_log = loss_log
@@ -505,7 +512,8 @@ class TrainingRecorder(keras.callbacks.Callback):
         val = _finite_or_none(logs.get("val_loss"))
         lr = self._lr()
         if val is not None and val < self.best:
-            save_weights(self.model, self.files.weights, config=self.config)
+            record = {"val_loss": val, "epoch": epoch + 1, **self.data}
+            save_weights(self.model, self.files.weights, config=self.config, attrs={VALIDATION_ATTR: record})
             log.debug("epoch %d: val_loss improved from %.6g to %.6g, saved %s", epoch + 1, self.best, val,
                      self.files.weights)
             self.best, self.best_epoch = val, epoch
@@ -566,13 +574,14 @@ def _check_output_folder(root):
     return folder
 
 
-def _previous_run(files, output, config, data=None):
+def _previous_run(files, output, config, data):
     """Logs and best validation loss of the run to continue.
 
     ``data``: what this call validates on and how (``database``, ``validation``,
-    ``validation_split``, ``loss_border``). Where it differs from the previous
-    call's ``_args.json``, earlier validation losses are not comparable, so the
-    best starts afresh: the first epoch of this call saves its weights.
+    ``validation_split``, ``loss_border``). The saved weights record the
+    validation loss they reached and on what (:data:`VALIDATION_ATTR`); on other
+    data that loss is not comparable, so the best starts afresh and the first
+    epoch of this call saves its weights.
     """
     if not os.path.exists(files.weights):
         others = sorted(p for p in glob.glob(f"{glob.escape(output)}_*.weights.h5") if p != files.weights)
@@ -593,20 +602,34 @@ def _previous_run(files, output, config, data=None):
     except EnhanceError as exc:
         log.warning("%s; starting a new batch log", exc)
         batch_header, batch_rows = dict(header), []
-    vals = [r[2] for r in rows if isinstance(r[2], (int, float)) and math.isfinite(r[2])]
-    best = min(vals) if vals else math.inf
-    try:
-        with open(files.args) as f:
-            before = json.load(f)
-    except (OSError, ValueError):
-        before = None
-    if data and isinstance(before, dict):
-        changed = [k for k, v in data.items() if k in before and before[k] != v]
-        if changed:
-            log.info("%s changed since the last call: validation losses are not comparable, the best "
-                     "starts afresh", ", ".join(changed))
-            best = math.inf
+    saved = _saved_validation(files.weights)
+    if saved is None:  # weights saved before the validation was recorded: trust the log
+        vals = [r[2] for r in rows if isinstance(r[2], (int, float)) and math.isfinite(r[2])]
+        best = min(vals) if vals else math.inf
+    elif all(saved.get(k) == v for k, v in data.items()):
+        best = float(saved["val_loss"])
+    else:
+        changed = ", ".join(k for k, v in data.items() if saved.get(k) != v)
+        log.info("%s changed since the saved weights were validated: validation losses are not "
+                 "comparable, the best starts afresh", changed)
+        best = math.inf
     return [header, *rows], [batch_header, *batch_rows], best
+
+
+def _saved_validation(path):
+    """The :data:`VALIDATION_ATTR` record of a weights file, or None."""
+    try:
+        with h5py.File(path, "r") as f:
+            value = f.attrs.get(VALIDATION_ATTR)
+    except OSError:
+        return None
+    if value is None:
+        return None
+    try:
+        record = json.loads(value.decode() if isinstance(value, bytes) else value)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and "val_loss" in record else None
 
 
 def _write_description(model, files):
@@ -759,13 +782,13 @@ def train(
 
     files = TrainingFiles.for_run(output, config.depth)
     folder = _check_output_folder(files.root)
+    data = {
+        "database": str(database),
+        "validation": None if validation is None else str(validation),
+        "validation_split": validation_split,
+        "loss_border": int(loss_border),
+    }
     if action == "continue":
-        data = {
-            "database": str(database),
-            "validation": None if validation is None else str(validation),
-            "validation_split": validation_split,
-            "loss_border": int(loss_border),
-        }
         loss_log, batch_log, best = _previous_run(files, output, config, data)
         initial_epoch = len(loss_log) - 1
     else:
@@ -821,7 +844,7 @@ def train(
                               epoch=initial_epoch, with_mask=info.has_mask)
     val_data = PatchDataset(val_path, val_idx, batch_size=batch_size, with_mask=info.has_mask)
     recorder = TrainingRecorder(files=files, config=config, loss_log=loss_log, batch_log=batch_log,
-                                batch_sizes=train_data.batch_sizes(), best=best)
+                                batch_sizes=train_data.batch_sizes(), best=best, data=data)
     # Batches of the epoch's shuffled order: about BN_PATCHES patches, a fair sample.
     precise_bn = _PreciseBatchNorm(train_data, math.ceil(BN_PATCHES / train_data.batch_size))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule(initial_epoch)), loss=loss)

@@ -240,7 +240,7 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None)
     return net, config
 
 
-def save_weights(net, path, *, config):
+def save_weights(net, path, *, config, attrs=None):
     """Save weights in the Keras 3 format atomically, with the configuration attached.
 
     Parameters
@@ -250,6 +250,8 @@ def save_weights(net, path, *, config):
         Must end in ``.weights.h5`` (a Keras 3 requirement).
     config : NetworkConfig
         Stored as the JSON root attribute ``enhance_config``.
+    attrs : dict, optional
+        More root attributes, each stored as JSON (e.g. how training validated them).
     """
     path = str(path)
     if not path.endswith(".weights.h5"):
@@ -258,6 +260,8 @@ def save_weights(net, path, *, config):
         net.save_weights(tmp)
         with h5py.File(tmp, "a") as f:
             f.attrs[CONFIG_ATTR] = json.dumps(config.to_dict())
+            for key, value in (attrs or {}).items():
+                f.attrs[key] = json.dumps(value)
 
 
 def fold_batchnorm(net, config):

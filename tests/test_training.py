@@ -230,11 +230,15 @@ def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
     kw = dict(config=TINY, validation_split=0.25, lr=1e-2, batch_size=8)
     first = train(toy_db, out, epochs=1, **kw)
     path = tmp_path / "run_1.weights.h5"
-    before = digest(path)
+    # the weights record the validation loss they reached, and on what
+    with h5py.File(path, "r") as f:
+        record = json.loads(f.attrs["enhance_validation"])
+    assert record["val_loss"] == pytest.approx(first.best_val_loss) and record["epoch"] == 1
+    assert record["database"] == str(toy_db) and record["validation_split"] == 0.25
     # pretend the saved weights had a validation loss no epoch can beat
-    log = json.loads(Path(first.files.loss).read_text())
-    log[-1][2] = 0.0
-    Path(first.files.loss).write_text(json.dumps(log))
+    with h5py.File(path, "a") as f:
+        f.attrs["enhance_validation"] = json.dumps({**record, "val_loss": 0.0})
+    before = digest(path)
     second = train(toy_db, out, epochs=1, action="continue", **kw)
     assert digest(path) == before
     assert second.best_val_loss == 0.0
@@ -298,15 +302,40 @@ def test_train_with_database_mask(tmp_path):
 def test_continue_on_other_data_restarts_the_best(toy_db, toy_val, tmp_path):
     out = str(tmp_path / "run")
     kw = dict(config=TINY, lr=1e-2, batch_size=8, init="he_normal")  # not the toy's exact answer
-    first = train(toy_db, out, validation_split=0.25, epochs=1, **kw)
-    log = json.loads(Path(first.files.loss).read_text())
-    log[-1][2] = 0.0  # no epoch could beat it on the same validation data
-    Path(first.files.loss).write_text(json.dumps(log))
-    before = digest(tmp_path / "run_1.weights.h5")
+    train(toy_db, out, validation_split=0.25, epochs=1, **kw)
+    path = tmp_path / "run_1.weights.h5"
+    with h5py.File(path, "a") as f:  # no epoch could beat it on the same validation data ...
+        record = json.loads(f.attrs["enhance_validation"])
+        f.attrs["enhance_validation"] = json.dumps({**record, "val_loss": 0.0})
+    before = digest(path)
     second = train(toy_db, out, validation=toy_val, epochs=1, action="continue", **kw)
-    # ... but on other validation data the losses are not comparable: this epoch's weights are kept.
+    # ... but on other validation data the losses are not comparable: this epoch's weights are kept,
     assert second.best_val_loss > 0.0
-    assert digest(tmp_path / "run_1.weights.h5") != before
+    assert digest(path) != before
+    # and a further continue on that data compares with them, not with older epochs.
+    with h5py.File(path, "a") as f:
+        record = json.loads(f.attrs["enhance_validation"])
+        assert record["validation"] == str(toy_val) and record["epoch"] == 2
+        f.attrs["enhance_validation"] = json.dumps({**record, "val_loss": 0.0})
+    before = digest(path)
+    third = train(toy_db, out, validation=toy_val, epochs=1, action="continue", **kw)
+    assert digest(path) == before and third.best_val_loss == 0.0
+
+
+def test_continue_weights_without_record_use_the_log(toy_db, tmp_path):
+    # Weights saved by an earlier version carry no record: the log's best validation loss counts.
+    out = str(tmp_path / "run")
+    kw = dict(config=TINY, validation_split=0.25, lr=1e-2, batch_size=8, init="he_normal")
+    first = train(toy_db, out, epochs=1, **kw)
+    path = tmp_path / "run_1.weights.h5"
+    with h5py.File(path, "a") as f:
+        del f.attrs["enhance_validation"]
+    log = json.loads(Path(first.files.loss).read_text())
+    log[-1][2] = 0.0
+    Path(first.files.loss).write_text(json.dumps(log))
+    before = digest(path)
+    second = train(toy_db, out, epochs=1, action="continue", **kw)
+    assert digest(path) == before and second.best_val_loss == 0.0
 
 
 def test_seed_reproducible_and_encdec(toy_db, tmp_path):
