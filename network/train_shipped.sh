@@ -59,7 +59,7 @@ one() {  # one KIND EPOCHS LR: continue one network on its stage-2 database
 # targets, gets more epochs, and both cores once intensity is done).
 one intensity 4 1e-4 & one blos 4 1e-4 & wait
 ( one intensity 2 5e-5; one intensity 2 2e-5 ) &
-( one blos 6 5e-5; one blos 6 2e-5; one blos 4 1e-5 ) &
+( one blos 6 5e-5; one blos 6 2e-5; one blos 3 1e-5 ) &
 wait
 
 # 3. Evaluation on the held-out region against the published outputs.
