@@ -80,7 +80,7 @@ class DatabaseInfo:
         Whether the database holds a loss mask (``lossMask``).
     """
 
-    def __init__(self, path, n, input_shape, target_shape, attrs, has_mask=False):
+    def __init__(self, path, n, input_shape, target_shape, attrs, *, has_mask=False):
         self.has_mask = bool(has_mask)
         self.path = str(path)
         self.n = int(n)
@@ -465,7 +465,9 @@ def cut_patches(
         corner_lists.append(corners)
         if border:
             on = _on_image_edges(corners, p, low.shape, cut_edges)
-            weight_lists.append(np.where(on[:, 0] | on[:, 1], edge_weight, 1.0) * np.where(on[:, 2] | on[:, 3], edge_weight, 1.0))
+            rows = np.where(on[:, 0] | on[:, 1], edge_weight, 1.0)
+            cols = np.where(on[:, 2] | on[:, 3], edge_weight, 1.0)
+            weight_lists.append(rows * cols)
         if corners.size:
             factors.append(normalization_factor(low, kind=kind, normalization=normalization))
         else:
