@@ -36,6 +36,10 @@ VALIDATION = (slice(0, 56), slice(0, 114))
 #: in the loss (network/train_shipped.sh: patches in rows 69-199, columns 0-113 with a
 #: 13-pixel loss border, then rows 56-199 with a loss mask).
 TRAINING_INPUT_ROWS = (56, 200)
+#: Receptive margin of the shipped networks (keepsize, depth 5), input pixels.
+MARGIN = 13
+#: Columns of the shared crops.
+CROP_COLUMNS = 140
 QUIET_SUN_GAUSS = 50.0
 
 FILES = {
@@ -95,6 +99,7 @@ def fidelity(kind, weights, *, data=None):
         "forward_residual_published": ev.forward_residual(published, low, region=VALIDATION),
         "quiet_sun_fraction": float(quiet_in.mean()),
     }
+    result.update(_diagnostics(kind, ours, published, bicubic))
     if kind == "intensity":
         result.update(
             contrast_ours=ev.contrast(o, quiet_out),
@@ -108,6 +113,42 @@ def fidelity(kind, weights, *, data=None):
             flux_ratio_input=ev.unsigned_flux(o, pixel_area=0.25) / ev.unsigned_flux(low[VALIDATION]),
         )
     return result
+
+
+def _diagnostics(kind, ours, published, bicubic):
+    """Where the differences are: RMS ratios near the crop's edges and inside, on the
+    training region (seen in training: how much of the validation error is
+    generalisation), and for blos by field strength of the published output."""
+    from enhance_lib import evaluation as ev
+
+    m = 2 * MARGIN  # output pixels
+    ry, rx = VALIDATION
+    y1, x1 = 2 * ry.stop, 2 * rx.stop
+    inside = np.zeros(published.shape, bool)
+    inside[m:y1, m:x1] = True
+    region = np.zeros(published.shape, bool)
+    region[:y1, :x1] = True
+    edges = region & ~inside
+    train = np.zeros(published.shape, bool)  # counted in training, away from the crop's edges
+    train[2 * (TRAINING_INPUT_ROWS[0] + MARGIN) : -m, m : 2 * (CROP_COLUMNS - MARGIN)] = True
+
+    def ratio(mask):
+        return ev.rms_ratio(ours[mask], published[mask], bicubic[mask])
+
+    out = {
+        "rms_ratio_inside": ratio(inside),
+        "rms_ratio_edges": ratio(edges),
+        "edge_fraction": float(edges.sum() / region.sum()),
+        "rms_ratio_training_region": ratio(train),
+    }
+    if kind == "blos":
+        strength = np.abs(published)
+        for name, lo, hi in (("weak", 0, 50), ("plage", 50, 500), ("strong", 500, np.inf)):
+            for label, where in (("", region), ("_training_region", train)):
+                mask = where & (strength >= lo) & (strength < hi)
+                out[f"rms_ratio_{name}{label}"] = ratio(mask)
+                out[f"fraction_{name}{label}"] = float(mask.sum() / where.sum())
+    return out
 
 
 def meets_targets(result):
@@ -147,6 +188,25 @@ def main(argv=None):
         )
         missed = meets_targets(r)
         r["targets_missed"] = missed
+    lines += [
+        "",
+        "Where the differences are (RMS ratio; `edges`: within 13 input pixels of the crop's edges, "
+        f"{100 * results[0]['edge_fraction']:.0f} % of the validation region; `training region`: "
+        "targets counted in training, for comparison):",
+        "",
+        "| network | validation inside | validation edges | training region |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(f"| {r['kind']} | {r['rms_ratio_inside']:.3f} | {r['rms_ratio_edges']:.3f} | "
+                     f"{r['rms_ratio_training_region']:.3f} |")
+    blos = results[1]
+    lines += ["", "blos by |B| of the published output (RMS ratio, share of pixels):", "",
+              "| | < 50 G | 50-500 G | > 500 G |", "|---|---|---|---|"]
+    for label, suffix in (("validation", ""), ("training region", "_training_region")):
+        cells = [f"{blos[f'rms_ratio_{n}{suffix}']:.3f} ({100 * blos[f'fraction_{n}{suffix}']:.0f} %)"
+                 for n in ("weak", "plage", "strong")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
     print(text)
     for r in results:
