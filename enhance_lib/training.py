@@ -303,23 +303,24 @@ def recalibrate_batchnorm(model, batches):
     if not norms:
         return 0
     probe = keras.Model(model.inputs[0], [layer.input for layer in norms])
-    total = [None] * len(norms)
-    count = 0
+    # Per layer: [sum, sum of squares] per channel, and the number of values (layers
+    # at other resolutions, as in encdec, see other numbers of pixels).
+    total = [0.0] * len(norms)
+    count = [0] * len(norms)
     for x in batches:
         outputs = probe(x, training=True)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         for k, out in enumerate(outputs):
             out = keras.ops.convert_to_numpy(out).astype(np.float64)
             flat = out.reshape(-1, out.shape[-1])
-            sums = np.stack([flat.sum(axis=0), np.square(flat).sum(axis=0)])
-            total[k] = sums if total[k] is None else total[k] + sums
-        count += flat.shape[0]
-    if count == 0:
+            total[k] = total[k] + np.stack([flat.sum(axis=0), np.square(flat).sum(axis=0)])
+            count[k] += flat.shape[0]
+    if not all(count):
         return 0
-    for layer, (s1, s2) in zip(norms, total):
-        mean = s1 / count
+    for layer, (s1, s2), n in zip(norms, total, count):
+        mean = s1 / n
         layer.moving_mean.assign(mean.astype(np.float32))
-        layer.moving_variance.assign(np.maximum(s2 / count - mean**2, 0.0).astype(np.float32))
+        layer.moving_variance.assign(np.maximum(s2 / n - mean**2, 0.0).astype(np.float32))
     return len(norms)
 
 

@@ -256,6 +256,12 @@ def test_recalibrate_batchnorm_matches_training_mode():
     # ... after recalibration on this one batch, inference equals training mode.
     assert recalibrate_batchnorm(model, [x]) == 5
     np.testing.assert_allclose(np.asarray(model(x, training=False)), trained_mode, rtol=1e-3, atol=1e-4)
+    # Also where BN layers work at several resolutions (encdec: stride 2, upsampling).
+    encdec = build_model(NetworkConfig(model="encdec", depth=1, filters=4, l2=0.0))
+    xe = x[:, :12, :12]
+    want = np.asarray(encdec(xe, training=True))
+    assert recalibrate_batchnorm(encdec, [xe]) > 0
+    np.testing.assert_allclose(np.asarray(encdec(xe, training=False)), want, rtol=1e-3, atol=1e-4)
     # Statistics are pooled over batches: the same batch twice changes nothing.
     before = [w.copy() for w in model.get_weights()]
     recalibrate_batchnorm(model, [x, x])
