@@ -420,7 +420,7 @@ def cut_patches(
         raise EnhanceError(msg)
     names = list(names) if names is not None else [f"pair {k}" for k in range(len(lows))]
     border = int(loss_border)
-    if border < 0 or 2 * border >= 2 * p:
+    if not 0 <= border < p:
         msg = f"--loss-border must be between 0 and {p - 1} for {p}x{p} patches, got {loss_border}"
         raise EnhanceError(msg)
     unknown = sorted(set(cut_edges) - set(EDGES))
@@ -431,7 +431,7 @@ def cut_patches(
     # this weight makes such pixels about as often covered as interior ones.
     edge_weight = max(1, p - 2 * math.ceil(border / 2))
     rng = np.random.default_rng(seed)
-    factors, corner_lists, weight_lists = [], [], []
+    factors, corner_lists, edge_lists, weight_lists = [], [], [], []
     for k, (low, high) in enumerate(zip(lows, highs)):
         low = np.asarray(low, dtype=np.float64)
         high = np.asarray(high, dtype=np.float64)
@@ -465,6 +465,7 @@ def cut_patches(
         corner_lists.append(corners)
         if border:
             on = _on_image_edges(corners, p, low.shape, cut_edges)
+            edge_lists.append(on)
             rows = np.where(on[:, 0] | on[:, 1], edge_weight, 1.0)
             cols = np.where(on[:, 2] | on[:, 3], edge_weight, 1.0)
             weight_lists.append(rows * cols)
@@ -506,7 +507,7 @@ def cut_patches(
         y = np.asarray(highs[k][2 * i : 2 * i + 2 * p, 2 * j : 2 * j + 2 * p], dtype=np.float64)
         y = y / factors[k]
         if border:
-            on = _on_image_edges(np.array([[i, j]]), p, lows[k].shape, cut_edges)[0]
+            on = edge_lists[k][flat[n] - offsets[k]]
             m = np.zeros((2 * p, 2 * p), dtype=bool)
             m[0 if on[0] else border : 2 * p if on[1] else 2 * p - border,
               0 if on[2] else border : 2 * p if on[3] else 2 * p - border] = True
@@ -534,7 +535,6 @@ def cut_patches(
 def _on_image_edges(corners, p, shape, cut_edges):
     """For patch corners (M, 2): whether each patch lies on the image's first row,
     last row, first column, last column (bool (M, 4)); cut edges never count."""
-    corners = np.asarray(corners).reshape(-1, 2)
     ny, nx = shape
     on = np.stack(
         [corners[:, 0] == 0, corners[:, 0] + p == ny, corners[:, 1] == 0, corners[:, 1] + p == nx], axis=1

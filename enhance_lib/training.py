@@ -174,7 +174,7 @@ class PatchDataset(keras.utils.PyDataset):
     def __getitem__(self, idx):
         rows = self.batch_indices(idx)
         f = self._file()
-        x = np.asarray(f[INPUT_KEY][rows, :, :, 0:1], dtype=np.float32)
+        x = self.batch_inputs(idx)
         y = np.asarray(f[TARGET_KEY][rows, :, :, 0:1], dtype=np.float32)
         if self.with_mask:
             m = f[MASK_KEY][rows] if MASK_KEY in f else np.ones(y.shape, np.uint8)
