@@ -357,6 +357,7 @@ def cut_patches(
     region=None,
     exclude=(),
     augment=True,
+    sign_flips=True,
     normalization="auto",
     noise=0.0,
     loss_border=0,
@@ -385,6 +386,10 @@ def cut_patches(
     augment : bool
         Apply a random element of the dihedral group (rotations and flips) to each
         pair, and for magnetograms a random sign (B -> -B).
+    sign_flips : bool
+        With ``augment``, the random signs of magnetograms. Turn them off to
+        reproduce a teacher whose output is not odd in B (a network with biases
+        and ReLUs is not, unless trained to be).
     normalization : 'auto', 'none' or float
         See :func:`normalization_factor`; computed per pair from the low image.
     noise : float
@@ -496,7 +501,7 @@ def cut_patches(
     dihedral_index = rng.integers(0, 8, size=int(n_patches)) if augment else None
     signs = (
         np.where(rng.random(int(n_patches)) < 0.5, -1.0, 1.0)
-        if augment and kind == "blos"
+        if augment and sign_flips and kind == "blos"
         else np.ones(int(n_patches))
     )
     for n in range(int(n_patches)):
@@ -755,6 +760,7 @@ def pairs_database(
     region=None,
     exclude=(),
     augment=True,
+    sign_flips=True,
     normalization="auto",
     loss_border=0,
     cut_edges=(),
@@ -776,6 +782,8 @@ def pairs_database(
         Boxes (low pixels) no patch may overlap (e.g. a validation region).
     augment : bool
         Random dihedral transforms (and sign flips for blos).
+    sign_flips : bool
+        With ``augment``, random signs for blos (see :func:`cut_patches`).
     normalization : 'auto', 'none' or float
     loss_border : int
         Target pixels at patch edges (but not at image edges) left out of the
@@ -811,8 +819,8 @@ def pairs_database(
             names.append(f"{lo_path} / {hi_path}" + (f" plane {n}" if len(lo) > 1 else ""))
     inputs, targets, meta = cut_patches(
         lows, highs, kind=kind, n_patches=n_patches, patch_size=patch_size, region=region,
-        exclude=exclude, augment=augment, normalization=normalization, loss_border=loss_border,
-        cut_edges=cut_edges, seed=seed, names=names,
+        exclude=exclude, augment=augment, sign_flips=sign_flips, normalization=normalization,
+        loss_border=loss_border, cut_edges=cut_edges, seed=seed, names=names,
     )
     attrs = {
         "mode": "pairs",
@@ -822,7 +830,7 @@ def pairs_database(
         "region": None if region is None else list(region),
         "exclude": [list(b) for b in exclude],
         "augment": bool(augment),
-        "sign_flips": bool(augment and kind == "blos"),
+        "sign_flips": bool(augment and sign_flips and kind == "blos"),
         "normalization": _describe_normalization(kind, normalization),
         "normalization_factors": [float(f) for f in meta["factors"]],
         "seed": int(seed),
@@ -905,6 +913,10 @@ def build_parser():
     )
     pairs.add_argument("--no-augment", dest="augment", action="store_false", help="no rotations, flips or sign flips")
     pairs.add_argument(
+        "--no-sign-flips", dest="sign_flips", action="store_false",
+        help="blos: rotations and flips only, no B -> -B (to reproduce a teacher network that is not odd in B)",
+    )
+    pairs.add_argument(
         "--loss-border", type=int, default=0, metavar="B",
         help="store a loss mask leaving out B target pixels at patch edges that are not image "
         "edges (for targets made from whole images, e.g. a teacher network's output); "
@@ -942,8 +954,8 @@ def _run(args):
         info = pairs_database(
             args.output, kind=args.type, low=args.low, high=args.high, n_patches=args.patches,
             patch_size=args.patch_size, region=args.region, exclude=args.exclude,
-            augment=args.augment, normalization=normalization, loss_border=args.loss_border,
-            cut_edges=[e for e in args.cut_edges.split(",") if e], seed=args.seed,
+            augment=args.augment, sign_flips=args.sign_flips, normalization=normalization,
+            loss_border=args.loss_border, cut_edges=[e for e in args.cut_edges.split(",") if e], seed=args.seed,
         )
     log.info("%s: %d pairs, input %s, target %s", info.path, info.n, info.input_shape, info.target_shape)
     return 0

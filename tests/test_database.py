@@ -178,6 +178,21 @@ def test_pairs_blos_sign_flips_and_kg(tmp_path):
     assert info.attrs["sign_flips"] is True and "kG" in info.attrs["normalization"]
 
 
+def test_pairs_blos_without_sign_flips_keeps_rotations(tmp_path):
+    # A bipolar pair: without sign flips every patch keeps its polarity, but the
+    # rotations/flips still apply (the positive half moves around).
+    low = np.where(np.arange(20)[None, :] < 10, 500.0, -300.0) * np.ones((20, 1))
+    lo = _write_fits(tmp_path / "l.fits", low)
+    hi = _write_fits(tmp_path / "h.fits", np.kron(low, np.ones((2, 2))))
+    out = tmp_path / "b.h5"
+    assert main(["pairs", "-q", "-t", "blos", "-o", str(out), "--low", lo, "--high", hi,
+                 "--patches", "60", "--patch-size", "20", "--no-sign-flips"]) == 0
+    x, y = (a[..., 0] for a in _read(out))
+    np.testing.assert_allclose(np.unique(x), [-0.3, 0.5], rtol=1e-6)  # never -0.5 or +0.3
+    np.testing.assert_array_equal(y[:, ::2, ::2], x)
+    assert len({tuple(np.sign(p[[0, 0, -1, -1], [0, -1, 0, -1]])) for p in x}) == 4
+    assert check_database(out).attrs["sign_flips"] is False
+
 def test_pairs_intensity_quiet_sun_normalisation(tmp_path):
     rng = np.random.default_rng(1)
     low = 4000.0 * (1 + 0.04 * rng.standard_normal((30, 30)))
