@@ -20,6 +20,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import write_results  # noqa: E402
+
 
 def main():
     from astropy.io import fits
@@ -63,10 +65,7 @@ def main():
         lines.append(f"| {r['kind']} | {r['speedup_1024']:.2f}x | {r['relative_rms_error']:.2e} | {r['max_error_over_range']:.2e} |")
     text = "\n".join(lines)
     print(text)
-    out_dir = REPO / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "precision.json").write_text(json.dumps(rows, indent=1))
-    (out_dir / "precision.md").write_text(text + "\n")
+    write_results("precision", rows, text)
 
 
 if __name__ == "__main__":

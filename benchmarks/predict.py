@@ -32,6 +32,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import write_results  # noqa: E402
+
 FLOP_PER_PIXEL = 2 * 553_792  # keepsize depth 5, 64 filters
 
 
@@ -280,11 +282,8 @@ def main(argv=None):
         }
         print(json.dumps(results["bfloat16"]), flush=True)
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "predict.json").write_text(json.dumps(results, indent=1))
     text = render(results)
-    (out / "predict.md").write_text(text + "\n")
+    write_results("predict", results, text, folder=args.out)
     print(text)
 
 

@@ -23,6 +23,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import write_results  # noqa: E402
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -73,10 +75,7 @@ def main(argv=None):
         )
     text = "\n".join(lines)
     print(text)
-    out = REPO / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sun.json").write_text(json.dumps(result, indent=1))
-    (out / "sun.md").write_text(text + "\n")
+    write_results("sun", result, text)
 
 
 if __name__ == "__main__":

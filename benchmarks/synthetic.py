@@ -24,6 +24,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import write_results  # noqa: E402
+
 
 def held_out_pairs(seeds, *, size, kind="intensity"):
     """(HMI-like, target) pairs of synthetic scenes with the given seeds, normalised."""
@@ -97,10 +99,7 @@ def main(argv=None):
         + f" (I/I_qs); mean ratio {summary['mean_ratio']:.3f}."
     )
     print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "synthetic.json").write_text(json.dumps(summary, indent=1))
-    (out / "synthetic.md").write_text(text + "\n")
+    write_results("synthetic", summary, text, folder=args.out)
 
 
 if __name__ == "__main__":

@@ -116,3 +116,21 @@ def test_shipped_recipe_never_trains_on_the_validation_region():
             # stage 1 (a fixed loss border at training time): the region itself keeps away
             assert y0 >= rows_held_out + margin and x1 <= 140 - margin
         assert x1 <= 140
+
+
+def test_fidelity_linear_baseline_recovers_a_linear_teacher():
+    """The benchmark's linear yardstick: for a teacher that *is* a linear x2 filter
+    (nearest upsampling, a symmetric blur and an offset), the least-squares fit on
+    the training region reproduces it on the held-out rows."""
+    fidelity = _fidelity_module()
+    from scipy.ndimage import convolve
+
+    rng = np.random.default_rng(4)
+    low = rng.standard_normal((200, fidelity.CROP_COLUMNS))
+    taps = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9
+    teacher = convolve(np.kron(low, np.ones((2, 2))), np.outer(taps, taps), mode="reflect") + 0.25
+    predicted = fidelity.linear_baseline(low, teacher)
+    m = 2 * fidelity.MARGIN  # away from the crop's edges, where the padding conventions differ
+    held_out = (slice(m, 2 * fidelity.VALIDATION[0].stop), slice(m, -m))
+    np.testing.assert_allclose(predicted[held_out], teacher[held_out], atol=1e-8)
+    assert np.abs(predicted[held_out] - np.kron(low, np.ones((2, 2)))[held_out] - 0.25).max() > 0.1
