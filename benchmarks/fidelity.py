@@ -15,13 +15,16 @@ On the held-out validation region of the shared crops (input rows 0-55, columns
   HMI pixels, RMS difference from the input relative to the input's RMS (the paper
   reports ~4 % for magnetograms), for ours and for the published output.
 
-and, to say where the differences are: RMS ratios near the crop's edges and
-inside, on the training region, for blos by field strength; the RMS ratio of the
-best *linear* x2 filter (13 x 13 input pixels per output sub-pixel, least squares
-on the training region), i.e. how much the networks gain over linear
-deconvolution, and how much of the published output's nonlinear part (what that
-filter leaves) ours reproduces; and for blos the change of the net flux (mean of B) by ours and by
-the published network, and our network's output for a field-free input.
+To say where the differences are, it also reports:
+
+* RMS ratios near the crop's edges and inside, on the training region, and for
+  blos by field strength;
+* the RMS ratio of the best *linear* x2 filter of the input (13 x 13 input pixels
+  per output sub-pixel, least squares on the training region): how much the
+  networks gain over linear deconvolution; and how much of the published output's
+  nonlinear part (what that filter leaves) ours reproduces;
+* for blos, the change of the net flux (mean of B) by ours and by the published
+  network, and our network's output for a field-free input.
 
 Results go to stdout and benchmarks/results/fidelity.{json,md}.
 """
@@ -144,11 +147,11 @@ def fidelity(kind, weights, *, data=None):
     return result
 
 
-def linear_baseline(low, published, *, size=13):
-    """The published output predicted by the best linear x2 filter of the input.
+def linear_baseline(low, output, *, size=13):
+    """``output`` (published or ours, x2 grid) as predicted by the best linear x2 filter of ``low``.
 
     Each of the four output sub-pixels gets its own ``size`` x ``size`` filter
-    (plus a constant), fitted by least squares to the published output on the
+    (plus a constant), fitted by least squares to ``output`` on the
     training region (targets at least ``MARGIN`` input pixels from the crop's
     edges and from the validation rows), with the eight rotations/flips of the
     crop as extra samples. Returns the prediction on the whole crop (x2 grid).
@@ -157,7 +160,7 @@ def linear_baseline(low, published, *, size=13):
 
     r = size // 2
     low = np.asarray(low, np.float64)
-    published = np.asarray(published, np.float64)
+    output = np.asarray(output, np.float64)
 
     def design(image):
         pad = np.pad(image, r, mode="reflect")
@@ -171,13 +174,13 @@ def linear_baseline(low, published, *, size=13):
     rhs = {(a, b): 0.0 for a in range(2) for b in range(2)}
     for k in range(8):
         x = design(np.ascontiguousarray(dihedral(low, k)))[dihedral(fit, k)]
-        y = np.ascontiguousarray(dihedral(published, k))
+        y = np.ascontiguousarray(dihedral(output, k))
         m = dihedral(fit, k)
         for a, b in normal:
             normal[a, b] = normal[a, b] + x.T @ x
             rhs[a, b] = rhs[a, b] + x.T @ y[a::2, b::2][m]
     x = design(low)
-    prediction = np.zeros(published.shape)
+    prediction = np.zeros(output.shape)
     for a, b in normal:
         prediction[a::2, b::2] = x @ np.linalg.solve(normal[a, b], rhs[a, b])
     return prediction
