@@ -112,13 +112,14 @@ def fidelity(kind, weights, *, data=None):
         "quiet_sun_fraction": float(quiet_in.mean()),
     }
     result.update(_diagnostics(kind, ours, published, bicubic))
-    linear = linear_baseline(low, published)[out_region]
+    linear_published, linear_ours = linear_baseline(low, published, ours)
+    linear = linear_published[out_region]
     result["rms_ratio_linear"] = ev.rms_ratio(linear, p, b)
     result["correlation_linear"] = ev.correlation(linear, p)
     # The nonlinear parts: what the best linear filter leaves of the published output
     # and of ours, and how much of the published one ours reproduces.
     nonlinear_published = p - linear
-    nonlinear_ours = o - linear_baseline(low, ours)[out_region]
+    nonlinear_ours = o - linear_ours[out_region]
     result.update(
         nonlinear_rms_published=float(np.sqrt(np.mean(nonlinear_published.astype(np.float64) ** 2))),
         nonlinear_rms_ours=float(np.sqrt(np.mean(nonlinear_ours.astype(np.float64) ** 2))),
@@ -147,20 +148,18 @@ def fidelity(kind, weights, *, data=None):
     return result
 
 
-def linear_baseline(low, output, *, size=13):
-    """``output`` (published or ours, x2 grid) as predicted by the best linear x2 filter of ``low``.
+def linear_baseline(low, *outputs, size=13):
+    """``outputs`` (published or ours, x2 grid) as predicted by the best linear x2 filter of ``low``.
 
     Each of the four output sub-pixels gets its own ``size`` x ``size`` filter
-    (plus a constant), fitted by least squares to ``output`` on the
-    training region (targets at least ``MARGIN`` input pixels from the crop's
-    edges and from the validation rows), with the eight rotations/flips of the
-    crop as extra samples. Returns the prediction on the whole crop (x2 grid).
+    (plus a constant), fitted by least squares to each output on the training
+    region (targets at least ``MARGIN`` input pixels from the crop's edges and
+    from the validation rows), with the eight rotations/flips of the crop as extra
+    samples. Returns one prediction on the whole crop (x2 grid) per output.
     """
     from enhance_lib.database import dihedral
 
     r = size // 2
-    low = np.asarray(low, np.float64)
-    output = np.asarray(output, np.float64)
 
     def design(image):
         pad = np.pad(image, r, mode="reflect")
@@ -168,22 +167,32 @@ def linear_baseline(low, output, *, size=13):
         cols = [pad[dy : dy + ny, dx : dx + nx] for dy in range(size) for dx in range(size)]
         return np.stack(cols + [np.ones_like(image)], axis=-1)
 
+    low = np.asarray(low, np.float64)
+    outputs = [np.asarray(o, np.float64) for o in outputs]
+    phases = [(a, b) for a in range(2) for b in range(2)]
     fit = np.zeros(low.shape, bool)
     fit[TRAINING_INPUT_ROWS[0] + MARGIN : TRAINING_INPUT_ROWS[1] - MARGIN, MARGIN : CROP_COLUMNS - MARGIN] = True
-    normal = {(a, b): 0.0 for a in range(2) for b in range(2)}
-    rhs = {(a, b): 0.0 for a in range(2) for b in range(2)}
+    # Normal equations: the same design for every sub-pixel and output, one right-hand
+    # side per (output, sub-pixel).
+    normal = 0.0
+    rhs = np.zeros((len(outputs), len(phases), size * size + 1))
     for k in range(8):
-        x = design(np.ascontiguousarray(dihedral(low, k)))[dihedral(fit, k)]
-        y = np.ascontiguousarray(dihedral(output, k))
         m = dihedral(fit, k)
-        for a, b in normal:
-            normal[a, b] = normal[a, b] + x.T @ x
-            rhs[a, b] = rhs[a, b] + x.T @ y[a::2, b::2][m]
+        x = design(np.ascontiguousarray(dihedral(low, k)))[m]
+        normal = normal + x.T @ x
+        for n, out in enumerate(outputs):
+            y = dihedral(out, k)
+            for q, (a, b) in enumerate(phases):
+                rhs[n, q] += x.T @ y[a::2, b::2][m]
+    coefficients = np.linalg.solve(normal, rhs.reshape(-1, rhs.shape[-1]).T).T.reshape(rhs.shape)
     x = design(low)
-    prediction = np.zeros(output.shape)
-    for a, b in normal:
-        prediction[a::2, b::2] = x @ np.linalg.solve(normal[a, b], rhs[a, b])
-    return prediction
+    predictions = []
+    for n, out in enumerate(outputs):
+        prediction = np.zeros(out.shape)
+        for q, (a, b) in enumerate(phases):
+            prediction[a::2, b::2] = x @ coefficients[n, q]
+        predictions.append(prediction)
+    return predictions
 
 
 def _diagnostics(kind, ours, published, bicubic):

@@ -129,7 +129,7 @@ def test_fidelity_linear_baseline_recovers_a_linear_teacher():
     low = rng.standard_normal((200, fidelity.CROP_COLUMNS))
     taps = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9
     teacher = convolve(np.kron(low, np.ones((2, 2))), np.outer(taps, taps), mode="reflect") + 0.25
-    predicted = fidelity.linear_baseline(low, teacher)
+    (predicted,) = fidelity.linear_baseline(low, teacher)
     m = 2 * fidelity.MARGIN  # away from the crop's edges, where the padding conventions differ
     held_out = (slice(m, 2 * fidelity.VALIDATION[0].stop), slice(m, -m))
     np.testing.assert_allclose(predicted[held_out], teacher[held_out], atol=1e-8)
