@@ -193,6 +193,7 @@ def test_pairs_blos_without_sign_flips_keeps_rotations(tmp_path):
     assert len({tuple(np.sign(p[[0, 0, -1, -1], [0, -1, 0, -1]])) for p in x}) == 4
     assert check_database(out).attrs["sign_flips"] is False
 
+
 def test_pairs_intensity_quiet_sun_normalisation(tmp_path):
     rng = np.random.default_rng(1)
     low = 4000.0 * (1 + 0.04 * rng.standard_normal((30, 30)))
