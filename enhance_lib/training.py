@@ -588,7 +588,8 @@ def _previous_run(files, output, config, data):
         others = sorted(p for p in glob.glob(f"{glob.escape(output)}_*.weights.h5") if p != files.weights)
         hint = f" (found {', '.join(others)}: check --depth)" if others else " (run with action start first)"
         raise EnhanceError(f"no previous run to continue: {files.weights} not found{hint}")
-    saved = inspect_weights(files.weights).config
+    info = inspect_weights(files.weights)
+    saved = info.config
     keys = ("model", "depth", "filters", "activation")
     if any(getattr(saved, k) != getattr(config, k) for k in keys):
         have = ", ".join(f"{k} {getattr(saved, k)}" for k in keys)
@@ -603,8 +604,8 @@ def _previous_run(files, output, config, data):
     except EnhanceError as exc:
         log.warning("%s; starting a new batch log", exc)
         batch_header, batch_rows = dict(header), []
-    saved = _saved_validation(files.weights)
-    if saved is None:  # weights saved before the validation was recorded: trust the log
+    saved = info.attrs.get(VALIDATION_ATTR)
+    if not (isinstance(saved, dict) and "val_loss" in saved):  # weights saved before the validation was recorded: trust the log
         vals = [r[2] for r in rows if isinstance(r[2], (int, float)) and math.isfinite(r[2])]
         best = min(vals) if vals else math.inf
     elif all(saved.get(k) == v for k, v in data.items()):
@@ -615,22 +616,6 @@ def _previous_run(files, output, config, data):
                  "comparable, the best starts afresh", changed)
         best = math.inf
     return [header, *rows], [batch_header, *batch_rows], best
-
-
-def _saved_validation(path):
-    """The :data:`VALIDATION_ATTR` record of a weights file, or None."""
-    try:
-        with h5py.File(path, "r") as f:
-            value = f.attrs.get(VALIDATION_ATTR)
-    except OSError:
-        return None
-    if value is None:
-        return None
-    try:
-        record = json.loads(value.decode() if isinstance(value, bytes) else value)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) and "val_loss" in record else None
 
 
 def _write_description(model, files):

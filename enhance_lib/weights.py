@@ -53,11 +53,15 @@ class WeightsInfo:
         Weights of each weighted layer, in topological order.
     stored : dict
         The configuration attached by :func:`save_weights` (empty for other files).
+    attrs : dict
+        The other root attributes :func:`save_weights` attached (``attrs``), decoded
+        from JSON (empty for other files).
     """
 
-    def __init__(self, path, layout, config, layers, *, stored=None):
+    def __init__(self, path, layout, config, layers, *, stored=None, attrs=None):
         self.path = str(path)
         self.stored = dict(stored or {})
+        self.attrs = dict(attrs or {})
         self.layout = layout
         self.config = config
         self.layers = layers
@@ -146,9 +150,10 @@ def inspect_weights(path):
         raise EnhanceError(f"not a readable HDF5 weights file ({exc})", path=path) from None
     try:
         with f:
-            stored = {}
+            stored, attrs = {}, {}
             if CONFIG_ATTR in f.attrs:
                 stored = json.loads(_decode(f.attrs[CONFIG_ATTR]))
+                attrs = {k: _json_or_text(f.attrs[k]) for k in f.attrs if k != CONFIG_ATTR}
             if "model_weights" in f and "layer_names" in f["model_weights"].attrs:
                 layout, layers = "legacy-model", _legacy_layers(f["model_weights"])
             elif "layer_names" in f.attrs:
@@ -161,7 +166,15 @@ def inspect_weights(path):
             config = _infer_config(kernels, stored)
     except (KeyError, ValueError, IndexError, TypeError) as exc:
         raise EnhanceError(f"not an Enhance weights file ({exc})", path=path) from None
-    return WeightsInfo(path, layout, config, layers, stored=stored)
+    return WeightsInfo(path, layout, config, layers, stored=stored, attrs=attrs)
+
+
+def _json_or_text(value):
+    text = _decode(value)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _interleave(convs, bns, stored):

@@ -41,14 +41,17 @@ def test_keras3_round_trip_with_and_without_stored_config(tmp_path, model):
     net = build_model(config)
     _randomise_bn(net)
     x = np.random.default_rng(1).random((1, 10, 12, 1)).astype("float32")
-    save_weights(net, tmp_path / "a.weights.h5", config=config)
+    record = {"val_loss": 0.25, "epoch": 3, "database": "db.h5"}
+    save_weights(net, tmp_path / "a.weights.h5", config=config, attrs={"enhance_validation": record})
     loaded, found = load_network(tmp_path / "a.weights.h5")
     assert found == config
+    assert inspect_weights(tmp_path / "a.weights.h5").attrs == {"enhance_validation": record}
     np.testing.assert_allclose(loaded(x), net(x), rtol=1e-6, atol=1e-6)
     # A plain Keras save_weights file: the architecture is inferred from the shapes.
     net.save_weights(tmp_path / "plain.weights.h5")
     loaded, found = load_network(tmp_path / "plain.weights.h5", activation="elu")
     assert (found.model, found.depth, found.filters) == (model, 2, 4)
+    assert inspect_weights(tmp_path / "plain.weights.h5").attrs == {}
     np.testing.assert_allclose(loaded(x), net(x), rtol=1e-6, atol=1e-6)
 
 
