@@ -81,6 +81,13 @@ def build_parser():
         "default 512 on a CPU, 2048 on a GPU)",
     )
     p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "gpu"),
+        default="auto",
+        help="where to compute (default auto: a GPU when the Keras backend sees one); "
+        "the backend is chosen with KERAS_BACKEND=tensorflow (default), jax or torch",
+    )
+    p.add_argument(
         "--precision",
         choices=("float32", "bfloat16"),
         default="float32",
@@ -117,6 +124,7 @@ def enhance_file(
     normalization=None,
     tile=None,
     precision="float32",
+    device="auto",
     plot=None,
     progress=False,
 ):
@@ -134,6 +142,8 @@ def enhance_file(
     tile : int, optional
         Tile size (input pixels); None for the default.
     precision : {'float32', 'bfloat16'}
+    device : {'auto', 'cpu', 'gpu'}
+        Where to compute; ``auto`` takes a GPU when the Keras backend sees one.
     plot : str, optional
         PNG comparison figure.
     progress : bool
@@ -144,6 +154,7 @@ def enhance_file(
     numpy.ndarray
         The enhanced data as written.
     """
+    from .backend import describe, device_scope, resolve_device
     from .fitsio import add_history, read_image, same_file, upsample_header, write_image
     from .normalize import make_normalizer, parse_method
     from .predict import Predictor, enhance_array
@@ -164,11 +175,14 @@ def enhance_file(
             )
     _check_output_folder(output_path)
     image = read_image(input_path)
-    net, config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation)
-    predictor = Predictor(net, config, tile=tile, precision=precision)
+    device = resolve_device(device)
+    backend = describe(device)
+    with device_scope(device):
+        net, config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation)
+        predictor = Predictor(net, config, tile=tile, precision=precision, device=device)
     planes = image.data if image.data.ndim == 3 else image.data[np.newaxis]
     log.info(
-        "%s: %s, %d plane(s) of %d x %d px; network %s depth %d, %d filters (%s)",
+        "%s: %s, %d plane(s) of %d x %d px; network %s depth %d, %d filters (%s); %s",
         input_path,
         kind,
         planes.shape[0],
@@ -178,6 +192,7 @@ def enhance_file(
         config.depth,
         config.filters,
         weights,
+        backend,
     )
     start = time.perf_counter()
     outputs, constants, descriptions = [], [], []
@@ -201,6 +216,7 @@ def enhance_file(
             f"network: {kind} {config.model} depth={config.depth} filters={config.filters} "
             f"activation={config.activation}",
             f"weights: {os.path.basename(str(weights))}",
+            f"backend: {backend} ({precision})",
             f"normalisation: {descriptions[0]}",
             f"input: {os.path.basename(str(input_path))} HDU {image.hdu_index}",
         ],
@@ -230,6 +246,7 @@ def _run(args):
         normalization=args.normalization,
         tile=args.tile,
         precision=args.precision,
+        device=args.device,
         plot=args.plot,
         progress=not args.quiet,
     )

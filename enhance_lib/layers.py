@@ -51,9 +51,11 @@ class PadToEven(keras.layers.Layer):
 
     def call(self, inputs):
         shape = ops.shape(inputs)
-        py = shape[1] % 2
-        px = shape[2] % 2
-        return ops.pad(inputs, [[0, 0], [0, py], [0, px], [0, 0]], mode="reflect")
+        # Always pad one row and column, then crop to even: the same result without
+        # a data-dependent padding width, which PyTorch's reflect padding rejects
+        # when it is zero.
+        padded = ops.pad(inputs, [[0, 0], [0, 1], [0, 1], [0, 0]], mode="reflect")
+        return padded[:, : shape[1] + shape[1] % 2, : shape[2] + shape[2] % 2, :]
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from tqdm.auto import tqdm
 
-from .backend import import_tf
+from .backend import backend_name, device_scope, resolve_device
 from .errors import EnhanceError
 from .models import minimum_size, receptive_margin
 
@@ -29,128 +29,9 @@ SCALE = 2
 PRECISIONS = ("float32", "bfloat16")
 
 
-def default_tile():
-    """Tile size for this machine: larger on a GPU, where memory is plentiful and launches cost."""
-    tf = import_tf()
-    return GPU_TILE if tf.config.list_physical_devices("GPU") else DEFAULT_TILE
-
-
-def _phase_kernel(kernel, a, axis):
-    """Collapse a 3-tap axis of a kernel to the 2 taps one output phase sees."""
-    k0, k1, k2 = (np.take(kernel, i, axis=axis) for i in range(3))
-    return np.stack([k0, k1 + k2] if a == 0 else [k0 + k1, k2], axis=axis)
-
-
-class SubpixelTail:
-    """keepsize's tail computed at the input resolution (exact reformulation).
-
-    keepsize ends with nearest x2 upsampling, reflection padding, a 3x3
-    convolution, the activation and a 1x1 convolution. On a nearest-upsampled
-    map, output pixel (2i+a, 2j+b) of the 3x3 convolution sees only a 2x2
-    neighbourhood of the low-resolution map (the taps falling on the same
-    source pixel add up), and reflection padding of the upsampled map is edge
-    padding of the low-resolution one. So the four output phases are four 2x2
-    convolutions at the input resolution, interleaved by depth-to-space: 16
-    instead of 36 multiply-adds per channel pair, and no 64-channel map at
-    twice the resolution. Same result to float32 rounding.
-
-    Parameters
-    ----------
-    net : keras.Model
-        A keepsize network without BatchNormalization (folded).
-    """
-
-    def __init__(self, net):
-        from .backend import import_keras
-
-        keras = import_keras()
-        tf = import_tf()
-        up = [layer for layer in net.layers if isinstance(layer, keras.layers.UpSampling2D)]
-        convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
-        acts = [layer for layer in net.layers if isinstance(layer, keras.layers.Activation)]
-        self.trunk = keras.Model(net.input, up[0].input)
-        kernel, self.bias = convs[-2].get_weights()
-        self.kernel1, self.bias1 = convs[-1].get_weights()
-        self.activation = acts[-1].activation
-        self.kernels = {
-            (a, b): tf.constant(_phase_kernel(_phase_kernel(kernel, a, 0), b, 1)) for a in (0, 1) for b in (0, 1)
-        }
-
-    def __call__(self, x):
-        tf = import_tf()
-        features = self.trunk(x, training=False)
-        dtype = features.dtype
-        padded = tf.pad(features, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-        h = tf.shape(padded)[1] - 1
-        w = tf.shape(padded)[2] - 1
-        phases = []
-        for a in (0, 1):
-            for b in (0, 1):
-                z = tf.nn.conv2d(padded[:, a : a + h, b : b + w, :], tf.cast(self.kernels[a, b], dtype), 1, "VALID")
-                z = self.activation(z + tf.cast(self.bias, dtype))
-                phases.append(tf.nn.conv2d(z, tf.cast(self.kernel1, dtype), 1, "VALID") + tf.cast(self.bias1, dtype))
-        return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
-
-
-class InteriorNetwork:
-    """keepsize for tiles that do not touch the image border: no padding at all.
-
-    Inside the image, the reflection padding before each convolution only
-    changes pixels within the receptive margin of the tile's edge, which are
-    cropped away. So an interior tile extended by the margin (``2 depth + 3``)
-    can run 'valid' convolutions that shrink it layer by layer, residual
-    shortcuts cropped to match, and the sub-pixel tail of :class:`SubpixelTail`
-    without padding: the output is exactly the tile's core at x2, with no
-    padding copies and fewer pixels computed per layer. Same result as the
-    padded network to float32 rounding.
-
-    Parameters
-    ----------
-    net : keras.Model
-        A keepsize network without BatchNormalization (folded).
-    config : NetworkConfig
-    """
-
-    def __init__(self, net, config):
-        from .backend import import_keras
-
-        keras = import_keras()
-        convs = [layer.get_weights() for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
-        acts = [layer for layer in net.layers if isinstance(layer, keras.layers.Activation)]
-        self.activation = acts[0].activation
-        self.depth = config.depth
-        self.first = convs[0]
-        self.blocks = [(convs[1 + 2 * i], convs[2 + 2 * i]) for i in range(config.depth)]
-        self.after = convs[1 + 2 * config.depth]
-        kernel, self.up_bias = convs[2 + 2 * config.depth]
-        self.final = convs[3 + 2 * config.depth]
-        self.phase_kernels = {
-            (a, b): _phase_kernel(_phase_kernel(kernel, a, 0), b, 1) for a in (0, 1) for b in (0, 1)
-        }
-
-    def __call__(self, x, dtype):
-        tf = import_tf()
-
-        def conv(z, weights):
-            kernel, bias = weights
-            return tf.nn.conv2d(z, tf.cast(kernel, dtype), 1, "VALID") + tf.cast(bias, dtype)
-
-        act = self.activation
-        x0 = act(conv(tf.cast(x, dtype), self.first))
-        h = x0
-        for first, second in self.blocks:
-            h = conv(act(conv(h, first)), second) + h[:, 2:-2, 2:-2, :]
-        c = 2 * self.depth + 1
-        features = conv(h, self.after) + x0[:, c:-c, c:-c, :]
-        # Phase a of the x2 grid sees feature rows (i-1, i) for a = 0, (i, i+1) for
-        # a = 1: slice so that both phases cover the same rows i.
-        phases = []
-        for a in (0, 1):
-            for b in (0, 1):
-                part = features[:, a : tf.shape(features)[1] - 1 + a, b : tf.shape(features)[2] - 1 + b, :]
-                z = act(conv(part, (self.phase_kernels[a, b], self.up_bias)))
-                phases.append(conv(z, self.final))
-        return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+def default_tile(device="cpu"):
+    """Tile size for a device: larger on a GPU, where memory is plentiful and launches cost."""
+    return GPU_TILE if device == "gpu" else DEFAULT_TILE
 
 
 def _inference_network(net, config, precision):
@@ -205,7 +86,7 @@ class Predictor:
         Its architecture (for the receptive margin and size limits).
     tile : int, optional
         Core tile size in input pixels (0: whole image in one piece); default
-        :func:`default_tile`.
+        :func:`default_tile` for the device.
     precision : {'float32', 'bfloat16'}
         ``bfloat16`` computes in bfloat16 with float32 weights (faster on CPUs
         with AVX512-BF16 and on GPUs, at ~1 % relative error).
@@ -213,32 +94,21 @@ class Predictor:
         Fold BatchNormalization into the convolutions (same result to float32
         rounding, fewer operations).
     subpixel : bool
-        For keepsize, compute the layers after the upsampling at the input
-        resolution (:class:`SubpixelTail`; same result, fewer operations). Implies ``fold``.
+        For keepsize, run the fast function of :mod:`enhance_lib.inference`
+        (sub-pixel tail, padding-free interior tiles; same result, fewer
+        operations). Implies ``fold``.
+    device : {'auto', 'cpu', 'gpu'}
+        Where to compute; ``auto`` takes a GPU when the backend sees one.
     """
 
-    def __init__(self, net, config, *, tile=None, precision="float32", fold=True, subpixel=True):
-        tf = import_tf()
+    def __init__(self, net, config, *, tile=None, precision="float32", fold=True, subpixel=True, device="auto"):
+        from .inference import KeepsizeFunction, compile_function, compile_model, data_format
+
         if precision not in PRECISIONS:
             raise EnhanceError(f"unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}")
+        self.device = resolve_device(device)
         if tile is None:
-            tile = default_tile()
-        if fold or subpixel or precision != "float32":
-            net = _inference_network(net, config, precision)
-        call = net
-        self._interior = None
-        if subpixel and config.model == "keepsize":
-            call = SubpixelTail(net)
-            interior = InteriorNetwork(net, config)
-            dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
-            self._interior = tf.function(
-                lambda x: tf.cast(interior(x, dtype), tf.float32),
-                input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
-                reduce_retracing=True,
-            )
-        self.net = net
-        self.config = config
-        self.precision = precision
+            tile = default_tile(self.device)
         self.margin = receptive_margin(config)
         self.align = 2 if config.model == "encdec" else 1
         self.min_size = minimum_size(config)
@@ -247,12 +117,27 @@ class Predictor:
         if 0 < tile < max(self.min_size, 2 * self.align):
             raise EnhanceError(f"tile size {tile} is too small (minimum {max(self.min_size, 2 * self.align)})")
         self.tile = tile
-        # One trace for every tile shape: no retracing per tile.
-        self._call = tf.function(
-            lambda x: tf.cast(call(x), tf.float32),
-            input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
-            reduce_retracing=True,
-        )
+        # XLA compiles once per tile shape: on JAX, limb-following tiles start and
+        # end on a coarse grid so that a full disk needs few distinct shapes.
+        self.quantum = max(self.align, tile // 4) if backend_name() == "jax" and tile else self.align
+        self.config = config
+        self.precision = precision
+        self._interior = None
+        with device_scope(self.device):
+            if fold or subpixel or precision != "float32":
+                net = _inference_network(net, config, precision)
+            if subpixel and config.model == "keepsize":
+                function = KeepsizeFunction(net, config)
+                fmt = data_format()
+                self._call = compile_function(
+                    lambda p, x: function(p, x, padded=True), function.params, dtype=precision, fmt=fmt
+                )
+                self._interior = compile_function(
+                    lambda p, x: function(p, x, padded=False), function.params, dtype=precision, fmt=fmt
+                )
+            else:
+                self._call = compile_model(net)
+        self.net = net
 
     def _tiles(self, ny, nx, skip):
         """Tile cores: a grid, or per band of rows only the span that is needed.
@@ -273,7 +158,7 @@ class Predictor:
         tiles = []
         for y0, y1 in tile_grid(ny, height, align=self.align):
             needed = ~skip[y0:y1].all(axis=0)
-            tiles.extend(((y0, y1), c) for c in _span_tiles(needed, 2 * self.tile or nx, self.align))
+            tiles.extend(((y0, y1), c) for c in _span_tiles(needed, 2 * self.tile or nx, self.quantum))
         return tiles
 
     def run(self, image, *, skip=None, progress=False):
@@ -305,35 +190,39 @@ class Predictor:
         out = np.full((SCALE * ny, SCALE * nx), np.nan, dtype=np.float32)
         tiles = self._tiles(ny, nx, skip)
         m = self.margin
-        for (y0, y1), (x0, x1) in tqdm(
-            tiles, disable=not progress or len(tiles) < 2, unit="tile", desc="enhancing", leave=False
-        ):
-            ey0, ey1 = max(0, y0 - m), min(ny, y1 + m)
-            ex0, ex1 = max(0, x0 - m), min(nx, x1 + m)
-            if self.align == 2:  # keep the stride-2 grid phase of the whole image
-                ey0 -= ey0 % 2
-                ex0 -= ex0 % 2
-            block = image[ey0:ey1, ex0:ex1][np.newaxis, :, :, np.newaxis]
-            inside = (ey0, ey1, ex0, ex1) == (y0 - m, y1 + m, x0 - m, x1 + m)
-            if inside and self._interior is not None:
-                # The margin is all real pixels: no padding needed, output is the core.
-                out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = self._interior(block).numpy()[0, :, :, 0]
-                continue
-            result = self._call(block).numpy()[0, :, :, 0]
-            oy, ox = SCALE * (y0 - ey0), SCALE * (x0 - ex0)
-            out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = result[
-                oy : oy + SCALE * (y1 - y0), ox : ox + SCALE * (x1 - x0)
-            ]
+        bar = tqdm(tiles, disable=not progress or len(tiles) < 2, unit="tile", desc="enhancing", leave=False)
+        with device_scope(self.device):
+            for (y0, y1), (x0, x1) in bar:
+                ey0, ey1 = max(0, y0 - m), min(ny, y1 + m)
+                ex0, ex1 = max(0, x0 - m), min(nx, x1 + m)
+                if self.align == 2:  # keep the stride-2 grid phase of the whole image
+                    ey0 -= ey0 % 2
+                    ex0 -= ex0 % 2
+                block = image[ey0:ey1, ex0:ex1]
+                inside = (ey0, ey1, ex0, ex1) == (y0 - m, y1 + m, x0 - m, x1 + m)
+                if inside and self._interior is not None:
+                    # The margin is all real pixels: no padding needed, output is the core.
+                    out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = self._interior(block)
+                    continue
+                result = self._call(block)
+                oy, ox = SCALE * (y0 - ey0), SCALE * (x0 - ex0)
+                out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = result[
+                    oy : oy + SCALE * (y1 - y0), ox : ox + SCALE * (x1 - x0)
+                ]
         return out
 
 
 def _span_tiles(needed, tile, align):
-    """Tiles over the span of needed columns of a band (the band's chord of a disk)."""
+    """Tiles over the span of needed columns of a band (the band's chord of a disk).
+
+    The span starts and ends on multiples of ``align`` (clipped to the image),
+    and so do the tiles.
+    """
     columns = np.flatnonzero(needed)
     if columns.size == 0:
         return []
     first = columns[0] - columns[0] % align
-    last = columns[-1] + 1
+    last = min(len(needed), -(-(columns[-1] + 1) // align) * align)
     return [(first + a, first + b) for a, b in tile_grid(last - first, tile, align=align)]
 
 

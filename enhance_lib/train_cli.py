@@ -76,6 +76,11 @@ def build_parser():
         "original); use >= 2x the receptive margin when targets were made from whole images; "
         "a database built with a loss mask (enhance-database pairs --loss-border) brings its own",
     )
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "gpu"), default="auto",
+        help="where to train (default auto: a GPU when the Keras backend sees one); the backend "
+        "is chosen with KERAS_BACKEND=tensorflow (default), jax or torch",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output, warnings only")
     return p
 
@@ -110,6 +115,7 @@ def _run(args):
         seed=args.seed,
         loss_border=args.loss_border,
         init=args.init,
+        device=args.device,
         verbose=verbose,
         flags=vars(args),
     )

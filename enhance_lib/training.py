@@ -44,7 +44,7 @@ import time
 import h5py
 import numpy as np
 
-from .backend import import_keras
+from .backend import describe, device_scope, import_keras, resolve_device, set_random_seed
 from .database import INPUT_KEY, MASK_KEY, TARGET_KEY, check_database
 from .atomic import atomic_path
 from .errors import EnhanceError
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "LR_EPOCH",
+    "EpochOrder",
     "PatchDataset",
     "TrainingFiles",
     "TrainingRecorder",
@@ -181,16 +182,17 @@ class PatchDataset(keras.utils.PyDataset):
             y = np.concatenate([y, np.asarray(m, dtype=np.float32)], axis=-1)
         return x, y
 
-    def on_epoch_begin(self):
-        """Draw the order of the epoch starting now.
+    def set_epoch(self, epoch):
+        """Draw the order of epoch ``epoch`` (0-based), which starts now.
 
-        Keras calls this once at the start of every epoch (its ``on_epoch_end``
-        is also called once before training, so counting those would be off by
-        one). The first call keeps the ``epoch`` given to the constructor.
+        Training calls it at the start of every epoch (:class:`EpochOrder`).
+        Keras's own ``on_epoch_begin``/``on_epoch_end`` hooks cannot count
+        epochs: before training, the TensorFlow trainer reads batches outside
+        any epoch and the PyTorch trainer opens and closes one 'epoch' of a
+        single batch, so counting them would be off by one on some backends.
         """
-        if self._begun:
-            self.epoch += 1
-            self._order = self._epoch_order(self.epoch)
+        self.epoch = int(epoch)
+        self._order = self._epoch_order(self.epoch)
         self._begun = True
 
     def close(self):
@@ -270,6 +272,7 @@ def masked_mse(y_true, y_pred):
     loss is the mean over its kept pixels, so it is on the scale of plain MSE.
     """
     ops = keras.ops
+    y_true, y_pred = ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)
     target, weight = y_true[..., 0:1], y_true[..., 1:2]
     total = ops.sum(weight * ops.square(target - y_pred), axis=(1, 2, 3))
     return total / ops.maximum(ops.sum(weight, axis=(1, 2, 3)), 1.0)
@@ -439,6 +442,22 @@ def read_loss_log(path, *, row_length):
 
 
 # ----------------------------------------------------------------------------- callbacks
+
+
+class EpochOrder(keras.callbacks.Callback):
+    """Tell a shuffled :class:`PatchDataset` which epoch starts, before it serves a batch.
+
+    Parameters
+    ----------
+    data : PatchDataset
+    """
+
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.data.set_epoch(epoch)
 
 
 class TrainingRecorder(keras.callbacks.Callback):
@@ -649,6 +668,7 @@ def train(
     seed=None,
     loss_border=0,
     init="auto",
+    device="auto",
     verbose=0,
     flags=None,
     callbacks=(),
@@ -699,6 +719,8 @@ def train(
         as the original did; ``upsampling`` (:func:`~enhance_lib.models.upsampling_init`)
         starts from nearest x2 upsampling, which converges much faster; ``auto``
         uses ``upsampling`` where it applies (keepsize with ReLU), else ``he_normal``.
+    device : {'auto', 'cpu', 'gpu'}
+        Where to train; ``auto`` takes a GPU when the Keras backend sees one.
     verbose : {0, 1, 2}
         Keras's progress output (0: none).
     flags : dict, optional
@@ -768,6 +790,8 @@ def train(
 
     files = TrainingFiles.for_run(output, config.depth)
     folder = _check_output_folder(files.root)
+    device = resolve_device(device)
+    log.info("training on %s", describe(device))
     data = {
         "database": str(database),
         "validation": None if validation is None else str(validation),
@@ -787,78 +811,80 @@ def train(
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=folder) from None
-    if seed is not None:
-        keras.utils.set_random_seed(int(seed))
-    model = build_model(config)
-    if action == "start" and init == "upsampling":
-        upsampling_init(model, config)
-    if action == "continue":
-        previous, _ = load_network(files.weights, model=config.model, depth=config.depth, filters=config.filters)
-        model.set_weights(previous.get_weights())
-        log.info("continuing %s after %d epochs (best val_loss %.6g)", files.root, initial_epoch, best)
-    else:
-        if os.path.exists(files.weights):
-            log.warning("starting afresh: replacing the earlier run %s", files.root)
-            os.remove(files.weights)
-        _write_json(files.loss, loss_log)
-        _write_json(files.loss_batch, batch_log)
+    with device_scope(device):
+        if seed is not None:
+            set_random_seed(int(seed))
+        model = build_model(config)
+        if action == "start" and init == "upsampling":
+            upsampling_init(model, config)
+        if action == "continue":
+            previous, _ = load_network(files.weights, model=config.model, depth=config.depth, filters=config.filters)
+            model.set_weights(previous.get_weights())
+            log.info("continuing %s after %d epochs (best val_loss %.6g)", files.root, initial_epoch, best)
+        else:
+            if os.path.exists(files.weights):
+                log.warning("starting afresh: replacing the earlier run %s", files.root)
+                os.remove(files.weights)
+            _write_json(files.loss, loss_log)
+            _write_json(files.loss_batch, batch_log)
 
-    if flags is None:
-        flags = {
-            "database": str(database),
-            "validation": None if validation is None else str(validation),
-            "validation_split": validation_split,
-            "output": str(output),
-            "action": action,
-            "epochs": int(epochs),
-            "lr": float(lr),
-            "lr_multiplier": float(lr_multiplier),
-            "lr_epoch": int(lr_epoch),
-            "batch_size": int(batch_size),
-            "seed": seed,
-            "loss_border": int(loss_border),
-            "init": init,
-            **config.to_dict(),
-        }
-    _write_json(files.args, dict(flags))
-    _write_description(model, files)
+        if flags is None:
+            flags = {
+                "database": str(database),
+                "validation": None if validation is None else str(validation),
+                "validation_split": validation_split,
+                "output": str(output),
+                "action": action,
+                "epochs": int(epochs),
+                "lr": float(lr),
+                "lr_multiplier": float(lr_multiplier),
+                "lr_epoch": int(lr_epoch),
+                "batch_size": int(batch_size),
+                "seed": seed,
+                "loss_border": int(loss_border),
+                "init": init,
+                **config.to_dict(),
+            }
+        _write_json(files.args, dict(flags))
+        _write_description(model, files)
 
-    def schedule(epoch, current=None):
-        return learning_rate(epoch, lr=lr, lr_multiplier=lr_multiplier, lr_epoch=lr_epoch)
+        def schedule(epoch, current=None):
+            return learning_rate(epoch, lr=lr, lr_multiplier=lr_multiplier, lr_epoch=lr_epoch)
 
-    train_data = PatchDataset(database, train_idx, batch_size=batch_size, shuffle=True, seed=seed,
-                              epoch=initial_epoch, with_mask=info.has_mask)
-    val_data = PatchDataset(val_path, val_idx, batch_size=batch_size, with_mask=info.has_mask)
-    recorder = TrainingRecorder(files=files, config=config, loss_log=loss_log, batch_log=batch_log,
-                                batch_sizes=train_data.batch_sizes(), best=best, data=data)
-    # Batches of the epoch's shuffled order: about BN_PATCHES patches, a fair sample.
-    precise_bn = _PreciseBatchNorm(train_data, math.ceil(BN_PATCHES / train_data.batch_size))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule(initial_epoch)), loss=loss)
-    try:
-        model.fit(
-            train_data,
-            validation_data=val_data,
-            epochs=initial_epoch + int(epochs),
-            initial_epoch=initial_epoch,
-            shuffle=False,  # the dataset shuffles patches itself; Keras would reorder whole batches
-            verbose=verbose,
-            callbacks=[
-                keras.callbacks.LearningRateScheduler(schedule),
-                keras.callbacks.TerminateOnNaN(),
-                precise_bn,
-                recorder,
-                *callbacks,
-            ],
-        )
-    finally:
-        train_data.close()
-        val_data.close()
-    done = len(loss_log) - 1
-    if done < initial_epoch + int(epochs):
-        log.warning("training stopped after %d of %d epochs", done - initial_epoch, int(epochs))
-    if recorder.best_weights is not None:
-        model.set_weights(recorder.best_weights)
-    elif action == "continue":
-        model.set_weights(previous.get_weights())
-        log.info("no epoch beat the best val_loss %.6g: %s unchanged", best, files.weights)
+        train_data = PatchDataset(database, train_idx, batch_size=batch_size, shuffle=True, seed=seed,
+                                  epoch=initial_epoch, with_mask=info.has_mask)
+        val_data = PatchDataset(val_path, val_idx, batch_size=batch_size, with_mask=info.has_mask)
+        recorder = TrainingRecorder(files=files, config=config, loss_log=loss_log, batch_log=batch_log,
+                                    batch_sizes=train_data.batch_sizes(), best=best, data=data)
+        # Batches of the epoch's shuffled order: about BN_PATCHES patches, a fair sample.
+        precise_bn = _PreciseBatchNorm(train_data, math.ceil(BN_PATCHES / train_data.batch_size))
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule(initial_epoch)), loss=loss)
+        try:
+            model.fit(
+                train_data,
+                validation_data=val_data,
+                epochs=initial_epoch + int(epochs),
+                initial_epoch=initial_epoch,
+                shuffle=False,  # the dataset shuffles patches itself; Keras would reorder whole batches
+                verbose=verbose,
+                callbacks=[
+                    EpochOrder(train_data),
+                    keras.callbacks.LearningRateScheduler(schedule),
+                    keras.callbacks.TerminateOnNaN(),
+                    precise_bn,
+                    recorder,
+                    *callbacks,
+                ],
+            )
+        finally:
+            train_data.close()
+            val_data.close()
+        done = len(loss_log) - 1
+        if done < initial_epoch + int(epochs):
+            log.warning("training stopped after %d of %d epochs", done - initial_epoch, int(epochs))
+        if recorder.best_weights is not None:
+            model.set_weights(recorder.best_weights)
+        elif action == "continue":
+            model.set_weights(previous.get_weights())
+            log.info("no epoch beat the best val_loss %.6g: %s unchanged", best, files.weights)
     return TrainingResult(model, config, files, initial_epoch, done, recorder.best, loss_log)

@@ -31,9 +31,9 @@ def tiny_weights(tmp_path_factory):
     from enhance_lib.models import NetworkConfig, build_model
     from enhance_lib.weights import save_weights
 
-    from enhance_lib.backend import import_keras
+    from enhance_lib.backend import set_random_seed
 
-    import_keras().utils.set_random_seed(3)
+    set_random_seed(3)
     config = NetworkConfig(depth=1, filters=4)
     net = build_model(config)
     rng = np.random.default_rng(3)

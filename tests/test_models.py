@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from enhance_lib.backend import import_keras
+from enhance_lib.backend import import_keras, to_numpy
 from enhance_lib.errors import EnhanceError
 from enhance_lib.layers import ReflectionPadding2D
 from enhance_lib.models import NetworkConfig, build_model, encdec, keepsize, receptive_margin
@@ -58,7 +58,7 @@ def test_bad_config_is_an_enhance_error():
 def test_reflection_padding_reflects_and_serialises():
     layer = ReflectionPadding2D((1, 2))
     x = np.arange(12, dtype="float32").reshape(1, 3, 4, 1)
-    y = np.asarray(layer(x))[0, :, :, 0]
+    y = to_numpy(layer(x))[0, :, :, 0]
     assert y.shape == (5, 8)
     np.testing.assert_array_equal(y[1, :3], [2, 1, 0])  # reflection without repeating the edge
     clone = ReflectionPadding2D.from_config(layer.get_config())
@@ -71,7 +71,7 @@ def test_model_json_round_trip(builder):
     clone = keras.models.model_from_json(net.to_json())
     clone.set_weights(net.get_weights())
     x = np.random.default_rng(1).random((1, 9, 11, 1)).astype("float32")
-    np.testing.assert_allclose(clone(x), net(x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(clone(x)), to_numpy(net(x)), rtol=1e-6, atol=1e-6)
     assert "ReflectionPadding2D" in json.dumps(json.loads(net.to_json()))
 
 
@@ -81,9 +81,9 @@ def test_receptive_margin_bounds_the_influence_of_a_pixel(model):
     net = build_model(config)
     n = 40
     x = np.random.default_rng(2).random((1, n, n, 1)).astype("float32")
-    y0 = np.asarray(net(x, training=False))[0, :, :, 0]
+    y0 = to_numpy(net(x, training=False))[0, :, :, 0]
     x[0, n // 2, n // 2, 0] += 1.0
-    y1 = np.asarray(net(x, training=False))[0, :, :, 0]
+    y1 = to_numpy(net(x, training=False))[0, :, :, 0]
     rows, cols = np.nonzero(np.abs(y1 - y0) > 0)
     # output pixel j covers input (j - 0.5)/2: distance in input pixels
     dist = np.maximum(np.abs((rows - 0.5) / 2 - n // 2), np.abs((cols - 0.5) / 2 - n // 2))
@@ -97,7 +97,7 @@ def test_upsampling_init_starts_as_nearest_upsampling():
     config = NetworkConfig(depth=2, filters=6, noise=0.0)
     net = upsampling_init(build_model(config), config)
     x = np.random.default_rng(3).normal(size=(1, 9, 13, 1)).astype("float32")  # signed, like B
-    y = np.asarray(net(x, training=False))[0, :, :, 0]
+    y = to_numpy(net(x, training=False))[0, :, :, 0]
     np.testing.assert_allclose(y, np.kron(x[0, :, :, 0], np.ones((2, 2))), atol=1e-6)
     with pytest.raises(EnhanceError, match="ReLU"):
         upsampling_init(build_model(NetworkConfig(depth=1, filters=4, activation="elu")), NetworkConfig(depth=1, filters=4, activation="elu"))

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from enhance_lib.backend import to_numpy
 from enhance_lib.errors import EnhanceError
 from enhance_lib.models import NetworkConfig, build_model
 from enhance_lib.predict import Predictor, enhance_array, tile_grid
@@ -73,7 +74,7 @@ def test_default_predictor_matches_plain_model_call(tiny_weights):
     m = pred.margin
     interior = [t for t in pred._tiles(40, 44, None) if t[0][0] >= m and t[0][1] <= 40 - m and t[1][0] >= m and t[1][1] <= 44 - m]
     assert interior  # the padding-free path is exercised
-    ref = np.asarray(net(image[None, :, :, None], training=False))[0, :, :, 0]
+    ref = to_numpy(net(image[None, :, :, None], training=False))[0, :, :, 0]
     out = pred.run(image)
     assert np.sqrt(np.mean((out - ref) ** 2)) / np.sqrt(np.mean(ref**2)) < 1e-5
 
@@ -167,9 +168,9 @@ def test_disk_mask_tiling_matches_whole_image_on_the_disk(tiny_weights, tile):
 @pytest.mark.parametrize("activation", ["relu", "elu"])
 @pytest.mark.parametrize("shape", [(9, 14), (2, 2), (31, 17)])
 def test_subpixel_tail_equals_the_upsampled_convolution(activation, shape):
-    from enhance_lib.backend import import_keras
+    from enhance_lib.backend import set_random_seed
 
-    import_keras().utils.set_random_seed(7)
+    set_random_seed(7)
     config = NetworkConfig(depth=1, filters=5, activation=activation)
     net = build_model(config)
     image = _image(shape, seed=4)
@@ -181,9 +182,9 @@ def test_subpixel_tail_equals_the_upsampled_convolution(activation, shape):
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_interior_tiles_without_padding_match_the_padded_network(precision):
-    from enhance_lib.backend import import_keras
+    from enhance_lib.backend import set_random_seed
 
-    import_keras().utils.set_random_seed(11)
+    set_random_seed(11)
     config = NetworkConfig(depth=2, filters=5)
     net = build_model(config)
     image = _image((70, 83), seed=6)

@@ -10,6 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
+from enhance_lib.backend import to_numpy
+
 from enhance_lib.database import write_database
 from enhance_lib.train_cli import build_parser, train_main
 
@@ -175,10 +177,10 @@ def test_border_mse_ignores_the_patch_edges():
     y_true = rng.normal(size=(2, 16, 16, 1)).astype(np.float32)
     y_pred = y_true.copy()
     y_pred[:, :3] += 5.0  # errors only in the ignored border
-    assert float(np.mean(np.asarray(loss(y_true, y_pred)))) == 0.0
+    assert float(np.mean(to_numpy(loss(y_true, y_pred)))) == 0.0
     y_pred[:, 8, 8] += 1.0
     expected = np.mean((y_pred - y_true)[:, 3:-3, 3:-3] ** 2, axis=(1, 2, 3))
-    np.testing.assert_allclose(np.asarray(loss(y_true, y_pred)), expected, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(loss(y_true, y_pred)), expected, rtol=1e-6)
 
 
 def test_loss_border_flag(dbs, tmp_path, capsys):

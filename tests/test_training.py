@@ -10,6 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
+from enhance_lib.backend import to_numpy
+
 from enhance_lib.database import write_database
 from enhance_lib.errors import EnhanceError
 from enhance_lib.models import NetworkConfig
@@ -82,16 +84,16 @@ def test_dataset_batches_channel0_float32(tmp_path):
 def test_dataset_shuffles_each_epoch_reproducibly(toy_db):
     def epoch_orders(seed, epochs=3, start=0):
         ds = PatchDataset(toy_db, np.arange(20), batch_size=6, shuffle=True, seed=seed, epoch=start)
-        ds.on_epoch_begin()  # the first call keeps the initial epoch
         orders = []
-        for _ in range(epochs):
+        for epoch in range(start, start + epochs):
+            ds.on_epoch_end()  # Keras's hooks do not move the epoch (they differ between backends)
+            ds.on_epoch_begin()
+            ds.set_epoch(epoch)
             batches = [ds.batch_indices(i) for i in range(len(ds))]
             assert all(np.all(np.diff(b) > 0) for b in batches)  # sorted for h5py
             flat = np.concatenate(batches)
             assert sorted(flat.tolist()) == list(range(20))  # each patch once per epoch
             orders.append(flat)
-            ds.on_epoch_end()  # no effect: Keras also calls it once before training
-            ds.on_epoch_begin()
         return orders
 
     a, b = epoch_orders(5), epoch_orders(5)
@@ -220,7 +222,7 @@ def test_continue_appends_and_keeps_schedule(toy_db, tmp_path, monkeypatch):
     reference = PatchDataset(toy_db, np.arange(18), batch_size=6, shuffle=True, seed=2)
     expected = []
     for epoch in range(4):
-        reference.on_epoch_begin()
+        reference.set_epoch(epoch)
         expected += [(epoch, tuple(reference.batch_indices(i))) for i in range(3)]
     assert served == expected
 
@@ -250,18 +252,18 @@ def test_recalibrate_batchnorm_matches_training_mode():
     model = build_model(NetworkConfig(depth=2, filters=4, l2=0.0))
     x = np.random.default_rng(2).normal(2.0, 3.0, size=(6, 12, 12, 1)).astype(np.float32)
     # Fresh moving statistics (mean 0, variance 1) do not describe these data ...
-    stale = np.asarray(model(x, training=False))
-    trained_mode = np.asarray(model(x, training=True))
+    stale = to_numpy(model(x, training=False))
+    trained_mode = to_numpy(model(x, training=True))
     assert np.abs(stale - trained_mode).max() > 1e-2
     # ... after recalibration on this one batch, inference equals training mode.
     assert recalibrate_batchnorm(model, [x]) == 5
-    np.testing.assert_allclose(np.asarray(model(x, training=False)), trained_mode, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(model(x, training=False)), trained_mode, rtol=1e-3, atol=1e-4)
     # Also where BN layers work at several resolutions (encdec: stride 2, upsampling).
     encdec = build_model(NetworkConfig(model="encdec", depth=1, filters=4, l2=0.0))
     xe = x[:, :12, :12]
-    want = np.asarray(encdec(xe, training=True))
+    want = to_numpy(encdec(xe, training=True))
     assert recalibrate_batchnorm(encdec, [xe]) > 0
-    np.testing.assert_allclose(np.asarray(encdec(xe, training=False)), want, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(encdec(xe, training=False)), want, rtol=1e-3, atol=1e-4)
     # Statistics are pooled over batches: the same batch twice changes nothing.
     before = [w.copy() for w in model.get_weights()]
     recalibrate_batchnorm(model, [x, x])
@@ -273,7 +275,7 @@ def test_masked_mse_is_the_mean_over_kept_pixels():
     rng = np.random.default_rng(3)
     target, pred = rng.normal(size=(2, 3, 6, 6, 1)).astype(np.float32)
     mask = (rng.random((3, 6, 6, 1)) < 0.5).astype(np.float32)
-    got = np.asarray(masked_mse(np.concatenate([target, mask], axis=-1), pred))
+    got = to_numpy(masked_mse(np.concatenate([target, mask], axis=-1), pred))
     for n in range(3):
         keep = mask[n, ..., 0] > 0
         assert got[n] == pytest.approx(np.mean((target[n, ..., 0] - pred[n, ..., 0])[keep] ** 2), rel=1e-5)
