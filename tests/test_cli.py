@@ -47,6 +47,7 @@ def test_help_documents_every_flag(capsys):
         assert flag in out
 
 
+@pytest.mark.backend
 def test_enhance_writes_x2_image_with_wcs_history_and_enhnorm(tmp_path, upsampling_weights, capsys):
     src, dst = tmp_path / "in.fits", tmp_path / "out" / "res.fits"
     data = _hmi_like(src, nan=True, value=1000.0)
@@ -74,6 +75,7 @@ def test_enhance_writes_x2_image_with_wcs_history_and_enhnorm(tmp_path, upsampli
     np.testing.assert_allclose(out[finite], expected[finite], rtol=1e-5)
 
 
+@pytest.mark.backend
 def test_cube_is_enhanced_plane_by_plane(tmp_path, tiny_weights, capsys):
     src, dst = tmp_path / "cube.fits", tmp_path / "cube_x2.fits"
     rng = np.random.default_rng(1)
@@ -99,6 +101,7 @@ def test_plot_is_written(tmp_path, tiny_weights, capsys):
 
 
 # The original divided intensity by the image maximum and magnetograms by 1000 G (our blos default).
+@pytest.mark.backend
 @pytest.mark.parametrize(
     "sample, published, kind, weights, norm",
     [

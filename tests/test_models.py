@@ -12,6 +12,9 @@ from enhance_lib.models import NetworkConfig, build_model, encdec, keepsize, rec
 
 keras = import_keras()
 
+# Backend-sensitive: .ci/run runs these on the JAX backend too.
+pytestmark = pytest.mark.backend
+
 
 def test_published_keepsize_has_446657_parameters():
     assert keepsize(depth=5, filters=64).count_params() == 446657

@@ -9,6 +9,9 @@ from enhance_lib.models import NetworkConfig, build_model
 from enhance_lib.predict import Predictor, enhance_array, tile_grid
 from enhance_lib.weights import load_network
 
+# Backend-sensitive: .ci/run runs these on the JAX backend too.
+pytestmark = pytest.mark.backend
+
 
 class Scale:
     """Normaliser test double: divide by a constant, multiply back."""

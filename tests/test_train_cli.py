@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from enhance_lib.backend import to_numpy
-
 from enhance_lib.database import write_database
 from enhance_lib.train_cli import build_parser, train_main
 
@@ -48,6 +47,7 @@ def test_train_py_is_thin():
     assert module.main is train_main
 
 
+@pytest.mark.backend
 def test_start_then_continue(dbs, tmp_path, capsys):
     train_db, valid_db = dbs
     out = tmp_path / "net" / "toy"
@@ -168,6 +168,7 @@ def test_errors_one_line_exit_2(case, match, dbs, tmp_path, capsys):
         assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.backend
 def test_border_mse_ignores_the_patch_edges():
     from enhance_lib.training import border_mse
 
@@ -183,6 +184,7 @@ def test_border_mse_ignores_the_patch_edges():
     np.testing.assert_allclose(to_numpy(loss(y_true, y_pred)), expected, rtol=1e-6)
 
 
+@pytest.mark.backend
 def test_loss_border_flag(dbs, tmp_path, capsys):
     out = tmp_path / "border"
     argv = ["-a", "start", "-e", "1", "-o", str(out), "--database", str(dbs[0]), "--validation", str(dbs[1]), *TINY]

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from enhance_lib.backend import to_numpy
-
 from enhance_lib.database import write_database
 from enhance_lib.errors import EnhanceError
 from enhance_lib.models import NetworkConfig
@@ -26,6 +25,9 @@ from enhance_lib.training import (
     train,
 )
 from enhance_lib.weights import load_network
+
+# Backend-sensitive: .ci/run runs these on the JAX backend too.
+pytestmark = pytest.mark.backend
 
 TINY = NetworkConfig(depth=1, filters=4, l2=0.0)
 

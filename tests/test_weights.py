@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 from enhance_lib.backend import to_numpy
-
 from enhance_lib.errors import EnhanceError
 from enhance_lib.models import NetworkConfig, build_model
 from enhance_lib.weights import fold_batchnorm, inspect_weights, load_network, save_weights
+
+# Backend-sensitive: .ci/run runs these on the JAX backend too.
+pytestmark = pytest.mark.backend
 
 
 def _randomise_bn(net, seed=0):
