@@ -15,7 +15,7 @@ import math
 import numpy as np
 from tqdm.auto import tqdm
 
-from .backend import backend_name, device_scope, resolve_device
+from .backend import device_scope, resolve_device
 from .errors import EnhanceError
 from .models import minimum_size, receptive_margin
 
@@ -102,7 +102,7 @@ class Predictor:
     """
 
     def __init__(self, net, config, *, tile=None, precision="float32", fold=True, subpixel=True, device="auto"):
-        from .inference import KeepsizeFunction, compile_function, compile_model, data_format
+        from .inference import KeepsizeFunction, compile_function, compile_model
 
         if precision not in PRECISIONS:
             raise EnhanceError(f"unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}")
@@ -117,9 +117,6 @@ class Predictor:
         if 0 < tile < max(self.min_size, 2 * self.align):
             raise EnhanceError(f"tile size {tile} is too small (minimum {max(self.min_size, 2 * self.align)})")
         self.tile = tile
-        # XLA compiles once per tile shape: on JAX, limb-following tiles start and
-        # end on a coarse grid so that a full disk needs few distinct shapes.
-        self.quantum = max(self.align, tile // 4) if backend_name() == "jax" and tile else self.align
         self.config = config
         self.precision = precision
         self._interior = None
@@ -128,12 +125,12 @@ class Predictor:
                 net = _inference_network(net, config, precision)
             if subpixel and config.model == "keepsize":
                 function = KeepsizeFunction(net, config)
-                fmt = data_format()
+                options = dict(dtype=precision, device=self.device)
                 self._call = compile_function(
-                    lambda p, x: function(p, x, padded=True), function.params, dtype=precision, fmt=fmt
+                    lambda ops, p, x: function(ops, p, x, padded=True), function.params, **options
                 )
                 self._interior = compile_function(
-                    lambda p, x: function(p, x, padded=False), function.params, dtype=precision, fmt=fmt
+                    lambda ops, p, x: function(ops, p, x, padded=False), function.params, **options
                 )
             else:
                 self._call = compile_model(net)
@@ -158,7 +155,7 @@ class Predictor:
         tiles = []
         for y0, y1 in tile_grid(ny, height, align=self.align):
             needed = ~skip[y0:y1].all(axis=0)
-            tiles.extend(((y0, y1), c) for c in _span_tiles(needed, 2 * self.tile or nx, self.quantum))
+            tiles.extend(((y0, y1), c) for c in _span_tiles(needed, 2 * self.tile or nx, self.align))
         return tiles
 
     def run(self, image, *, skip=None, progress=False):
@@ -213,16 +210,12 @@ class Predictor:
 
 
 def _span_tiles(needed, tile, align):
-    """Tiles over the span of needed columns of a band (the band's chord of a disk).
-
-    The span starts and ends on multiples of ``align`` (clipped to the image),
-    and so do the tiles.
-    """
+    """Tiles over the span of needed columns of a band (the band's chord of a disk)."""
     columns = np.flatnonzero(needed)
     if columns.size == 0:
         return []
     first = columns[0] - columns[0] % align
-    last = min(len(needed), -(-(columns[-1] + 1) // align) * align)
+    last = columns[-1] + 1
     return [(first + a, first + b) for a, b in tile_grid(last - first, tile, align=align)]
 
 
