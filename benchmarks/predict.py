@@ -1,20 +1,29 @@
 #!/usr/bin/env python
-"""Prediction speed and memory, from 512^2 to a 4096^2 full disk.
+"""Prediction speed and memory, from 512^2 to a 4096^2 full disk, on each Keras backend.
 
-    python benchmarks/predict.py                      # all sizes, ~5 min on 2 cores
+    python benchmarks/predict.py                      # TensorFlow, all sizes, ~5 min on 2 cores
+    python benchmarks/predict.py --backend jax        # the same on JAX (or torch)
     python benchmarks/predict.py --sizes 512 1024 --no-full-disk
+    python benchmarks/predict.py --compare tensorflow jax torch   # the backends side by side
 
 For each size it runs the whole ``enhance.py`` process on a synthetic HMI-like
 image (the 4096^2 one is a limb-darkened full disk with NaN off-limb) and
 reports wall time, input megapixels per second, peak resident memory of the
 process, and the effective GFLOP/s (keepsize depth 5 / 64 filters costs
 553,792 multiply-adds = 1.108 MFLOP per input pixel) next to this machine's
-float32 matrix-product peak, measured in the same run. In the same run it times
-a plain whole-image ``model(x)`` and ``model.predict`` of the same network
-where they fit in memory, the tiled predictor on the same images, a tile-size
-sweep and bfloat16 against float32 (speed and error).
+float32 matrix-product peak, measured in the same run with the same backend.
+In the same run it times a plain whole-image ``model(x)``, ``model.predict`` and
+the compiled model (``tf.function``, ``jax.jit`` or PyTorch inference mode) of
+the same network where they fit in memory, the tiled predictor on the same
+images, a tile-size sweep and bfloat16 against float32 (speed and error).
 
-Results go to stdout (a Markdown table) and to ``benchmarks/results/``.
+``--compare`` runs, in one run, the whole ``enhance.py`` process (1024^2 and
+the full disk) and the tiled predictor alone (1024^2, after a warm-up) on each
+backend named, and reports each as a ratio to the first.
+
+Results go to stdout (a Markdown table) and to ``benchmarks/results/``:
+``predict.{json,md}`` for TensorFlow, ``predict_BACKEND`` for the others and
+``backends`` for ``--compare``.
 """
 
 import argparse
@@ -98,18 +107,28 @@ def cpu_model():
 
 
 def matmul_peak(n=4096, repeats=5):
-    """float32 GFLOP/s of a large matrix product (TensorFlow, all cores)."""
-    from enhance_lib.backend import import_tf
+    """float32 GFLOP/s of a large matrix product on the backend's device (all cores)."""
+    from enhance_lib.backend import backend_name, import_keras
 
-    tf = import_tf()
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    f = tf.function(tf.matmul)
-    f(a, b).numpy()
+    keras = import_keras()
+    a = keras.random.normal((n, n))
+    b = keras.random.normal((n, n))
+    name = backend_name()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        f = tf.function(tf.matmul)
+    elif name == "jax":
+        import jax
+
+        f = jax.jit(lambda x, y: x @ y)
+    else:
+        f = keras.ops.matmul
+    keras.ops.convert_to_numpy(f(a, b)[:1, :1])
     best = np.inf
     for _ in range(repeats):
         t = time.perf_counter()
-        f(a, b).numpy()
+        keras.ops.convert_to_numpy(f(a, b)[:1, :1])  # waits for the product
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best / 1e9
 
@@ -166,8 +185,20 @@ def time_call(func, repeats=1):
     return best
 
 
+def device_name():
+    """The device the backend computes on, in words."""
+    from enhance_lib.backend import gpu_names
+
+    gpus = gpu_names()
+    return f"GPU: {', '.join(gpus)}" if gpus else f"CPU: {os.cpu_count()} cores, {cpu_model()}"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
+                   default=os.environ.get("KERAS_BACKEND") or "tensorflow", help="Keras backend (default $KERAS_BACKEND or tensorflow)")
+    p.add_argument("--compare", nargs="+", metavar="BACKEND", help="compare these backends (the first is the reference)")
+    p.add_argument("--predict-only", type=int, metavar="N", help=argparse.SUPPRESS)  # --compare's child
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
     p.add_argument("--no-full-disk", action="store_true")
     p.add_argument("--plain-max", type=int, default=1024, help="largest size for plain model(x)")
@@ -179,21 +210,26 @@ def main(argv=None):
     p.add_argument("--render", metavar="JSON", help="only print the tables of saved results")
     args = p.parse_args(argv)
     if args.render:
-        print(render(json.loads(Path(args.render).read_text())))
+        data = json.loads(Path(args.render).read_text())
+        print(render_compare(data) if "backends" in data else render(data))
         return
+    os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported; children inherit it
+    if args.compare:
+        return compare(args)
+    if args.predict_only:
+        return predict_only(args.predict_only)
 
     from astropy.io import fits
 
-    from enhance_lib.backend import import_tf
+    from enhance_lib.backend import describe, import_keras
+    from enhance_lib.inference import compile_model
     from enhance_lib.predict import Predictor
     from enhance_lib.weights import load_network
 
-    tf = import_tf()
-    gpus = tf.config.list_physical_devices("GPU")
-    device = "GPU: " + ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus) if gpus else f"CPU: {os.cpu_count()} cores, {cpu_model()}"
     assert count_macs() == 553_792
     peak = matmul_peak()
-    results = {"device": device, "matmul_gflops": peak, "rows": [], "plain": [], "ablation": [], "threads": [], "sweep": [], "bfloat16": {}}
+    results = {"device": device_name(), "backend": describe(), "matmul_gflops": peak, "rows": [], "plain": [],
+               "ablation": [], "threads": [], "sweep": [], "bfloat16": {}}
     with tempfile.TemporaryDirectory() as tmp:
         weights, weights_note = weights_path(tmp)
         results["weights"] = weights_note
@@ -219,22 +255,23 @@ def main(argv=None):
             print(json.dumps(row), flush=True)
 
         net, config = load_network(weights)
-        plain_fn = tf.function(lambda x: net(x, training=False), input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)])
+        keras = import_keras()
+        compiled = compile_model(net)
         for n in [s for s in args.sizes if s <= args.plain_max]:
             x = synthetic_patch(n)
             tiled = Predictor(net, config)
             t_tiled = time_call(lambda: tiled.run(x))
             t = time.perf_counter()
-            net(x[None, :, :, None], training=False).numpy()  # eager: nothing to trace
+            keras.ops.convert_to_numpy(net(x[None, :, :, None], training=False))  # eager: nothing to trace
             t_eager = time.perf_counter() - t
             t_predict = time_call(lambda: net.predict(x[None, :, :, None], verbose=0), repeats=1)
-            t_fn = time_call(lambda: plain_fn(x[None, :, :, None]).numpy(), repeats=1)
+            t_fn = time_call(lambda: compiled(x), repeats=1)
             row = {
                 "size": n,
                 "tiled_s": t_tiled,
                 "model_call_s": t_eager,
                 "model_predict_s": t_predict,
-                "tf_function_s": t_fn,
+                "compiled_model_s": t_fn,
                 "tiled_speedup_vs_model_call": t_eager / t_tiled,
                 "tiled_speedup_vs_predict": t_predict / t_tiled,
             }
@@ -255,7 +292,7 @@ def main(argv=None):
 
         src = Path(tmp) / "threads.fits"
         fits.PrimaryHDU(x).writeto(src, overwrite=True)
-        for intra, inter in args.threads:
+        for intra, inter in args.threads if args.backend == "tensorflow" else ():
             env = dict(os.environ, TF_NUM_INTRAOP_THREADS=str(intra), TF_NUM_INTEROP_THREADS=str(inter))
             wall, rss = run_enhance(["-i", str(src), "-o", str(Path(tmp) / "t.fits"), "-w", str(weights), "--quiet"], env=env)
             results["threads"].append({"intra": intra, "inter": inter, "wall_s": wall})
@@ -283,28 +320,96 @@ def main(argv=None):
         print(json.dumps(results["bfloat16"]), flush=True)
 
     text = render(results)
-    write_results("predict", results, text, folder=args.out)
+    write_results("predict" if args.backend == "tensorflow" else f"predict_{args.backend}", results, text, folder=args.out)
     print(text)
+
+
+def predict_only(n):
+    """Print the tiled predictor's best time on an n^2 image (after a warm-up), as JSON."""
+    from enhance_lib.backend import describe
+    from enhance_lib.predict import Predictor
+    from enhance_lib.weights import load_network
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, _ = weights_path(tmp)
+        net, config = load_network(weights)
+    x = synthetic_patch(n)
+    pred = Predictor(net, config)
+    t = time_call(lambda: pred.run(x), repeats=2)
+    print(json.dumps({"backend": describe(pred.device), "size": n, "s": t, "mpx_per_s": x.size / t / 1e6}))
+
+
+def compare(args):
+    """Each backend of ``args.compare`` on the same images, in one run."""
+    from astropy.io import fits
+
+    results = {"device": f"CPU: {os.cpu_count()} cores, {cpu_model()}", "backends": [], "rows": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, results["weights"] = weights_path(tmp)
+        cases = [(f"{n}^2", synthetic_patch(n), None) for n in (1024,)]
+        if not args.no_full_disk:
+            disk, header = synthetic_full_disk(4096)
+            cases.append(("4096^2 full disk", disk, header))
+        inputs = []
+        for k, (label, image, header) in enumerate(cases):
+            inputs.append((label, Path(tmp) / f"in{k}.fits"))
+            fits.PrimaryHDU(image, header=header).writeto(inputs[-1][1])
+        for backend in args.compare:
+            env = dict(os.environ, KERAS_BACKEND=backend)
+            child = [sys.executable, __file__, "--backend", backend, "--predict-only", "1024"]
+            proc = subprocess.run(child, env=env, capture_output=True, text=True, check=True)
+            row = {"backend": backend, "predict": json.loads(proc.stdout.strip().splitlines()[-1]), "process": []}
+            for label, src in inputs:
+                wall, rss = run_enhance(["-i", str(src), "-o", str(Path(tmp) / "out.fits"), "-w", str(weights), "--quiet"], env=env)
+                row["process"].append({"image": label, "wall_s": wall, "peak_rss_mb": rss})
+            results["rows"].append(row)
+            results["backends"].append(row["predict"]["backend"])
+            print(json.dumps(row), flush=True)
+    text = render_compare(results)
+    write_results("backends", results, text, folder=args.out)
+    print(text)
+
+
+def render_compare(results):
+    """The Markdown table of a ``--compare`` run (as saved in backends.json)."""
+    rows = results["rows"]
+    ref = rows[0]
+    labels = [p["image"] for p in ref["process"]]
+    lines = [
+        f"Device: {results['device']}; weights: {results['weights']}. Ratios: time over {ref['backend']}'s.",
+        "",
+        "| backend | tiled predictor, 1024^2 | " + " | ".join(f"enhance.py {label} (peak RSS)" for label in labels) + " |",
+        "|---" * (2 + len(labels)) + "|",
+    ]
+    for row in rows:
+        cells = [f"{row['predict']['backend']}", f"{row['predict']['s']:.2f} s ({row['predict']['s'] / ref['predict']['s']:.2f}x)"]
+        for p, q in zip(row["process"], ref["process"]):
+            cells.append(f"{p['wall_s']:.1f} s ({p['wall_s'] / q['wall_s']:.2f}x; {p['peak_rss_mb'] / 1024:.2f} GB)")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def render(results):
     """The Markdown tables of a results dictionary (as saved in predict.json)."""
     peak = results["matmul_gflops"]
+    backend = results.get("backend", "TensorFlow")
     lines = [
-        f"Device: {results['device']}; float32 matrix-product peak {peak:.0f} GFLOP/s; weights: {results['weights']}.",
+        f"Device: {results['device']}; backend: {backend}; float32 matrix-product peak {peak:.0f} GFLOP/s; weights: {results['weights']}.",
         "",
         "| image | wall time (whole process) | input Mpx/s | peak RSS | effective GFLOP/s (on-disk px) |",
         "|---|---|---|---|---|",
     ]
     for r in results["rows"]:
         lines.append(f"| {r['size']} | {r['wall_s']:.1f} s | {r['mpx_per_s']:.3f} | {r['peak_rss_mb'] / 1024:.2f} GB | {r['gflops_effective']:.0f} ({100 * r['gflops_effective'] / peak:.0f} % of matmul peak) |")
-    lines += ["", "| image | tiled (ours) | plain model(x) | model.predict | tf.function(model) | tiled speed-up vs model(x) / vs tf.function |", "|---|---|---|---|---|---|"]
+    lines += ["", "| image | tiled (ours) | plain model(x) | model.predict | compiled model | tiled speed-up vs model(x) / vs compiled |", "|---|---|---|---|---|---|"]
     for r in results["plain"]:
-        lines.append(f"| {r['size']}^2 | {r['tiled_s']:.2f} s | {r['model_call_s']:.2f} s | {r['model_predict_s']:.2f} s | {r['tf_function_s']:.2f} s | {r['tiled_speedup_vs_model_call']:.2f}x / {r['tf_function_s'] / r['tiled_s']:.2f}x |")
+        fn = r.get("compiled_model_s", r.get("tf_function_s"))
+        lines.append(f"| {r['size']}^2 | {r['tiled_s']:.2f} s | {r['model_call_s']:.2f} s | {r['model_predict_s']:.2f} s | {fn:.2f} s | {r['tiled_speedup_vs_model_call']:.2f}x / {fn / r['tiled_s']:.2f}x |")
     lines += ["", "| 1024^2, tiles of 512 | time | Mpx/s |", "|---|---|---|"]
     for r in results["ablation"]:
         lines.append(f"| {r['variant']} | {r['s']:.2f} s | {r['mpx_per_s']:.3f} |")
-    lines += ["", "| TF threads intra, inter (0 = default) | enhance.py 1024^2 wall |", "|---|---|"]
+    if results["threads"]:
+        lines += ["", "| TF threads intra, inter (0 = default) | enhance.py 1024^2 wall |", "|---|---|"]
     for r in results["threads"]:
         lines.append(f"| {r['intra']}, {r['inter']} | {r['wall_s']:.1f} s |")
     lines += ["", "| tile | 1024^2 time | Mpx/s |", "|---|---|---|"]

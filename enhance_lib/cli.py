@@ -77,8 +77,8 @@ def build_parser():
         "--tile",
         type=int,
         default=None,
-        help="tile size in input pixels for large images (0: whole image at once; "
-        "default 512 on a CPU, 2048 on a GPU)",
+        help="tile size in input pixels for large images (0: whole image at once; default on a "
+        "CPU 512 with TensorFlow, 128 with JAX or PyTorch; 2048 on a GPU)",
     )
     p.add_argument(
         "--device",

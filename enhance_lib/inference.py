@@ -310,13 +310,14 @@ def compile_model(net):
         import jax
         import jax.numpy as jnp
 
-        trainable = [v.value for v in net.trainable_variables]
-        frozen = [v.value for v in net.non_trainable_variables]
         jitted = jax.jit(
             lambda t, f, x: net.stateless_call(t, f, x, training=False)[0].astype(jnp.float32)
         )
 
         def call(block):
+            # The variables' current arrays: Keras replaces them (e.g. in predict()).
+            trainable = [v.value for v in net.trainable_variables]
+            frozen = [v.value for v in net.non_trainable_variables]
             return np.asarray(jitted(trainable, frozen, block[np.newaxis, :, :, np.newaxis]))[0, :, :, 0]
 
     else:

@@ -15,23 +15,27 @@ import math
 import numpy as np
 from tqdm.auto import tqdm
 
-from .backend import device_scope, resolve_device
+from .backend import backend_name, device_scope, resolve_device
 from .errors import EnhanceError
 from .models import minimum_size, receptive_margin
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_TILE", "GPU_TILE", "PRECISIONS", "Predictor", "default_tile", "tile_grid", "enhance_array"]
+__all__ = ["CPU_TILES", "DEFAULT_TILE", "GPU_TILE", "PRECISIONS", "Predictor", "default_tile", "tile_grid", "enhance_array"]
 
 DEFAULT_TILE = 512
+# CPU tile sizes measured per backend (benchmarks/predict.py, 1024^2, 2 cores): TensorFlow
+# is flat from 128 to 1024; XLA:CPU (JAX) and PyTorch are 1.4-1.6x faster at 128 than at 512.
+CPU_TILES = {"tensorflow": DEFAULT_TILE, "jax": 128, "torch": 128}
 GPU_TILE = 2048
 SCALE = 2
 PRECISIONS = ("float32", "bfloat16")
 
 
 def default_tile(device="cpu"):
-    """Tile size for a device: larger on a GPU, where memory is plentiful and launches cost."""
-    return GPU_TILE if device == "gpu" else DEFAULT_TILE
+    """Tile size for a device and this backend: larger on a GPU, where memory is plentiful
+    and launches cost."""
+    return GPU_TILE if device == "gpu" else CPU_TILES[backend_name()]
 
 
 def _inference_network(net, config, precision):
