@@ -27,6 +27,7 @@ Results go to stdout (a Markdown table) and to ``benchmarks/results/``:
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -185,6 +186,20 @@ def time_call(func, repeats=1):
     return best
 
 
+@contextlib.contextmanager
+def keras_ops_everywhere(on):
+    """Within the block (when ``on``), the fast network uses keras.ops on every backend."""
+    import enhance_lib.inference as inference
+
+    saved = inference.tensor_ops
+    if on:
+        inference.tensor_ops = lambda device="cpu": inference.KerasOps()
+    try:
+        yield
+    finally:
+        inference.tensor_ops = saved
+
+
 def device_name():
     """The device the backend computes on, in words."""
     from enhance_lib.backend import gpu_names
@@ -201,7 +216,8 @@ def main(argv=None):
     p.add_argument("--predict-only", type=int, metavar="N", help=argparse.SUPPRESS)  # --compare's child
     p.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
     p.add_argument("--no-full-disk", action="store_true")
-    p.add_argument("--plain-max", type=int, default=1024, help="largest size for plain model(x)")
+    p.add_argument("--plain-max", type=int, help="largest size for plain model(x) (default 1024; 512 on PyTorch, "
+                   "whose eager model(x) keeps the autograd graph: over 24 GB at 1024^2)")
     p.add_argument("--sweep", type=int, nargs="*", default=[128, 256, 384, 512, 768, 1024])
     p.add_argument("--threads", type=lambda v: tuple(int(t) for t in v.split(",")), nargs="*",
                    default=[(0, 0), (1, 1), (2, 1), (2, 2)],
@@ -257,7 +273,8 @@ def main(argv=None):
         net, config = load_network(weights)
         keras = import_keras()
         compiled = compile_model(net)
-        for n in [s for s in args.sizes if s <= args.plain_max]:
+        plain_max = args.plain_max or (512 if args.backend == "torch" else 1024)
+        for n in [s for s in args.sizes if s <= plain_max]:
             x = synthetic_patch(n)
             tiled = Predictor(net, config)
             t_tiled = time_call(lambda: tiled.run(x))
@@ -284,10 +301,17 @@ def main(argv=None):
             "BN folded": dict(fold=True, subpixel=False),
             "BN folded + sub-pixel tail (default)": dict(fold=True, subpixel=True),
         }
+        if args.backend == "torch":  # the default's network through keras.ops instead of torch.nn.functional
+            variants["default, but keras.ops (channels-last)"] = dict(ops="keras")
         for name, options in variants.items():
-            pred = Predictor(net, config, **options)
-            t = time_call(lambda: pred.run(x))
-            results["ablation"].append({"variant": name, "s": t, "mpx_per_s": x.size / t / 1e6})
+            ops = options.pop("ops", None)
+            with keras_ops_everywhere(ops == "keras"):
+                pred = Predictor(net, config, **options)
+                t = time.perf_counter()
+                pred.run(x)  # the first call traces or compiles
+                first = time.perf_counter() - t
+                t = time_call(lambda: pred.run(x))
+            results["ablation"].append({"variant": name, "s": t, "first_s": first, "mpx_per_s": x.size / t / 1e6})
             print(json.dumps(results["ablation"][-1]), flush=True)
 
         src = Path(tmp) / "threads.fits"
@@ -405,9 +429,10 @@ def render(results):
     for r in results["plain"]:
         fn = r.get("compiled_model_s", r.get("tf_function_s"))
         lines.append(f"| {r['size']}^2 | {r['tiled_s']:.2f} s | {r['model_call_s']:.2f} s | {r['model_predict_s']:.2f} s | {fn:.2f} s | {r['tiled_speedup_vs_model_call']:.2f}x / {fn / r['tiled_s']:.2f}x |")
-    lines += ["", "| 1024^2, tiles of 512 | time | Mpx/s |", "|---|---|---|"]
+    lines += ["", "| 1024^2, default tiles | time | Mpx/s | first call (traces/compiles) |", "|---|---|---|---|"]
     for r in results["ablation"]:
-        lines.append(f"| {r['variant']} | {r['s']:.2f} s | {r['mpx_per_s']:.3f} |")
+        first = f"{r['first_s']:.2f} s" if "first_s" in r else ""
+        lines.append(f"| {r['variant']} | {r['s']:.2f} s | {r['mpx_per_s']:.3f} | {first} |")
     if results["threads"]:
         lines += ["", "| TF threads intra, inter (0 = default) | enhance.py 1024^2 wall |", "|---|---|"]
     for r in results["threads"]:

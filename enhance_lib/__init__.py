@@ -2,7 +2,7 @@
 
 A reimplementation of Díaz Baso & Asensio Ramos (2018, A&A 614, A5) on Keras 3.
 The modules are independent concerns; importing this package does not import
-TensorFlow (that happens lazily in :mod:`enhance_lib.backend`).
+Keras or its backend (TensorFlow, JAX or PyTorch: :mod:`enhance_lib.backend`).
 """
 
 __version__ = "0.1.0"

@@ -24,6 +24,7 @@ __all__ = [
     "BACKENDS",
     "DEVICES",
     "backend_name",
+    "check_installed",
     "describe",
     "device_scope",
     "gpu_names",
@@ -45,23 +46,28 @@ _modules = {}
 def backend_name():
     """The Keras backend of this process: ``$KERAS_BACKEND``, default ``tensorflow``.
 
-    Once Keras is imported, the backend it runs on.
+    Once Keras is imported (by this package or before it), the backend it runs on.
 
     Raises
     ------
     EnhanceError
         An unknown backend name.
     """
-    if "keras" in _modules:
-        return _modules["keras"].backend.backend()
-    name = os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
+    keras = _modules.get("keras") or sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):  # already imported (e.g. in a notebook)
+        name = keras.backend.backend()
+    else:
+        name = os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
     if name not in BACKENDS:
         msg = f"unknown KERAS_BACKEND {name!r}; choose one of {', '.join(BACKENDS)}"
         raise EnhanceError(msg)
     return name
 
 
-def _check_installed(name):
+def check_installed(name=None):
+    """Raise :class:`EnhanceError` when backend ``name`` (default: this process's) or keras
+    is not installed; nothing is imported."""
+    name = backend_name() if name is None else name
     package, extra = BACKENDS[name]
     if importlib.util.find_spec(package) is None:
         how = f"pip install 'enhance-keras3[{extra}]'" if extra else "pip install tensorflow"
@@ -72,7 +78,7 @@ def _check_installed(name):
 
 
 def _quiet_import(name):
-    _check_installed(name)
+    check_installed(name)
     os.environ["KERAS_BACKEND"] = name
     try:
         _import(name)

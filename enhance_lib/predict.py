@@ -25,7 +25,7 @@ __all__ = ["CPU_TILES", "DEFAULT_TILE", "GPU_TILE", "PRECISIONS", "Predictor", "
 
 DEFAULT_TILE = 512
 # CPU tile sizes measured per backend (benchmarks/predict.py, 1024^2, 2 cores): TensorFlow
-# is flat from 128 to 1024; XLA:CPU (JAX) and PyTorch are 1.4-1.6x faster at 128 than at 512.
+# is within 17 % from 128 to 1024; JAX and PyTorch are 1.7x and 1.4x faster at 128 than at 512.
 CPU_TILES = {"tensorflow": DEFAULT_TILE, "jax": 128, "torch": 128}
 GPU_TILE = 2048
 SCALE = 2
