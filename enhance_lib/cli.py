@@ -1,42 +1,21 @@
-"""The ``enhance`` command: deconvolve and x2 super-resolve an HMI FITS file."""
+"""The ``enhance`` command: deconvolve and x2 super-resolve HMI FITS files."""
 
+import glob
 import logging
 import os
-import sys
 import time
-from pathlib import Path
-
-import numpy as np
 
 from . import __version__
 from .clitools import OneLineParser, run_cli, setup_logging
 from .errors import EnhanceError
+from .pipeline import FITS_PATTERNS, KINDS, Engine, default_weights, enhance_files, output_paths
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_parser", "default_weights", "enhance_file", "enhance_main"]
+__all__ = ["build_parser", "default_weights", "enhance_file", "enhance_main", "expand_inputs"]
 
-TYPES = ("intensity", "blos")
+TYPES = KINDS
 NORMALIZATIONS = "quiet-sun, max, none, or a number"
-
-
-def default_weights(kind):
-    """Path of the shipped network for ``kind`` ('intensity' or 'blos').
-
-    Looked up in ``$ENHANCE_NETWORK_DIR``, then ``network/`` of the source tree
-    (a checkout or editable install), then ``<prefix>/share/enhance/network``
-    (a regular install). Returns the first candidate when none exists.
-    """
-    name = f"{kind}.weights.h5"
-    folders = []
-    if os.environ.get("ENHANCE_NETWORK_DIR"):
-        folders.append(Path(os.environ["ENHANCE_NETWORK_DIR"]))
-    folders.append(Path(__file__).resolve().parent.parent / "network")
-    folders.append(Path(sys.prefix) / "share" / "enhance" / "network")
-    for folder in folders:
-        if (folder / name).is_file():
-            return folder / name
-    return folders[0] / name
 
 
 def build_parser():
@@ -46,8 +25,16 @@ def build_parser():
         description="Deconvolve and super-resolve (x2) an SDO/HMI continuum image or "
         "line-of-sight magnetogram with Enhance (Diaz Baso & Asensio Ramos 2018, A&A 614, A5).",
     )
-    p.add_argument("-i", "--input", required=True, help="input FITS file (first HDU with an image; 2-D or a 3-D cube)")
-    p.add_argument("-o", "--out", required=True, help="output FITS file (written atomically)")
+    p.add_argument(
+        "-i", "--input", required=True, nargs="+", metavar="INPUT",
+        help="input FITS file(s) (first HDU with an image; 2-D or a 3-D cube), folders (their *.fits, "
+        "*.fits.gz, *.fts) or quoted glob patterns",
+    )
+    p.add_argument(
+        "-o", "--out", required=True,
+        help="output FITS file (written atomically); with several inputs, a folder or a pattern, the "
+        "output folder, where each output keeps its input's file name",
+    )
     p.add_argument("-t", "--type", default="intensity", choices=TYPES, help="kind of data (default: intensity)")
     p.add_argument(
         "-w",
@@ -94,40 +81,62 @@ def build_parser():
         help="arithmetic: float32 (default, exact) or bfloat16 (faster on CPUs with AVX512-BF16 "
         "and on GPUs, ~1 %% relative error)",
     )
-    p.add_argument("--plot", metavar="PNG", help="also write a figure comparing input and output")
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--workers", type=int, metavar="N",
+        help="run the files on N local Dask worker processes (needs the [dask] extra)",
+    )
+    cluster.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="run the files on an existing Dask cluster (e.g. tcp://host:8786, started by dask-jobqueue "
+        "or dask scheduler/worker on hosts sharing the files; needs the [dask] extra)",
+    )
+    p.add_argument(
+        "--skip-existing", action="store_true",
+        help="leave inputs whose output exists alone (rerun a killed batch to finish it)",
+    )
+    p.add_argument("--plot", metavar="PNG", help="also write a figure comparing input and output (one input)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or messages, only errors")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
 
-def _check_output_folder(path):
-    """Fail before the (long) prediction when the output cannot be written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=path) from None
-    if not os.access(folder, os.W_OK):
-        raise EnhanceError("output folder is not writable", path=path)
+def expand_inputs(items):
+    """The input files of ``-i``: files as given, folders' FITS files and glob patterns sorted.
+
+    Returns
+    -------
+    files : list of str
+    batch : bool
+        True when the output is a folder: several inputs, a folder or a pattern.
+
+    Raises
+    ------
+    EnhanceError
+        A folder or pattern with no FITS files.
+    """
+    files, batch = [], len(items) > 1
+    for item in items:
+        if os.path.isdir(item):
+            found = sorted({f for pattern in FITS_PATTERNS for f in glob.glob(os.path.join(glob.escape(item), pattern))})
+            if not found:
+                raise EnhanceError("no FITS files (*.fits, *.fits.gz, *.fts) in this folder", path=item)
+            files += found
+            batch = True
+        elif glob.has_magic(item) and not os.path.exists(item):
+            found = sorted(glob.glob(item))
+            if not found:
+                raise EnhanceError("no file matches this pattern", path=item)
+            files += found
+            batch = True
+        else:
+            files.append(item)
+    return files, batch
 
 
-def enhance_file(
-    input_path,
-    output_path,
-    *,
-    kind="intensity",
-    weights=None,
-    model=None,
-    depth=None,
-    filters=None,
-    activation=None,
-    normalization=None,
-    tile=None,
-    precision="float32",
-    device="auto",
-    plot=None,
-    progress=False,
-):
+def enhance_file(input_path, output_path, *, kind="intensity", weights=None, model=None, depth=None,
+                 filters=None, activation=None, normalization=None, tile=None, precision="float32",
+                 device="auto", plot=None, progress=False):
     """Enhance a FITS file and write the x2 result with an updated header.
 
     Parameters
@@ -154,102 +163,106 @@ def enhance_file(
     numpy.ndarray
         The enhanced data as written.
     """
-    from .backend import describe, device_scope, resolve_device
-    from .fitsio import add_history, read_image, same_file, upsample_header, write_image
-    from .normalize import make_normalizer, parse_method
-    from .predict import Predictor, enhance_array
-    from .weights import load_network
+    from .fitsio import same_file
+    from .normalize import parse_method
+    from .pipeline import check_output_folder, prepare
 
-    if kind not in TYPES:
+    # Bad options, input and output fail before the network is built.
+    if kind not in KINDS:
         raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
-    parse_method(kind, normalization)  # fail before any work
+    parse_method(kind, normalization)
     if same_file(input_path, output_path):
         raise EnhanceError("output would overwrite the input file", path=output_path)
-    if weights is None:
-        weights = default_weights(kind)
-        if not Path(weights).is_file():
-            raise EnhanceError(
-                f"no shipped {kind} network found; pass a weights file with --weights PATH "
-                "(a Keras 3 .weights.h5 from enhance-train, or an original Enhance HDF5 file)",
-                path=weights,
-            )
-    _check_output_folder(output_path)
-    image = read_image(input_path)
-    device = resolve_device(device)
-    backend = describe(device)
-    with device_scope(device):
-        net, config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation)
-        predictor = Predictor(net, config, tile=tile, precision=precision, device=device)
-    planes = image.data if image.data.ndim == 3 else image.data[np.newaxis]
-    log.info(
-        "%s: %s, %d plane(s) of %d x %d px; network %s depth %d, %d filters (%s); %s",
-        input_path,
-        kind,
-        planes.shape[0],
-        planes.shape[1],
-        planes.shape[2],
-        config.model,
-        config.depth,
-        config.filters,
-        weights,
-        backend,
-    )
-    start = time.perf_counter()
-    outputs, constants, descriptions = [], [], []
-    for index, plane in enumerate(planes):
-        if not np.isfinite(plane).any():
-            raise EnhanceError(f"plane {index} has no finite pixels", path=input_path)
-        normalizer = make_normalizer(plane, image.header, kind=kind, method=normalization)
-        constants.append(normalizer.constant)
-        descriptions.append(normalizer.describe())
-        log.debug("plane %d: %s", index, normalizer.describe())
-        outputs.append(enhance_array(plane, predictor, normalizer, progress=progress))
-    result = np.stack(outputs) if image.data.ndim == 3 else outputs[0]
-    log.info("prediction took %.2f s; new size %s", time.perf_counter() - start, "x".join(map(str, result.shape)))
-
-    header = upsample_header(image.header, shape=result.shape[-2:], factor=2)
-    header["ENHNORM"] = (float(constants[0]), "Enhance normalisation constant (input units)")
-    header = add_history(
-        header,
-        [
-            f"Enhanced x2 by enhance_lib {__version__} (Diaz Baso+Asensio Ramos 2018)",
-            f"network: {kind} {config.model} depth={config.depth} filters={config.filters} "
-            f"activation={config.activation}",
-            f"weights: {os.path.basename(str(weights))}",
-            f"backend: {backend} ({precision})",
-            f"normalisation: {descriptions[0]}",
-            f"input: {os.path.basename(str(input_path))} HDU {image.hdu_index}",
-        ],
-    )
-    write_image(output_path, result, header, input_path=input_path)
+    check_output_folder(output_path)
+    prepared = prepare(input_path, kind=kind, normalization=normalization)
+    engine = Engine(kind=kind, weights=weights, model=model, depth=depth, filters=filters, activation=activation,
+                    normalization=normalization, tile=tile, precision=precision, device=device)
+    result = engine.enhance_file(input_path, output_path, progress=progress, prepared=prepared)
     log.info("wrote %s", output_path)
     if plot:
+        from .fitsio import read_image
         from .plotting import plot_comparison
 
-        first_in = planes[0]
-        first_out = result if result.ndim == 2 else result[0]
-        plot_comparison(plot, first_in, first_out, kind=kind, title=os.path.basename(str(input_path)))
+        data = read_image(input_path).data
+        plot_comparison(plot, data if data.ndim == 2 else data[0], result if result.ndim == 2 else result[0],
+                        kind=kind, title=os.path.basename(str(input_path)))
         log.info("wrote %s", plot)
     return result
 
 
+def _engine_options(args):
+    return dict(kind=args.type, weights=args.weights, model=args.model, depth=args.depth, filters=args.kernels,
+                activation=args.activation, normalization=args.normalization, tile=args.tile,
+                precision=args.precision, device=args.device)
+
+
 def _run(args):
-    enhance_file(
-        args.input,
-        args.out,
-        kind=args.type,
-        weights=args.weights,
-        model=args.model,
-        depth=args.depth,
-        filters=args.kernels,
-        activation=args.activation,
-        normalization=args.normalization,
-        tile=args.tile,
-        precision=args.precision,
-        device=args.device,
-        plot=args.plot,
-        progress=not args.quiet,
-    )
+    inputs, batch = expand_inputs(args.input)
+    if args.workers is not None and args.workers < 1:
+        raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")
+    if not batch and (args.workers or args.scheduler):
+        return _report(_run_dask(args, inputs, [args.out]), time.perf_counter())
+    if not batch:
+        if args.skip_existing and os.path.exists(args.out):
+            log.info("%s exists: skipped", args.out)
+            return 0
+        enhance_file(args.input[0], args.out, plot=args.plot, progress=not args.quiet, **_engine_options(args))
+        return 0
+    if args.plot:
+        raise EnhanceError("--plot takes one input")
+    if os.path.isfile(args.out):
+        raise EnhanceError("with several inputs the output must be a folder", path=args.out)
+    for item in args.input:
+        if os.path.isdir(item) and os.path.isdir(args.out) and os.path.samefile(item, args.out):
+            raise EnhanceError("the output folder is an input folder; choose another", path=args.out)
+    outputs = output_paths(inputs, args.out)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=args.out) from None
+    start = time.perf_counter()
+    if args.workers or args.scheduler:
+        return _report(_run_dask(args, inputs, outputs), start)
+    if args.skip_existing and all(os.path.exists(o) for o in outputs):
+        engine = None  # nothing to do: no network to build
+    else:
+        engine = Engine(**_engine_options(args))
+    outcomes = enhance_files(engine, inputs, outputs, skip_existing=args.skip_existing, progress=not args.quiet)
+    return _report(outcomes, start)
+
+
+def _run_dask(args, inputs, outputs):
+    from .pipeline import enhance_files_dask, import_distributed, local_cluster
+
+    distributed = import_distributed()
+    options = _engine_options(args)
+    if options["weights"] is not None:  # workers may start elsewhere: absolute paths
+        options["weights"] = os.path.abspath(options["weights"])
+    inputs = [os.path.abspath(p) for p in inputs]
+    outputs = [os.path.abspath(p) for p in outputs]
+    if args.scheduler:
+        client = distributed.Client(args.scheduler)
+        cluster = None
+    else:
+        cluster = local_cluster(args.workers)
+        client = distributed.Client(cluster)
+    try:
+        log.info("Dask: %s", client.dashboard_link if cluster is None else f"{args.workers} local workers")
+        return enhance_files_dask(client, inputs, outputs, engine_options=options,
+                                  skip_existing=args.skip_existing, progress=not args.quiet)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _report(outcomes, start):
+    """Log the summary line; the exit code (1 when any file failed)."""
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("done", "skipped", "failed")}
+    summary = (f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed "
+               f"in {time.perf_counter() - start:.1f} s")
+    (log.warning if counts["failed"] else log.info)("%s", summary)
+    return 1 if counts["failed"] else 0
 
 
 def enhance_main(argv=None):

@@ -1,0 +1,140 @@
+"""Many files through one network: outputs as single runs, failures, resume, folders and globs."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from enhance_lib.cli import enhance_main, expand_inputs
+from enhance_lib.errors import EnhanceError
+from enhance_lib.pipeline import Engine, enhance_files, output_paths
+
+
+def _write(path, seed, shape=(30, 36)):
+    data = np.random.default_rng(seed).normal(1000.0, 40.0, shape).astype(np.float32)
+    header = fits.Header()
+    header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
+    header["CDELT1"], header["CDELT2"] = 0.504, 0.504
+    header["CRPIX1"], header["CRPIX2"] = 10.0 + seed, 12.0
+    header["OBSNUM"] = seed
+    fits.PrimaryHDU(data, header=header).writeto(path)
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(3):
+        _write(src / f"hmi_{k}.fits", k)
+    return src
+
+
+def _run(capsys, *argv):
+    code = enhance_main([str(a) for a in argv])
+    return code, capsys.readouterr().err
+
+
+def _without_history(header):
+    return {k: v for k, v in header.items() if k not in ("HISTORY", "COMMENT")}
+
+
+def test_batch_equals_single_runs(folder, tmp_path, tiny_weights, capsys):
+    code, err = _run(capsys, "-i", folder, "-o", tmp_path / "out", "-w", tiny_weights, "-q")
+    assert code == 0, err
+    for k in range(3):
+        single = tmp_path / f"single_{k}.fits"
+        assert _run(capsys, "-i", folder / f"hmi_{k}.fits", "-o", single, "-w", tiny_weights, "-q")[0] == 0
+        with fits.open(tmp_path / "out" / f"hmi_{k}.fits") as a, fits.open(single) as b:
+            np.testing.assert_array_equal(a[0].data, b[0].data)
+            assert _without_history(a[0].header) == _without_history(b[0].header)
+            assert a[0].header["OBSNUM"] == k
+
+
+def test_a_bad_file_does_not_stop_the_batch(folder, tmp_path, tiny_weights, capsys):
+    (folder / "hmi_1b.fits").write_text("not a FITS file")
+    out = tmp_path / "out"
+    code, err = _run(capsys, "-i", folder, "-o", out, "-w", tiny_weights, "-q")
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["hmi_0.fits", "hmi_1.fits", "hmi_2.fits"]
+    lines = err.strip().splitlines()
+    assert len([line for line in lines if "hmi_1b.fits" in line]) == 1
+    assert "Traceback" not in err
+    assert lines[-1].startswith("3 done, 0 skipped, 1 failed")
+
+
+def test_skip_existing_leaves_outputs_untouched(folder, tmp_path, tiny_weights, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "hmi_1.fits").write_bytes(b"an earlier result")
+    assert _run(capsys, "-i", folder, "-o", out, "-w", tiny_weights, "-q", "--skip-existing")[0] == 0
+    assert (out / "hmi_1.fits").read_bytes() == b"an earlier result"
+    assert fits.getdata(out / "hmi_2.fits").shape == (60, 72)
+    # without it, existing outputs are replaced
+    assert _run(capsys, "-i", folder, "-o", out, "-w", tiny_weights, "-q")[0] == 0
+    assert fits.getdata(out / "hmi_1.fits").shape == (60, 72)
+
+
+def test_inputs_from_files_folders_and_patterns(folder, tmp_path):
+    (folder / "notes.txt").write_text("")
+    _write(folder / "other.fts", 5)
+    files, batch = expand_inputs([str(folder)])
+    assert batch and [f.split("/")[-1] for f in files] == ["hmi_0.fits", "hmi_1.fits", "hmi_2.fits", "other.fts"]
+    files, batch = expand_inputs([str(folder / "hmi_*.fits")])
+    assert batch and len(files) == 3
+    assert expand_inputs([str(folder / "hmi_0.fits")]) == ([str(folder / "hmi_0.fits")], False)
+    assert expand_inputs([str(folder / "hmi_0.fits"), str(folder / "hmi_1.fits")])[1]
+    with pytest.raises(EnhanceError, match="no file matches"):
+        expand_inputs([str(folder / "*.nothing")])
+    assert output_paths(["a/x.fits", "b/y.fits.gz"], "out") == ["out/x.fits", "out/y.fits"]
+    with pytest.raises(EnhanceError, match="would both be written"):
+        output_paths(["a/x.fits", "b/x.fits"], "out")
+
+
+def test_usage_errors_of_a_batch(folder, tmp_path, tiny_weights, capsys):
+    code, err = _run(capsys, "-i", folder, "-o", folder, "-w", tiny_weights)
+    assert code == 2 and "output folder is an input folder" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "file.fits").write_bytes(b"")
+    code, err = _run(capsys, "-i", folder / "hmi_0.fits", folder / "hmi_1.fits", "-o", tmp_path / "file.fits",
+                     "-w", tiny_weights)
+    assert code == 2 and "output must be a folder" in err
+
+
+def test_engine_from_python(folder, tmp_path, tiny_weights):
+    engine = Engine(kind="intensity", weights=tiny_weights)
+    inputs = sorted(folder.glob("*.fits"))
+    outcomes = enhance_files(engine, inputs, output_paths(inputs, tmp_path / "o"))
+    assert [o.status for o in outcomes] == ["done"] * 3
+    single = engine.enhance_file(inputs[0], tmp_path / "one.fits")
+    np.testing.assert_array_equal(single, fits.getdata(tmp_path / "o" / "hmi_0.fits"))
+
+
+def test_local_dask_cluster_equals_the_serial_run(folder, tmp_path, tiny_weights, capsys):
+    pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
+    (folder / "hmi_1b.fits").write_text("not a FITS file")
+    serial, dask_out = tmp_path / "serial", tmp_path / "dask"
+    assert _run(capsys, "-i", folder, "-o", serial, "-w", tiny_weights, "-q")[0] == 1
+    code, err = _run(capsys, "-i", folder, "-o", dask_out, "-w", tiny_weights, "-q", "--workers", "2")
+    assert code == 1  # the bad file fails there too, the others are done
+    assert len([line for line in err.splitlines() if "hmi_1b.fits" in line]) == 1
+    assert sorted(p.name for p in dask_out.iterdir()) == ["hmi_0.fits", "hmi_1.fits", "hmi_2.fits"]
+    for name in ("hmi_0.fits", "hmi_1.fits", "hmi_2.fits"):
+        with fits.open(serial / name) as a, fits.open(dask_out / name) as b:
+            np.testing.assert_array_equal(a[0].data, b[0].data)
+            assert _without_history(a[0].header) == _without_history(b[0].header)
+
+
+def test_workers_without_dask_is_one_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name == "dask" or name.startswith(("dask.", "distributed")):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    code, err = _run(capsys, "-i", folder, "-o", tmp_path / "out", "-w", tiny_weights, "--workers", "2")
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "enhance: error: --workers and --scheduler need dask and distributed (pip install 'enhance-keras3[dask]')"
+    ]
