@@ -232,28 +232,11 @@ def _run(args):
 
 
 def _run_dask(args, inputs, outputs):
-    from .pipeline import enhance_files_dask, import_distributed, local_cluster
+    from .pipeline import enhance_files_on_cluster
 
-    distributed = import_distributed()
-    options = _engine_options(args)
-    if options["weights"] is not None:  # workers may start elsewhere: absolute paths
-        options["weights"] = os.path.abspath(options["weights"])
-    inputs = [os.path.abspath(p) for p in inputs]
-    outputs = [os.path.abspath(p) for p in outputs]
-    if args.scheduler:
-        client = distributed.Client(args.scheduler)
-        cluster = None
-    else:
-        cluster = local_cluster(args.workers)
-        client = distributed.Client(cluster)
-    try:
-        log.info("Dask: %s", client.dashboard_link if cluster is None else f"{args.workers} local workers")
-        return enhance_files_dask(client, inputs, outputs, engine_options=options,
-                                  skip_existing=args.skip_existing, progress=not args.quiet)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    return enhance_files_on_cluster(inputs, outputs, engine_options=_engine_options(args), workers=args.workers,
+                                    scheduler=args.scheduler, skip_existing=args.skip_existing,
+                                    progress=not args.quiet)
 
 
 def _report(outcomes, start):

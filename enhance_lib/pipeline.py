@@ -24,7 +24,8 @@ from .errors import EnhanceError
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "KINDS", "Engine", "Outcome", "default_weights", "enhance_files", "enhance_files_dask", "local_cluster",
+    "KINDS", "Engine", "Outcome", "default_weights", "enhance_files", "enhance_files_dask",
+    "enhance_files_on_cluster", "local_cluster",
     "output_paths", "prepare",
 ]
 
@@ -425,3 +426,32 @@ def enhance_files_dask(client, inputs, outputs, *, engine_options, skip_existing
                 log.error("%s: %s", outcomes[k].input, outcomes[k].message)
             bar.update()
     return outcomes
+
+
+def enhance_files_on_cluster(inputs, outputs, *, engine_options, workers=None, scheduler=None,
+                             skip_existing=False, progress=False):
+    """:func:`enhance_files_dask` on ``workers`` local processes or the cluster at ``scheduler``.
+
+    Paths (inputs, outputs, weights) are made absolute: workers may run elsewhere.
+
+    Raises
+    ------
+    EnhanceError
+        dask.distributed is not installed.
+    """
+    distributed = import_distributed()
+    options = dict(engine_options)
+    if options.get("weights") is not None:
+        options["weights"] = os.path.abspath(options["weights"])
+    inputs = [os.path.abspath(p) for p in inputs]
+    outputs = [os.path.abspath(p) for p in outputs]
+    cluster = None if scheduler else local_cluster(workers)
+    client = distributed.Client(scheduler or cluster)
+    try:
+        log.info("Dask: %s", f"{workers} local workers" if cluster is not None else scheduler)
+        return enhance_files_dask(client, inputs, outputs, engine_options=options, skip_existing=skip_existing,
+                                  progress=progress)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
