@@ -29,7 +29,6 @@ __all__ = [
     "device_scope",
     "gpu_names",
     "import_keras",
-    "import_tf",
     "resolve_device",
     "set_random_seed",
     "to_numpy",
@@ -131,14 +130,6 @@ def import_keras():
     if "keras" not in _modules:
         _quiet_import(backend_name())
     return _modules["keras"]
-
-
-def import_tf():
-    """Return the ``tensorflow`` module; only for code that runs on the TensorFlow backend."""
-    keras = import_keras()
-    if "tf" not in _modules:
-        raise RuntimeError(f"TensorFlow asked for on the {keras.backend.backend()} backend")
-    return _modules["tf"]
 
 
 def set_random_seed(seed):

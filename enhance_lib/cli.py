@@ -164,13 +164,10 @@ def enhance_file(input_path, output_path, *, kind="intensity", weights=None, mod
         The enhanced data as written.
     """
     from .fitsio import same_file
-    from .normalize import parse_method
-    from .pipeline import check_output_folder, prepare
+    from .pipeline import check_options, check_output_folder, prepare
 
     # Bad options, input and output fail before the network is built.
-    if kind not in KINDS:
-        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
-    parse_method(kind, normalization)
+    check_options(kind=kind, normalization=normalization)
     if same_file(input_path, output_path):
         raise EnhanceError("output would overwrite the input file", path=output_path)
     check_output_folder(output_path)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "KINDS", "Engine", "Outcome", "default_weights", "enhance_files", "enhance_files_dask",
     "enhance_files_on_cluster", "local_cluster",
-    "output_paths", "prepare",
+    "check_options", "output_paths", "prepare",
 ]
 
 KINDS = ("intensity", "blos")
@@ -72,6 +72,15 @@ class _Prepared:
     image: object  # fitsio.FitsImage
     planes: np.ndarray  # (n, ny, nx)
     normalizers: list
+
+
+def check_options(*, kind, normalization=None):
+    """Raise :class:`EnhanceError` for an unknown data kind or normalisation."""
+    from .normalize import parse_method
+
+    if kind not in KINDS:
+        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    parse_method(kind, normalization)
 
 
 def prepare(path, *, kind, normalization=None):
@@ -122,13 +131,10 @@ class Engine:
     def __init__(self, *, kind="intensity", weights=None, model=None, depth=None, filters=None, activation=None,
                  normalization=None, tile=None, precision="float32", device="auto"):
         from .backend import describe, device_scope, resolve_device
-        from .normalize import parse_method
         from .predict import Predictor
         from .weights import load_network
 
-        if kind not in KINDS:
-            raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
-        parse_method(kind, normalization)  # fail before any work
+        check_options(kind=kind, normalization=normalization)  # fail before any work
         if weights is None:
             weights = default_weights(kind)
             if not Path(weights).is_file():
