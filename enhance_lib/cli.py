@@ -177,11 +177,9 @@ def enhance_file(input_path, output_path, *, kind="intensity", weights=None, mod
     result = engine.enhance_file(input_path, output_path, progress=progress, prepared=prepared)
     log.info("wrote %s", output_path)
     if plot:
-        from .fitsio import read_image
         from .plotting import plot_comparison
 
-        data = read_image(input_path).data
-        plot_comparison(plot, data if data.ndim == 2 else data[0], result if result.ndim == 2 else result[0],
+        plot_comparison(plot, prepared.planes[0], result if result.ndim == 2 else result[0],
                         kind=kind, title=os.path.basename(str(input_path)))
         log.info("wrote %s", plot)
     return result

@@ -234,6 +234,10 @@ class Outcome:
     status: str
     message: str = ""
 
+    def fail(self, exc):
+        """Mark it failed, with the error's message (without the path an EnhanceError prefixes)."""
+        self.status, self.message = "failed", getattr(exc, "message", None) or str(exc)
+
 
 def output_paths(inputs, folder):
     """Output paths in ``folder`` keeping each input's file name (a ``.gz`` ending dropped:
@@ -291,7 +295,7 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
             todo.append(outcome)
 
     def fail(outcome, exc):
-        outcome.status, outcome.message = "failed", getattr(exc, "message", None) or str(exc)
+        outcome.fail(exc)
         log.error("%s: %s", outcome.input, outcome.message)
 
     def prepare(outcome):
@@ -349,7 +353,7 @@ def _enhance_on_worker(input_path, output_path, options):
     try:
         _WORKER_ENGINES[key].enhance_file(input_path, output_path)
     except (EnhanceError, OSError) as exc:
-        outcome.status, outcome.message = "failed", getattr(exc, "message", None) or str(exc)
+        outcome.fail(exc)
     return outcome
 
 
@@ -411,10 +415,12 @@ def enhance_files_dask(client, inputs, outputs, *, engine_options, skip_existing
     """
     distributed = import_distributed()
     outcomes = [Outcome(os.fspath(i), os.fspath(o), "pending") for i, o in zip(inputs, outputs)]
-    todo = [k for k, o in enumerate(outcomes) if not (skip_existing and os.path.exists(o.output))]
+    todo = []
     for k, outcome in enumerate(outcomes):
-        if k not in todo:
+        if skip_existing and os.path.exists(outcome.output):
             outcome.status = "skipped"
+        else:
+            todo.append(k)
     futures = {
         client.submit(_enhance_on_worker, outcomes[k].input, outcomes[k].output, engine_options,
                       pure=False, retries=retries): k
