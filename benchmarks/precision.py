@@ -3,8 +3,8 @@
 
     python benchmarks/precision.py
 
-For each shipped network it enhances its sample (``samples/hmi.fits``,
-``samples/blos.fits``) in float32 and with ``--precision bfloat16`` and reports the
+For each shipped network it enhances its sample (``samples/synthetic_hmi.fits``,
+``samples/synthetic_blos.fits``) in float32 and with ``--precision bfloat16`` and reports the
 relative RMS difference and the largest difference relative to the output's range;
 the speed ratio is measured on a 1024^2 image in the same run. Results go to stdout
 and ``benchmarks/results/precision.{json,md}``.
@@ -32,7 +32,7 @@ def main():
     from enhance_lib.weights import load_network
 
     rows = []
-    for kind, name in (("intensity", "hmi.fits"), ("blos", "blos.fits")):
+    for kind, name in (("intensity", "synthetic_hmi.fits"), ("blos", "synthetic_blos.fits")):
         path = REPO / "samples" / name
         image = fits.getdata(path).astype(np.float32)
         net, config = load_network(default_weights(kind))

@@ -1,12 +1,16 @@
 """Enhance: deconvolution and x2 super-resolution of SDO/HMI data (Keras 3).
 
 A reimplementation of Díaz Baso & Asensio Ramos (2018, A&A 614, A5) on Keras 3.
-The modules are independent concerns; importing this package does not import
-Keras or its backend (TensorFlow, JAX or PyTorch: :mod:`enhance_lib.backend`).
+The Python face is :func:`enhance` (numpy arrays), :func:`enhance_hdu` (astropy
+HDUs), :func:`enhance_map` (sunpy maps) and :class:`Enhancer` (the network built
+once, for many inputs). The modules are independent concerns; importing this
+package does not import Keras or its backend (TensorFlow, JAX or PyTorch:
+:mod:`enhance_lib.backend`).
 """
 
 __version__ = "0.1.0"
 
+from .api import Enhancer, enhance, enhance_hdu, enhance_map  # noqa: E402
 from .errors import EnhanceError, EnhanceUserWarning  # noqa: E402
 
-__all__ = ["__version__", "EnhanceError", "EnhanceUserWarning"]
+__all__ = ["__version__", "EnhanceError", "EnhanceUserWarning", "Enhancer", "enhance", "enhance_hdu", "enhance_map"]

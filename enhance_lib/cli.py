@@ -8,7 +8,8 @@ import time
 from . import __version__
 from .clitools import OneLineParser, run_cli, setup_logging
 from .errors import EnhanceError
-from .pipeline import FITS_PATTERNS, KINDS, Engine, default_weights, enhance_files, output_paths
+from .kinds import KINDS, resolve_kind
+from .pipeline import FITS_PATTERNS, Engine, default_weights, enhance_files, output_paths
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,10 @@ def build_parser():
         help="output FITS file (written atomically); with several inputs, a folder or a pattern, the "
         "output folder, where each output keeps its input's file name",
     )
-    p.add_argument("-t", "--type", default="intensity", choices=TYPES, help="kind of data (default: intensity)")
+    p.add_argument(
+        "-t", "--type", choices=TYPES,
+        help="kind of data (default: from the header's CONTENT, then BUNIT; intensity when it says neither)",
+    )
     p.add_argument(
         "-w",
         "--weights",
@@ -134,7 +138,7 @@ def expand_inputs(items):
     return files, batch
 
 
-def enhance_file(input_path, output_path, *, kind="intensity", weights=None, model=None, depth=None,
+def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None, depth=None,
                  filters=None, activation=None, normalization=None, tile=None, precision="float32",
                  device="auto", plot=None, progress=False):
     """Enhance a FITS file and write the x2 result with an updated header.
@@ -142,7 +146,8 @@ def enhance_file(input_path, output_path, *, kind="intensity", weights=None, mod
     Parameters
     ----------
     input_path, output_path : str or os.PathLike
-    kind : {'intensity', 'blos'}
+    kind : {'intensity', 'blos'} or None
+        None: from the file's header (CONTENT, then BUNIT; else intensity).
     weights : str, optional
         Weights file; default the shipped network for ``kind``.
     model, depth, filters, activation : optional
@@ -172,6 +177,7 @@ def enhance_file(input_path, output_path, *, kind="intensity", weights=None, mod
         raise EnhanceError("output would overwrite the input file", path=output_path)
     check_output_folder(output_path)
     prepared = prepare(input_path, kind=kind, normalization=normalization)
+    kind = prepared.kind
     engine = Engine(kind=kind, weights=weights, model=model, depth=depth, filters=filters, activation=activation,
                     normalization=normalization, tile=tile, precision=precision, device=device)
     result = engine.enhance_file(input_path, output_path, progress=progress, prepared=prepared)
@@ -185,8 +191,8 @@ def enhance_file(input_path, output_path, *, kind="intensity", weights=None, mod
     return result
 
 
-def _engine_options(args):
-    return dict(kind=args.type, weights=args.weights, model=args.model, depth=args.depth, filters=args.kernels,
+def _engine_options(args, kind):
+    return dict(kind=kind, weights=args.weights, model=args.model, depth=args.depth, filters=args.kernels,
                 activation=args.activation, normalization=args.normalization, tile=args.tile,
                 precision=args.precision, device=args.device)
 
@@ -196,12 +202,15 @@ def _run(args):
     if args.workers is not None and args.workers < 1:
         raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")
     if not batch and (args.workers or args.scheduler):
-        return _report(_run_dask(args, inputs, [args.out]), time.perf_counter())
+        start = time.perf_counter()
+        options = _engine_options(args, _file_kind(args.type, inputs[0]))
+        return _report(_run_dask(args, inputs, [args.out], options), start)
     if not batch:
         if args.skip_existing and os.path.exists(args.out):
             log.info("%s exists: skipped", args.out)
             return 0
-        enhance_file(args.input[0], args.out, plot=args.plot, progress=not args.quiet, **_engine_options(args))
+        enhance_file(args.input[0], args.out, plot=args.plot, progress=not args.quiet,
+                     **_engine_options(args, args.type))
         return 0
     if args.plot:
         raise EnhanceError("--plot takes one input")
@@ -216,20 +225,49 @@ def _run(args):
     except OSError as exc:
         raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=args.out) from None
     start = time.perf_counter()
-    if args.workers or args.scheduler:
-        return _report(_run_dask(args, inputs, outputs), start)
-    if args.skip_existing and all(os.path.exists(o) for o in outputs):
-        engine = None  # nothing to do: no network to build
-    else:
-        engine = Engine(**_engine_options(args))
-    outcomes = enhance_files(engine, inputs, outputs, skip_existing=args.skip_existing, progress=not args.quiet)
+    outcomes = []
+    for kind, (group_inputs, group_outputs) in _by_kind(args.type, inputs, outputs).items():
+        options = _engine_options(args, kind)
+        if args.workers or args.scheduler:
+            outcomes += _run_dask(args, group_inputs, group_outputs, options)
+            continue
+        if args.skip_existing and all(os.path.exists(o) for o in group_outputs):
+            engine = None  # nothing to do: no network to build
+        else:
+            engine = Engine(**options)
+        outcomes += enhance_files(engine, group_inputs, group_outputs, skip_existing=args.skip_existing,
+                                  progress=not args.quiet)
+    order = {path: k for k, path in enumerate(map(os.path.abspath, outputs))}
+    outcomes.sort(key=lambda o: order[os.path.abspath(o.output)])
     return _report(outcomes, start)
 
 
-def _run_dask(args, inputs, outputs):
+def _by_kind(kind, inputs, outputs):
+    """The files of each kind of data: all of ``kind`` when given, else each file's header's.
+
+    Returns a dict kind -> (inputs, outputs), in the order the kinds first occur.
+    """
+    groups = {}
+    for path, output in zip(inputs, outputs):
+        found = kind or _file_kind(None, path)
+        group = groups.setdefault(found, ([], []))
+        group[0].append(path)
+        group[1].append(output)
+    return groups
+
+
+def _file_kind(kind, path):
+    """``kind``, or the kind the file's header says (an unreadable file gets the default:
+    reading it for real then says what is wrong)."""
+    from .fitsio import read_header
+
+    return resolve_kind(kind, read_header(path), source=path)
+
+
+def _run_dask(args, inputs, outputs, options):
     from .pipeline import enhance_files_on_cluster
 
-    return enhance_files_on_cluster(inputs, outputs, engine_options=_engine_options(args), workers=args.workers,
+    return enhance_files_on_cluster(inputs, outputs, engine_options=options, workers=args.workers,
                                     scheduler=args.scheduler, skip_existing=args.skip_existing,
                                     progress=not args.quiet)
 

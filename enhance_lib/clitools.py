@@ -3,8 +3,9 @@
 import argparse
 import logging
 import sys
+import warnings
 
-from .errors import EnhanceError
+from .errors import EnhanceError, EnhanceUserWarning
 
 __all__ = ["OneLineParser", "run_cli", "setup_logging"]
 
@@ -44,12 +45,27 @@ def run_cli(prog, func, args):
     int
         0 on success, 2 on an :class:`EnhanceError`, 130 on Ctrl-C.
     """
+    previous = warnings.formatwarning
+
+    def one_line(message, category, filename, lineno, line=None):
+        if issubclass(category, EnhanceUserWarning):
+            return f"{prog}: warning: {message}\n"
+        return previous(message, category, filename, lineno, line)
+
     try:
-        code = func(args)
+        # Warnings the run survives: one line each, none with -q; a Python caller of
+        # the library sees them as EnhanceUserWarning instead.
+        with warnings.catch_warnings():
+            if getattr(args, "quiet", False):
+                warnings.simplefilter("ignore", EnhanceUserWarning)
+            warnings.formatwarning = one_line
+            code = func(args)
     except EnhanceError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = previous
     return 0 if code is None else int(code)

@@ -1,6 +1,8 @@
 """Exceptions and warnings of the Enhance package."""
 
-__all__ = ["EnhanceError", "EnhanceUserWarning"]
+import warnings
+
+__all__ = ["EnhanceError", "EnhanceUserWarning", "warn_user"]
 
 
 class EnhanceError(Exception):
@@ -22,3 +24,12 @@ class EnhanceError(Exception):
 
 class EnhanceUserWarning(UserWarning):
     """Something the user should know about, that does not stop the program."""
+
+
+def warn_user(message, *, stacklevel=3):
+    """Issue an :class:`EnhanceUserWarning` that a Python caller can filter or catch.
+
+    ``stacklevel`` 3 points the warning at the caller of the function that calls
+    this helper. The command-line programs show each as one line (hidden by ``-q``).
+    """
+    warnings.warn(message, EnhanceUserWarning, stacklevel=stacklevel)

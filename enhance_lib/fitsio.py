@@ -23,7 +23,7 @@ from .errors import EnhanceError
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "FitsImage", "read_image", "same_file", "upsample_header", "add_history", "write_image"]
+    "FitsImage", "image_data", "read_header", "read_image", "same_file", "upsample_header", "add_history", "write_image"]
 
 # Keywords that describe the storage of the input HDU rather than the image; they
 # are wrong for (or forbidden in) the float32 primary HDU that is written.
@@ -120,6 +120,27 @@ def read_image(path):
     return FitsImage(data=data, header=header, hdu_index=index, path=path)
 
 
+def read_header(path):
+    """The header of the image :func:`read_image` would read, without reading its data.
+
+    Returns
+    -------
+    astropy.io.fits.Header or None
+        None when the file cannot be read or holds no image of two or more axes
+        (:func:`read_image` then says why).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(os.fspath(path), memmap=False, lazy_load_hdus=True) as hdul:
+                for hdu in hdul:
+                    if _is_image_hdu(hdu) and int(hdu.header.get("NAXIS", 0)) >= 2:
+                        return hdu.header.copy()
+    except (OSError, ValueError, TypeError, IndexError, KeyError):
+        return None
+    return None
+
+
 def _read_hdus(path):
     """Return (data, header, index) of the first image with ndim >= 2."""
     one_d = False
@@ -139,16 +160,23 @@ def _read_hdus(path):
             if raw.ndim > 3:
                 msg = f"data has {raw.ndim} dimensions, need a 2-D image or a 3-D cube"
                 raise EnhanceError(msg, path=path)
-            # astropy has applied BSCALE/BZERO already (float result); an integer
-            # array here was stored unscaled, with BLANK as its missing value.
-            data = np.array(raw, dtype=np.float32)
-            blank = hdu.header.get("BLANK")
-            if raw.dtype.kind in "iu" and isinstance(blank, int) and not isinstance(blank, bool):
-                data[raw == blank] = np.nan
-            return data, hdu.header.copy(), index
+            return image_data(raw, hdu.header), hdu.header.copy(), index
     if one_d:
         raise EnhanceError("data is 1-D, need a 2-D image or a 3-D cube", path=path)
     raise EnhanceError("no image data in any HDU", path=path)
+
+
+def image_data(raw, header):
+    """An HDU's data as a new float32 array, NaN where an integer image has its BLANK value.
+
+    astropy has applied BSCALE/BZERO already when they are set (a float result); an
+    integer array was stored unscaled, with BLANK as its missing value.
+    """
+    data = np.array(raw, dtype=np.float32)
+    blank = header.get("BLANK")
+    if raw.dtype.kind in "iu" and isinstance(blank, int) and not isinstance(blank, bool):
+        data[raw == blank] = np.nan
+    return data
 
 
 def _is_number(value):

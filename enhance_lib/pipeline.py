@@ -20,16 +20,16 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .errors import EnhanceError
+from .kinds import KINDS, check_kind, resolve_kind
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "KINDS", "Engine", "Outcome", "default_weights", "enhance_files", "enhance_files_dask",
     "enhance_files_on_cluster", "local_cluster",
-    "check_options", "output_paths", "prepare",
+    "check_options", "output_paths", "prepare", "prepare_data",
 ]
 
-KINDS = ("intensity", "blos")
 # What a folder given as input contributes (sorted).
 FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fts")
 
@@ -66,25 +66,78 @@ def check_output_folder(path):
 
 @dataclasses.dataclass
 class _Prepared:
-    """A file read and its planes' normalisers built: everything before prediction."""
+    """An image and its planes' normalisers: everything before prediction."""
 
-    path: str
+    path: str  # the file, or a name for an array ("array", a map's name)
     image: object  # fitsio.FitsImage
     planes: np.ndarray  # (n, ny, nx)
     normalizers: list
+    kind: str = "intensity"
 
 
 def check_options(*, kind, normalization=None):
-    """Raise :class:`EnhanceError` for an unknown data kind or normalisation."""
+    """Raise :class:`EnhanceError` for an unknown data kind or normalisation.
+
+    ``kind`` None (read from each file's header) is valid.
+    """
     from .normalize import parse_method
 
-    if kind not in KINDS:
-        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
-    parse_method(kind, normalization)
+    if kind is not None:
+        check_kind(kind)
+    parse_method(kind or "intensity", normalization)
 
 
-def prepare(path, *, kind, normalization=None):
+def prepare_data(data, header=None, *, kind=None, normalization=None, source="array"):
+    """Check an image and build the normaliser of each plane (the limb fit of a full disk).
+
+    Parameters
+    ----------
+    data : array_like, shape (ny, nx) or (nplanes, ny, nx)
+        In physical units; NaN marks missing pixels. Not modified.
+    header : astropy.io.fits.Header, optional
+        Locates the disk of a full-disk image; says the kind of data when ``kind`` is None.
+    kind : {'intensity', 'blos'} or None
+        None: from the header (:func:`enhance_lib.kinds.resolve_kind`).
+    normalization : None, 'quiet-sun', 'max', 'none' or float
+    source : str
+        Name for messages (the file, or what the data came from).
+
+    Raises
+    ------
+    EnhanceError
+        Not a 2-D image or 3-D cube, no finite pixel, a plane without finite pixels,
+        a bad kind or normalisation.
+    """
+    from astropy.io import fits
+
+    from .fitsio import FitsImage
+    from .normalize import make_normalizer
+
+    data = np.asarray(data, dtype=np.float32)  # read, never written: the caller's array stays as it is
+    if data.ndim not in (2, 3):
+        raise EnhanceError(f"data has {data.ndim} dimensions, need a 2-D image or a 3-D cube", path=source)
+    if not np.isfinite(data).any():
+        raise EnhanceError("all pixels are NaN or infinite", path=source)
+    header = fits.Header() if header is None else fits.Header(header, copy=True)
+    kind = resolve_kind(kind, header, source=source)
+    planes = data if data.ndim == 3 else data[np.newaxis]
+    normalizers = []
+    for index, plane in enumerate(planes):
+        if not np.isfinite(plane).any():
+            raise EnhanceError(f"plane {index} has no finite pixels", path=source)
+        try:
+            normalizers.append(make_normalizer(plane, header, kind=kind, method=normalization))
+        except EnhanceError as exc:
+            raise EnhanceError(exc.message, path=source) from None
+        log.debug("plane %d: %s", index, normalizers[-1].describe())
+    image = FitsImage(data=data, header=header, hdu_index=None, path=str(source))
+    return _Prepared(str(source), image, planes, normalizers, kind)
+
+
+def prepare(path, *, kind=None, normalization=None):
     """Read a file and build the normaliser of each plane (the limb fit of a full disk).
+
+    ``kind`` None takes the kind from the file's header.
 
     Raises
     ------
@@ -92,17 +145,11 @@ def prepare(path, *, kind, normalization=None):
         Unreadable or not FITS, no image, an all-NaN plane, a bad normalisation.
     """
     from .fitsio import read_image
-    from .normalize import make_normalizer
 
     image = read_image(path)
-    planes = image.data if image.data.ndim == 3 else image.data[np.newaxis]
-    normalizers = []
-    for index, plane in enumerate(planes):
-        if not np.isfinite(plane).any():
-            raise EnhanceError(f"plane {index} has no finite pixels", path=path)
-        normalizers.append(make_normalizer(plane, image.header, kind=kind, method=normalization))
-        log.debug("plane %d: %s", index, normalizers[-1].describe())
-    return _Prepared(str(path), image, planes, normalizers)
+    prepared = prepare_data(image.data, image.header, kind=kind, normalization=normalization, source=str(path))
+    prepared.image = image  # with its HDU index, for the HISTORY
+    return prepared
 
 
 class Engine:
@@ -111,6 +158,8 @@ class Engine:
     Parameters
     ----------
     kind : {'intensity', 'blos'}
+        The kind of data it enhances (files whose header says otherwise are
+        enhanced as this kind, with a warning).
     weights : str or os.PathLike, optional
         Weights file; default the shipped network for ``kind``.
     model, depth, filters, activation : optional
@@ -134,6 +183,7 @@ class Engine:
         from .predict import Predictor
         from .weights import load_network
 
+        check_kind(kind)
         check_options(kind=kind, normalization=normalization)  # fail before any work
         if weights is None:
             weights = default_weights(kind)
@@ -158,8 +208,16 @@ class Engine:
         )
 
     def prepare(self, path):
-        """Read a file and build the normaliser of each plane (:func:`prepare`)."""
+        """Read a file and build the normaliser of each plane (:func:`prepare`).
+
+        A header that says another kind of data than the engine's gives an
+        :class:`~enhance_lib.errors.EnhanceUserWarning`; the engine's kind is used.
+        """
         return prepare(path, kind=self.kind, normalization=self.normalization)
+
+    def prepare_data(self, data, header=None, *, source="array"):
+        """An array (and its header) ready to predict (:func:`prepare_data`)."""
+        return prepare_data(data, header, kind=self.kind, normalization=self.normalization, source=source)
 
     def predict(self, prepared, *, progress=False):
         """The enhanced data (2-D, or 3-D for a cube) in the input's units."""
@@ -171,14 +229,20 @@ class Engine:
         ]
         return np.stack(outputs) if prepared.image.data.ndim == 3 else outputs[0]
 
-    def write(self, prepared, result, output_path):
-        """Write the result with the header updated for the x2 grid (atomically)."""
-        from .fitsio import add_history, upsample_header, write_image
+    def output_header(self, prepared, result):
+        """The header of ``result``: the input's, updated for the x2 grid, with HISTORY.
+
+        See :func:`enhance_lib.fitsio.upsample_header` for the WCS rule.
+        """
+        from .fitsio import add_history, upsample_header
 
         image, config = prepared.image, self.config
         header = upsample_header(image.header, shape=result.shape[-2:], factor=2)
         header["ENHNORM"] = (float(prepared.normalizers[0].constant), "Enhance normalisation constant (input units)")
-        header = add_history(
+        source = os.path.basename(prepared.path)
+        if image.hdu_index is not None:
+            source += f" HDU {image.hdu_index}"
+        return add_history(
             header,
             [
                 f"Enhanced x2 by enhance_lib {__version__} (Diaz Baso+Asensio Ramos 2018)",
@@ -187,10 +251,15 @@ class Engine:
                 f"weights: {os.path.basename(str(self.weights))}",
                 f"backend: {self.backend} ({self.precision})",
                 f"normalisation: {prepared.normalizers[0].describe()}",
-                f"input: {os.path.basename(prepared.path)} HDU {image.hdu_index}",
+                f"input: {source}",
             ],
         )
-        write_image(output_path, result, header, input_path=prepared.path)
+
+    def write(self, prepared, result, output_path):
+        """Write the result with the header updated for the x2 grid (atomically)."""
+        from .fitsio import write_image
+
+        write_image(output_path, result, self.output_header(prepared, result), input_path=prepared.path)
         log.debug("wrote %s", output_path)
 
     def enhance_file(self, input_path, output_path, *, progress=False, prepared=None):

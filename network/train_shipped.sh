@@ -43,7 +43,7 @@ phase continue 2 2e-5
 #    200-column image the published network saw (--cut-edges). Patches may now span input rows
 #    56-199 and all 140 columns: the mask keeps every counted target 13 input pixels (the
 #    receptive margin) from rows 0-55 and from the missing columns.
-# (intensity only: the stage-2 blos network shifted the net flux of samples/blos.fits by 2.4 %
+# (intensity only: the stage-2 blos network shifted the net flux of samples/synthetic_blos.fits by 2.4 %
 #  of its mean |B|; see network/README.md.)
 for t in intensity; do
     pre=hmi

@@ -1,8 +1,17 @@
-"""Make the sample HMI-like images ``samples/hmi.fits`` and ``samples/blos.fits``.
+"""Make the samples: real HMI crops (``hmi.fits``, ``blos.fits``, ``*_published.fits``)
+and synthetic HMI-like images with a WCS (``synthetic_hmi.fits``, ``synthetic_blos.fits``).
 
-    python samples/make_samples.py [--out-dir samples]
+    python samples/make_samples.py [--out-dir samples] [--data ../shared/data]
 
-The images are *synthetic*: a scene of :func:`enhance_lib.sun.synthetic_sun` (a
+The real samples are the public SDO/HMI crops that the original Enhance shipped
+(continuum intensity and line-of-sight magnetogram of an active region, 200 x 140
+pixels: the left 140 of 200 columns) and the published Enhance networks' outputs
+for them, read from ``--data`` (``$ENHANCE_TEST_DATA`` or ``../shared/data``) and
+written with headers saying what they are. Their date and pointing are not known,
+so their headers hold HMI's pixel scale (which sunpy needs to open them) and no
+reference coordinate.
+
+The synthetic images are a scene of :func:`enhance_lib.sun.synthetic_sun` (a
 sunspot, pores, plage, network and granulation at 0.063"/px) degraded by the forward
 model of Díaz Baso & Asensio Ramos (2018, A&A 614, A5) -- the HMI PSF (Enhance
 variant) and resampling to 0.504"/px -- with HMI-like noise added. The headers carry
@@ -33,7 +42,12 @@ T_OBS = "2014.06.01_12:00:00_TAI"
 RSUN_OBS = 945.8  # arcsec, early June
 DSUN_OBS = 1.5168e11  # m
 HGLT_OBS = -0.09  # deg (B0 in early June)
-FILES = {"intensity": "hmi.fits", "blos": "blos.fits"}
+FILES = {"intensity": "synthetic_hmi.fits", "blos": "synthetic_blos.fits"}
+# Real crops: kind -> (input file in the data folder, published output there, sample names).
+REAL = {
+    "intensity": ("hmi_sample_left.fits", "hmi_enhanced_left.fits", "hmi.fits", "hmi_published.fits"),
+    "blos": ("blos_sample_left.fits", "blos_enhanced_left.fits", "blos.fits", "blos_published.fits"),
+}
 
 
 def make_scene():
@@ -92,7 +106,7 @@ def make_header(kind, shape):
     h["WAVELNTH"] = (6173.0, "[Angstrom]")
     if kind == "intensity":
         h["CONTENT"] = "CONTINUUM INTENSITY"
-        h["BUNIT"] = ("I/I_qs", "intensity over the quiet-Sun mean")
+        h["BUNIT"] = ("", "dimensionless: intensity over the quiet-Sun mean")
     else:
         h["CONTENT"] = "MAGNETOGRAM"
         h["BUNIT"] = "Gauss"
@@ -111,8 +125,61 @@ def make_header(kind, shape):
     return h
 
 
+def real_header(kind, *, published=False):
+    """The header of a real sample: what it is, its units and HMI's pixel scale, no pointing."""
+    scale = psf.HMI_SCALE / (2 if published else 1)
+    h = fits.Header()
+    # Pixel scale only: sunpy needs angular axis units to open a map; CRVAL, CRPIX,
+    # CTYPE and the date are left out because they are not known for these crops.
+    h["CUNIT1"] = "arcsec"
+    h["CUNIT2"] = "arcsec"
+    h["CDELT1"] = (scale, "[arcsec/px] " + ("x2 of HMI's pixel scale" if published else "HMI's pixel scale"))
+    h["CDELT2"] = (scale, "[arcsec/px]")
+    h["TELESCOP"] = "SDO/HMI"
+    h["INSTRUME"] = "HMI"
+    h["WAVELNTH"] = (6173.0, "[Angstrom] Fe I line")
+    if kind == "intensity":
+        h["CONTENT"] = "CONTINUUM INTENSITY"
+        h["BUNIT"] = ("", "dimensionless: intensity over the quiet-Sun level")
+    else:
+        h["CONTENT"] = "MAGNETOGRAM"
+        h["BUNIT"] = ("G", "line-of-sight magnetic field")
+    h["ORIGIN"] = "Enhance (Keras 3) samples"
+    what = "continuum intensity" if kind == "intensity" else "line-of-sight magnetogram"
+    if published:
+        h["COMMENT"] = f"Output of the published Enhance {kind} network (Diaz Baso & Asensio"
+        h["COMMENT"] = "Ramos 2018, A&A 614, A5) for the real SDO/HMI sample, as distributed"
+        h["COMMENT"] = "with the original Enhance: the left 280 of 400 columns, all 400 rows."
+        h["COMMENT"] = "It was computed from all 200 input columns, so its last ~26 columns"
+        h["COMMENT"] = "depend on input pixels the 140-column sample does not hold."
+    else:
+        h["COMMENT"] = f"Real SDO/HMI {what} of an active region (public NASA data),"
+        h["COMMENT"] = "the sample the original Enhance shipped: a 200 x 140 crop (all 200"
+        h["COMMENT"] = "rows, the left 140 of 200 columns)."
+    if kind == "blos":
+        h["COMMENT"] = "The published blos output was made with division by 1000 (kG) and back."
+    h["COMMENT"] = "Observation date and pointing unknown: no reference coordinate is given;"
+    h["COMMENT"] = "coordinates a reader assumes for it (sunpy: 0, 0) are not the true ones."
+    h["HISTORY"] = "samples/make_samples.py: copied from the original Enhance's sample data"
+    return h
+
+
+def write_real_samples(data_dir, out_dir):
+    """Write the real samples and the published outputs into ``out_dir``; return their paths."""
+    paths = []
+    for kind, (sample, output, name, published_name) in REAL.items():
+        for source, target, published in ((sample, name, False), (output, published_name, True)):
+            data = fits.getdata(os.path.join(data_dir, source))
+            data = data.astype(data.dtype.newbyteorder("="))  # values as they are, native order
+            hdu = fits.PrimaryHDU(data=data, header=real_header(kind, published=published))
+            path = os.path.join(out_dir, target)
+            hdu.writeto(path, overwrite=True)
+            paths.append(path)
+    return paths
+
+
 def write_samples(out_dir):
-    """Write the two sample files into ``out_dir``; return their paths."""
+    """Write the two synthetic sample files into ``out_dir``; return their paths."""
     images = make_images()
     paths = []
     for kind, name in FILES.items():
@@ -126,9 +193,17 @@ def write_samples(out_dir):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", default=os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_data = os.environ.get("ENHANCE_TEST_DATA") or os.path.join(here, os.pardir, os.pardir, "shared", "data")
+    parser.add_argument("--out-dir", default=here)
+    parser.add_argument("--data", default=default_data, help="folder of the real HMI crops (../shared/data)")
     args = parser.parse_args(argv)
-    for path in write_samples(args.out_dir):
+    paths = write_samples(args.out_dir)
+    if os.path.isdir(args.data):
+        paths += write_real_samples(args.data, args.out_dir)
+    else:
+        print(f"{args.data}: not found; the real samples were not remade", file=sys.stderr)
+    for path in paths:
         print(path)
     return 0
 

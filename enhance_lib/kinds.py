@@ -1,0 +1,119 @@
+"""The kinds of data the networks enhance, and the kind a FITS header says it holds.
+
+HMI's own products say what they hold in ``CONTENT`` (``CONTINUUM INTENSITY`` for
+``hmi.Ic_45s``, ``MAGNETOGRAM`` for ``hmi.M_45s``); other files often say it only
+through the data unit ``BUNIT``. A header that says neither means intensity, the
+original program's default.
+"""
+
+import logging
+import re
+
+from .errors import EnhanceError, warn_user
+
+log = logging.getLogger(__name__)
+
+__all__ = ["KINDS", "DEFAULT_KIND", "check_kind", "kind_from_header", "resolve_kind"]
+
+KINDS = ("intensity", "blos")
+DEFAULT_KIND = "intensity"
+
+# CONTENT values (upper case, compared as prefixes after HMI's optional "HMI " prefix).
+_CONTENT = (
+    ("CONTINUUM", "intensity"),
+    ("INTENSITY", "intensity"),
+    ("MAGNETOGRAM", "blos"),
+    ("LOS MAGNETIC", "blos"),
+    ("LINE-OF-SIGHT MAGNETIC", "blos"),
+)
+# Units of a magnetogram: field strength or flux density (HMI writes 'Gauss', Mx/cm^2 for
+# flux-density products); compared case-insensitively with spaces removed.
+_FIELD_UNITS = {"g", "gauss", "kg", "kgauss", "mx/cm^2", "mx/cm2", "mxcm^-2", "mxcm-2", "mx.cm**-2", "mx/cm**2",
+                "t", "mt", "tesla"}
+# Units of an intensity (count rates, normalised or dimensionless data).
+_INTENSITY_UNITS = {"dn/s", "dn", "ct/s", "count/s", "counts/s", "erg/(s.cm2.sr.angstrom)"}
+
+
+def check_kind(kind):
+    """Return ``kind`` if it is one of :data:`KINDS`, else raise :class:`EnhanceError`."""
+    if kind not in KINDS:
+        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    return kind
+
+
+def kind_from_header(header):
+    """The kind of data a header says it holds, and why.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header, dict-like or None
+
+    Returns
+    -------
+    kind : {'intensity', 'blos'} or None
+        None when the header says nothing about it.
+    reason : str
+        The keyword that decided, for the log (e.g. ``CONTENT = 'MAGNETOGRAM'``).
+
+    Examples
+    --------
+    >>> kind_from_header({"CONTENT": "MAGNETOGRAM"})
+    ('blos', "CONTENT = 'MAGNETOGRAM'")
+    >>> kind_from_header({"BUNIT": "DN/s"})
+    ('intensity', "BUNIT = 'DN/s'")
+    >>> kind_from_header({})
+    (None, 'the header has no CONTENT or BUNIT')
+    """
+    if header is None:
+        return None, "no header"
+    content = str(header.get("CONTENT", "") or "").strip().upper()
+    words = re.sub(r"^HMI\s+", "", content)
+    for prefix, kind in _CONTENT:
+        if words.startswith(prefix):
+            return kind, f"CONTENT = {header.get('CONTENT')!r}"
+    bunit = header.get("BUNIT")
+    if isinstance(bunit, str) and bunit.strip():
+        unit = re.sub(r"\s+", "", bunit).lower()
+        if unit in _FIELD_UNITS:
+            return "blos", f"BUNIT = {bunit!r}"
+        if unit in _INTENSITY_UNITS:
+            return "intensity", f"BUNIT = {bunit!r}"
+    return None, "the header has no CONTENT or BUNIT" if not content and not bunit else (
+        "neither CONTENT nor BUNIT names a kind of data")
+
+
+def resolve_kind(kind, header, *, source=None):
+    """The kind to enhance: ``kind`` if given, else the header's, else intensity.
+
+    An explicit ``kind`` that contradicts the header is obeyed, with an
+    :class:`~enhance_lib.errors.EnhanceUserWarning`. The choice and its reason are logged.
+
+    Parameters
+    ----------
+    kind : {'intensity', 'blos'} or None
+        What the user asked for; None to read it from ``header``.
+    header : astropy.io.fits.Header, dict-like or None
+    source : str, optional
+        Name of the file (or map) for the messages.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    EnhanceError
+        An unknown ``kind``.
+    """
+    found, reason = kind_from_header(header)
+    where = f"{source}: " if source else ""
+    if kind is not None:
+        check_kind(kind)
+        if found is not None and found != kind:
+            warn_user(f"{where}enhancing as {kind} as asked, but the header says {found} ({reason})")
+        return kind
+    if found is None:
+        log.info("%sdata type intensity (the default: %s)", where, reason)
+        return DEFAULT_KIND
+    log.info("%sdata type %s, from the header (%s)", where, found, reason)
+    return found
