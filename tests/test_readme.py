@@ -1,0 +1,31 @@
+"""The README's "From Python" example runs and prints what the README says it prints."""
+
+import contextlib
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _from_python_blocks():
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## From Python"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    printed = re.search(r"prints\n\n```\n(.*?)```", section, re.S).group(1)
+    return code, printed
+
+
+@pytest.mark.filterwarnings("ignore::sunpy.util.exceptions.SunpyWarning")
+def test_readme_from_python_example(monkeypatch):
+    pytest.importorskip("sunpy.map", reason="sunpy not installed (pip install 'enhance-keras3[sunpy]')")
+    code, printed = _from_python_blocks()
+    monkeypatch.chdir(REPO)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    assert out.getvalue() == printed
+    assert os.getcwd() == str(REPO)
