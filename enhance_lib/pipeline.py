@@ -170,6 +170,10 @@ class Engine:
     precision : {'float32', 'bfloat16'}
     device : {'auto', 'cpu', 'gpu'}
         Where to compute; ``auto`` takes a GPU when the Keras backend sees one.
+    conserve_flux : bool
+        Invert the network's response to uniform inputs (measured when the engine is
+        built, :mod:`enhance_lib.photometry`), so that a uniform input comes back
+        unchanged; default False, the network's output as it is.
 
     Raises
     ------
@@ -178,7 +182,7 @@ class Engine:
     """
 
     def __init__(self, *, kind="intensity", weights=None, model=None, depth=None, filters=None, activation=None,
-                 normalization=None, tile=None, precision="float32", device="auto"):
+                 normalization=None, tile=None, precision="float32", device="auto", conserve_flux=False):
         from .backend import describe, device_scope, resolve_device
         from .predict import Predictor
         from .weights import load_network
@@ -202,6 +206,11 @@ class Engine:
         with device_scope(self.device):
             net, self.config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation)
             self.predictor = Predictor(net, self.config, tile=tile, precision=precision, device=self.device)
+            self.response = None
+            if conserve_flux:
+                from .photometry import measure_response
+
+                self.response = measure_response(self.predictor, kind)
         log.info(
             "network %s depth %d, %d filters (%s); %s",
             self.config.model, self.config.depth, self.config.filters, weights, self.backend,
@@ -224,7 +233,7 @@ class Engine:
         from .predict import enhance_array
 
         outputs = [
-            enhance_array(plane, self.predictor, normalizer, progress=progress)
+            enhance_array(plane, self.predictor, normalizer, progress=progress, response=self.response)
             for plane, normalizer in zip(prepared.planes, prepared.normalizers)
         ]
         return np.stack(outputs) if prepared.image.data.ndim == 3 else outputs[0]
@@ -251,6 +260,8 @@ class Engine:
                 f"weights: {os.path.basename(str(self.weights))}",
                 f"backend: {self.backend} ({self.precision})",
                 f"normalisation: {prepared.normalizers[0].describe()}",
+                "photometry: " + (self.response.describe(self.kind, constant=prepared.normalizers[0].constant)
+                                  if self.response is not None else "the network's output as it is (faithful)"),
                 f"input: {source}",
             ],
         )

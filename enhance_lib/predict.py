@@ -223,7 +223,7 @@ def _span_tiles(needed, tile, align):
     return [(first + a, first + b) for a, b in tile_grid(last - first, tile, align=align)]
 
 
-def enhance_array(image, predictor, normalizer, *, progress=False):
+def enhance_array(image, predictor, normalizer, *, progress=False, response=None):
     """Normalise, fill NaNs, predict tile by tile, de-normalise, restore NaNs.
 
     Parameters
@@ -234,6 +234,10 @@ def enhance_array(image, predictor, normalizer, *, progress=False):
     normalizer : enhance_lib.normalize.Normalizer
         Built for this plane.
     progress : bool
+    response : enhance_lib.photometry.FlatResponse, optional
+        The network's response to uniform inputs: given, it is inverted on the output
+        and the output's large scales matched to the input's (flux conservation,
+        :mod:`enhance_lib.photometry`); None keeps the network's output as it is.
 
     Returns
     -------
@@ -251,7 +255,14 @@ def enhance_array(image, predictor, normalizer, *, progress=False):
     fill = np.float32(np.median(scaled[~bad]))
     scaled = np.where(bad, fill, scaled)
     out = predictor.run(scaled, skip=bad if bad.any() else None, progress=progress)
+    if response is not None:
+        out = response.invert(out)
     out = np.asarray(normalizer.denormalize(out), dtype=np.float32)
+    if response is not None:
+        from .photometry import match_large_scales
+
+        up = np.repeat(np.repeat(bad, SCALE, axis=0), SCALE, axis=1)
+        out = match_large_scales(np.where(bad, np.nan, image), np.where(up, np.nan, out), kind=normalizer.kind)
     if bad.any():
         out[np.kron(bad, np.ones((SCALE, SCALE), dtype=bool))] = np.nan
     return out
