@@ -77,8 +77,8 @@ class FlatResponse:
     anchor : float
         The level the inversion is exact at and built out from: 1 (I/I_qs) for
         intensity, 0 for blos. Where the response is not increasing (the shipped
-        networks return about the same value for intensities below 0.03 I/I_qs and for
-        fields within about 10 G of zero) the inverse cannot tell those levels apart;
+        networks return about the same value for intensities below 0.03 I/I_qs, and
+        +1.4 to +2.4 G for every field between about -4 and +12 G) the inverse cannot tell those levels apart;
         the inversion follows the increasing run of the curve through the anchor
         (:attr:`kept`), so that it maps the output for 0 G back to 0 G.
     """
