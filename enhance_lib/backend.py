@@ -23,6 +23,7 @@ from .errors import EnhanceError
 __all__ = [
     "BACKENDS",
     "DEVICES",
+    "cpu_flags",
     "backend_name",
     "check_installed",
     "describe",
@@ -61,6 +62,18 @@ def backend_name():
         msg = f"unknown KERAS_BACKEND {name!r}; choose one of {', '.join(BACKENDS)}"
         raise EnhanceError(msg)
     return name
+
+
+def cpu_flags():
+    """The CPU's feature flags (``/proc/cpuinfo``; an empty set where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
 
 
 def check_installed(name=None):

@@ -5,6 +5,8 @@ import logging
 import os
 import time
 
+import numpy as np
+
 from . import __version__
 from .clitools import OneLineParser, run_cli, setup_logging
 from .errors import EnhanceError
@@ -27,7 +29,7 @@ def build_parser():
         "line-of-sight magnetogram with Enhance (Diaz Baso & Asensio Ramos 2018, A&A 614, A5).",
     )
     p.add_argument(
-        "-i", "--input", required=True, nargs="+", metavar="INPUT",
+        "-i", "--input", required=True, nargs="+", action="extend", metavar="INPUT",
         help="input FITS file(s) (first HDU with an image; 2-D or a 3-D cube), folders (their *.fits, "
         "*.fits.gz, *.fts) or quoted glob patterns",
     )
@@ -84,6 +86,11 @@ def build_parser():
         default="float32",
         help="arithmetic: float32 (default, exact) or bfloat16 (faster on CPUs with AVX512-BF16 "
         "and on GPUs, ~1 %% relative error)",
+    )
+    p.add_argument(
+        "--compress", choices=("none", "gzip", "rice"), default="none",
+        help="output storage: none (default; a 4096^2 output is 268 MB), gzip (tile-compressed, lossless) or rice "
+        "(tile-compressed, quantised to 1/16 of the noise: lossy, ~4x smaller than gzip)",
     )
     p.add_argument(
         "--conserve-flux", action="store_true",
@@ -146,7 +153,7 @@ def expand_inputs(items):
 
 def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None, depth=None,
                  filters=None, activation=None, normalization=None, tile=None, precision="float32",
-                 device="auto", conserve_flux=False, plot=None, progress=False):
+                 device="auto", conserve_flux=False, compress=None, plot=None, progress=False):
     """Enhance a FITS file and write the x2 result with an updated header.
 
     Parameters
@@ -166,6 +173,8 @@ def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None
         Where to compute; ``auto`` takes a GPU when the Keras backend sees one.
     conserve_flux : bool
         Invert the network's response to uniform inputs (:mod:`enhance_lib.photometry`).
+    compress : {None, 'none', 'gzip', 'rice'}
+        Output storage (:func:`enhance_lib.fitsio.write_image`).
     plot : str, optional
         PNG comparison figure.
     progress : bool
@@ -188,14 +197,20 @@ def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None
     kind = prepared.kind
     engine = Engine(kind=kind, weights=weights, model=model, depth=depth, filters=filters, activation=activation,
                     normalization=normalization, tile=tile, precision=precision, device=device,
-                    conserve_flux=conserve_flux)
+                    conserve_flux=conserve_flux, compress=compress)
     result = engine.enhance_file(input_path, output_path, progress=progress, prepared=prepared)
     log.info("wrote %s", output_path)
     if plot:
         from .plotting import plot_comparison
 
-        plot_comparison(plot, prepared.planes[0], result if result.ndim == 2 else result[0],
-                        kind=kind, title=os.path.basename(str(input_path)))
+        plane, normalizer = prepared.planes[0], prepared.normalizers[0]
+        enhanced = result if result.ndim == 2 else result[0]
+        local = local_enhanced = None
+        if kind == "intensity":  # contrast on I/I_qs: limb darkening is not contrast
+            local = normalizer.normalize(plane)
+            local_enhanced = enhanced / normalizer.denormalize(np.ones(enhanced.shape, np.float32))
+        plot_comparison(plot, plane, enhanced, kind=kind, title=os.path.basename(str(input_path)),
+                        header=prepared.image.header, local=local, local_enhanced=local_enhanced)
         log.info("wrote %s", plot)
     return result
 
@@ -203,7 +218,8 @@ def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None
 def _engine_options(args, kind):
     return dict(kind=kind, weights=args.weights, model=args.model, depth=args.depth, filters=args.kernels,
                 activation=args.activation, normalization=args.normalization, tile=args.tile,
-                precision=args.precision, device=args.device, conserve_flux=args.conserve_flux)
+                precision=args.precision, device=args.device, conserve_flux=args.conserve_flux,
+                compress=args.compress)
 
 
 def _run(args):
@@ -212,6 +228,10 @@ def _run(args):
     check_installed()  # an unusable KERAS_BACKEND, or no GPU for --device gpu, fails before any file is read
     if args.device == "gpu":
         resolve_device("gpu")
+    if args.workers or args.scheduler:
+        from .pipeline import import_distributed
+
+        import_distributed()
     inputs, batch = expand_inputs(args.input)
     if args.workers is not None and args.workers < 1:
         raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")

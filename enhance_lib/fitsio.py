@@ -23,7 +23,7 @@ from .errors import EnhanceError
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "FitsImage", "image_data", "read_header", "read_image", "same_file", "upsample_header", "add_history", "write_image"]
+    "COMPRESSION", "FitsImage", "image_data", "pixel_scale", "read_header", "read_image", "same_file", "upsample_header", "add_history", "write_image"]
 
 # Keywords that describe the storage of the input HDU rather than the image; they
 # are wrong for (or forbidden in) the float32 primary HDU that is written.
@@ -179,6 +179,35 @@ def image_data(raw, header):
     return data
 
 
+_ANGLE = {"arcsec": 1.0, "arcmin": 60.0, "deg": 3600.0, "mas": 1e-3, "rad": 206264.80624709636}
+
+
+def pixel_scale(header):
+    """The pixel scale in arcsec per pixel (the mean of the two axes), or None when the
+    header does not say: no CDELT or CD matrix, or no CUNIT giving angular units (the
+    FITS standard's default of degrees is not assumed: many files leave CUNIT out
+    without meaning it).
+    """
+    if header is None:
+        return None
+    scales = []
+    for i in (1, 2):
+        unit = str(header.get(f"CUNIT{i}", "") or "").strip().lower()
+        if unit not in _ANGLE:
+            return None
+        if f"CD{i}_1" in header or f"CD{i}_2" in header:
+            values = [header.get(f"CD{i}_{j}", 0.0) for j in (1, 2)]
+            if not all(_is_number(v) for v in values):
+                return None
+            step = float(np.hypot(*values))
+        elif _is_number(header.get(f"CDELT{i}")):
+            step = abs(float(header[f"CDELT{i}"]))
+        else:
+            return None
+        scales.append(step * _ANGLE[unit])
+    return float(np.mean(scales)) if all(s > 0 for s in scales) else None
+
+
 def _is_number(value):
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
@@ -282,8 +311,15 @@ def add_history(header, lines):
     return new
 
 
-def write_image(path, data, header, *, input_path=None):
-    """Write ``data`` as a float32 primary HDU, replacing ``path`` atomically.
+#: Output compression: name -> (astropy compression type, quantize_level). GZIP_2 (byte
+#: shuffling, then gzip) with no quantisation is lossless for float32; RICE_1 needs integers,
+#: so floats are quantised to 1/16 of each tile's noise estimate (with subtractive dither):
+#: lossy, an error RMS of about noise / 55, and about 4x smaller than gzip.
+COMPRESSION = {"gzip": ("GZIP_2", 0.0), "rice": ("RICE_1", 16.0)}
+
+
+def write_image(path, data, header, *, input_path=None, compress=None):
+    """Write ``data`` as a float32 primary HDU (or tile-compressed), replacing ``path`` atomically.
 
     The file is written to a temporary file in the destination's folder (created if
     needed) and moved onto ``path`` only when complete, so an existing file is
@@ -300,6 +336,10 @@ def write_image(path, data, header, *, input_path=None):
         from a copy); not modified.
     input_path : str or os.PathLike, optional
         The file the data came from; writing onto it is refused.
+    compress : {None, 'none', 'gzip', 'rice'}
+        None or 'none': an uncompressed primary HDU. Otherwise an empty primary HDU and
+        the image as a tile-compressed ``CompImageHDU`` in HDU 1 (as JSOC distributes
+        HMI data): 'gzip' lossless, 'rice' quantised (see :data:`COMPRESSION`).
 
     Raises
     ------
@@ -314,7 +354,17 @@ def write_image(path, data, header, *, input_path=None):
     data = np.asarray(data, dtype=np.float32)
     if data.ndim not in (2, 3):
         raise ValueError(f"data must be 2-D or 3-D, got shape {data.shape}")
-    hdu = fits.PrimaryHDU(data=data, header=_strip_structural(fits.Header(header, copy=True)))
+    clean = _strip_structural(fits.Header(header, copy=True))
+    if compress in (None, "none"):
+        hdus = fits.PrimaryHDU(data=data, header=clean)
+    elif compress in COMPRESSION:
+        kind, level = COMPRESSION[compress]
+        for key in ("SIMPLE", "EXTEND"):
+            clean.remove(key, ignore_missing=True)
+        hdus = fits.HDUList([fits.PrimaryHDU(),
+                             fits.CompImageHDU(data=data, header=clean, compression_type=kind, quantize_level=level)])
+    else:
+        raise ValueError(f"compress must be None, 'none', 'gzip' or 'rice', got {compress!r}")
 
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -324,7 +374,7 @@ def write_image(path, data, header, *, input_path=None):
     try:
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                hdu.writeto(f, output_verify="silentfix")
+                hdus.writeto(f, output_verify="silentfix")
                 f.flush()
                 os.fsync(f.fileno())
     except OSError as exc:

@@ -9,6 +9,7 @@ reported and skipped; the others go on.
 
 import concurrent.futures
 import dataclasses
+import datetime
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import __version__
-from .errors import EnhanceError
+from .errors import EnhanceError, warn_user
 from .kinds import KINDS, check_kind, resolve_kind
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,10 @@ def default_weights(kind):
 
 
 def check_output_folder(path):
-    """Fail before the (long) prediction when ``path``'s folder cannot be written."""
+    """Fail before the (long) prediction when ``path`` cannot be written: a folder, a path
+    under a file, a folder that cannot be created or written."""
+    if os.path.isdir(path):
+        raise EnhanceError("output is a folder, not a file (give a file name)", path=path)
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
@@ -120,6 +124,7 @@ def prepare_data(data, header=None, *, kind=None, normalization=None, source="ar
         raise EnhanceError("all pixels are NaN or infinite", path=source)
     header = fits.Header() if header is None else fits.Header(header, copy=True)
     kind = resolve_kind(kind, header, source=source)
+    _check_pixel_scale(header, source)
     planes = data if data.ndim == 3 else data[np.newaxis]
     normalizers = []
     for index, plane in enumerate(planes):
@@ -132,6 +137,21 @@ def prepare_data(data, header=None, *, kind=None, normalization=None, source="ar
         log.debug("plane %d: %s", index, normalizers[-1].describe())
     image = FitsImage(data=data, header=header, hdu_index=None, path=str(source))
     return _Prepared(str(source), image, planes, normalizers, kind)
+
+
+#: HMI's pixel scale, at which the networks were trained (arcsec per pixel).
+HMI_SCALE = 0.504
+
+
+def _check_pixel_scale(header, source):
+    """Warn when the header's pixel scale is more than 10 % from HMI's."""
+    from .fitsio import pixel_scale
+
+    scale = pixel_scale(header)
+    if scale is not None and abs(scale / HMI_SCALE - 1) > 0.1:
+        warn_user(f"{source}: pixel scale {scale:.4g}\"/px is far from HMI's {HMI_SCALE}\"/px; the networks were "
+                  "trained at HMI's scale, so features of other sizes are not deconvolved as they should be",
+                  stacklevel=4)
 
 
 def prepare(path, *, kind=None, normalization=None):
@@ -174,6 +194,8 @@ class Engine:
         Invert the network's response to uniform inputs (measured when the engine is
         built, :mod:`enhance_lib.photometry`), so that a uniform input comes back
         unchanged; default False, the network's output as it is.
+    compress : {None, 'none', 'gzip', 'rice'}
+        How :meth:`write` stores the output (:func:`enhance_lib.fitsio.write_image`).
 
     Raises
     ------
@@ -182,13 +204,18 @@ class Engine:
     """
 
     def __init__(self, *, kind="intensity", weights=None, model=None, depth=None, filters=None, activation=None,
-                 normalization=None, tile=None, precision="float32", device="auto", conserve_flux=False):
+                 normalization=None, tile=None, precision="float32", device="auto", conserve_flux=False,
+                 compress=None):
         from .backend import describe, device_scope, resolve_device
+        from .fitsio import COMPRESSION
         from .predict import Predictor
         from .weights import load_network
 
         check_kind(kind)
         check_options(kind=kind, normalization=normalization)  # fail before any work
+        if compress not in (None, "none", *COMPRESSION):
+            raise EnhanceError(f"unknown compression {compress!r}; choose none, gzip or rice")
+        self.compress = compress
         if weights is None:
             weights = default_weights(kind)
             if not Path(weights).is_file():
@@ -203,6 +230,12 @@ class Engine:
         self.precision = precision
         self.device = resolve_device(device)
         self.backend = describe(self.device)
+        if precision == "bfloat16" and self.device == "cpu":
+            from .backend import cpu_flags
+
+            if "amx_bf16" not in cpu_flags():
+                warn_user("--precision bfloat16 will not be faster on this CPU: it has no AMX (bfloat16 ran "
+                          "0.61x as fast as float32 on an AVX512-BF16 Xeon without AMX; see README, Performance)")
         with device_scope(self.device):
             net, self.config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation)
             self.predictor = Predictor(net, self.config, tile=tile, precision=precision, device=self.device)
@@ -247,10 +280,22 @@ class Engine:
 
         image, config = prepared.image, self.config
         header = upsample_header(image.header, shape=result.shape[-2:], factor=2)
-        header["ENHNORM"] = (float(prepared.normalizers[0].constant), "Enhance normalisation constant (input units)")
+        normalizers = prepared.normalizers
+        header["ENHNORM"] = (float(normalizers[0].constant), "Enhance normalisation constant (input units)")
+        if len(normalizers) > 1:  # a cube: every plane's constant (ENHNnnnn, 1-based as FITS axes)
+            for k, normalizer in enumerate(normalizers, 1):
+                header[f"ENHN{k:04d}"] = (float(normalizer.constant), f"Enhance normalisation of plane {k}")
+        header["DATE"] = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                          "file written (UTC)")
         source = os.path.basename(prepared.path)
         if image.hdu_index is not None:
             source += f" HDU {image.hdu_index}"
+        if len(normalizers) == 1:
+            normalisation = [f"normalisation: {normalizers[0].describe()}"]
+        else:
+            normalisation = [f"normalisation, plane {k}: {n.describe()}" for k, n in enumerate(normalizers, 1)]
+        photometry = (self.response.describe(self.kind, constant=normalizers[0].constant)
+                      if self.response is not None else "the network's output as it is (faithful)")
         return add_history(
             header,
             [
@@ -259,9 +304,8 @@ class Engine:
                 f"activation={config.activation}",
                 f"weights: {os.path.basename(str(self.weights))}",
                 f"backend: {self.backend} ({self.precision})",
-                f"normalisation: {prepared.normalizers[0].describe()}",
-                "photometry: " + (self.response.describe(self.kind, constant=prepared.normalizers[0].constant)
-                                  if self.response is not None else "the network's output as it is (faithful)"),
+                *normalisation,
+                f"photometry: {photometry}",
                 f"input: {source}",
             ],
         )
@@ -270,7 +314,8 @@ class Engine:
         """Write the result with the header updated for the x2 grid (atomically)."""
         from .fitsio import write_image
 
-        write_image(output_path, result, self.output_header(prepared, result), input_path=prepared.path)
+        write_image(output_path, result, self.output_header(prepared, result), input_path=prepared.path,
+                    compress=self.compress)
         log.debug("wrote %s", output_path)
 
     def enhance_file(self, input_path, output_path, *, progress=False, prepared=None):
@@ -291,8 +336,11 @@ class Engine:
         prepared = self.prepare(input_path) if prepared is None else prepared
         start = time.perf_counter()
         result = self.predict(prepared, progress=progress)
+        from .plotting import shape_text
+
         log.info("%s: prediction took %.2f s; new size %s", input_path, time.perf_counter() - start,
-                 "x".join(map(str, result.shape)))
+                 shape_text(result.shape) if result.ndim == 2 else f"{result.shape[0]} planes of "
+                 + shape_text(result.shape[1:]))
         self.write(prepared, result, output_path)
         return result
 

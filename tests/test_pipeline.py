@@ -34,7 +34,8 @@ def _run(capsys, *argv):
 
 
 def _without_history(header):
-    return {k: v for k, v in header.items() if k not in ("HISTORY", "COMMENT")}
+    """The header without HISTORY, COMMENT and DATE (when the file was written)."""
+    return {k: v for k, v in header.items() if k not in ("HISTORY", "COMMENT", "DATE")}
 
 
 def test_batch_equals_single_runs(folder, tmp_path, tiny_weights, capsys):
