@@ -148,7 +148,7 @@ def limb_metrics(image, output, geometry, *, kind="intensity", reference=None, i
         rings; ``ring_max_dev``: the largest |deviation|; ``overshoot``: the largest
         excess of the azimuthally averaged output (|B| for magnetograms) over the
         input's at the same radius within ``rim`` pixels of the limb (beyond
-        R - 1 over the input's level at R - 1); ``mean_b_dev`` (blos): the largest
+        R - 1 over the input's level at R - 1), relative to the interior's ratio; ``mean_b_dev`` (blos): the largest
         |ring mean of the binned output - ring mean of the input| over the mean |B|
         inside; ``interior_change``: with ``reference``, max |output - reference| /
         max |reference| over output pixels more than ``inner`` input pixels inside.
@@ -193,7 +193,7 @@ def limb_metrics(image, output, geometry, *, kind="intensity", reference=None, i
     last = np.searchsorted(edges, -1.0)  # bins from R - 1 on: the input's level at R - 1
     local[last + 1 :] = local[last]
     valid = slice(1, len(edges))
-    overshoot = float(np.max(out_prof[valid] / local[valid] - 1))
+    overshoot = float(np.max(out_prof[valid] / local[valid] / base - 1))
     result = {
         "negative": negative,
         "min_over_limb": min_over,

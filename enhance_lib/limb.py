@@ -83,8 +83,9 @@ def limb_pixels(shape, geometry, *, inner=HALF_DIAGONAL):
 def pixel_integrals(rows, cols, geometry, coefficients=None, *, samples=32, nodes=8):
     """Coverage of pixels by the disk, and a profile in mu integrated over the covered part.
 
-    Exact in y: for each of ``samples`` columns of a pixel (midpoint rule in x) the
-    chord of the disk is clipped to the pixel; along it, with y = h sin(t) (h the
+    Exact across the limb: for each of ``samples`` columns of a pixel (midpoint rule
+    along the limb; rows instead of columns where the limb runs closer to the y axis)
+    the chord of the disk is clipped to the pixel; along it, with y = h sin(t) (h the
     chord's half-length), mu = h cos(t) / R and dy = h cos(t) dt, so the integrand
     is smooth and an ``nodes``-point Gauss-Legendre rule in t integrates the profile
     to ~1e-6 despite its square-root behaviour at the limb.
@@ -115,8 +116,13 @@ def pixel_integrals(rows, cols, geometry, coefficients=None, *, samples=32, node
     integral = np.empty(rows.size) if coefficients is not None else None
     for start in range(0, rows.size, _CHUNK):
         stop = min(start + _CHUNK, rows.size)
-        xs = (cols[start:stop] - geometry.x0)[:, np.newaxis] + sub
-        yc = (rows[start:stop] - geometry.y0)[:, np.newaxis]
+        xc = cols[start:stop] - geometry.x0
+        yc = rows[start:stop] - geometry.y0
+        # integrate exactly across the limb: along y where it runs along x, else swapped
+        swap = np.abs(xc) > np.abs(yc)
+        xc, yc = np.where(swap, yc, xc), np.where(swap, xc, yc)
+        xs = xc[:, np.newaxis] + sub
+        yc = yc[:, np.newaxis]
         h = np.sqrt(np.clip(radius * radius - xs * xs, 0.0, None))
         ya = np.clip(yc - 0.5, -h, h)
         yb = np.clip(yc + 0.5, -h, h)
