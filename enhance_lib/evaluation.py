@@ -18,6 +18,7 @@ __all__ = [
     "unsigned_flux",
     "forward_residual",
     "radial_power_spectrum",
+    "limb_metrics",
 ]
 
 
@@ -114,3 +115,96 @@ def radial_power_spectrum(image, *, pixel_scale):
     valid = count[1 : bins.size] > 0
     centres = 0.5 * (bins[:-1] + bins[1:])
     return centres[valid], total[1 : bins.size][valid] / count[1 : bins.size][valid]
+
+
+def limb_metrics(image, output, geometry, *, kind="intensity", reference=None, inner=15, rim=5):
+    """Figures of merit of an enhanced full disk at the limb.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (ny, nx)
+        The input (NaN off the disk).
+    output : numpy.ndarray, shape (2ny, 2nx)
+        The enhanced image.
+    geometry : enhance_lib.normalize.DiskGeometry
+        The disk on the input grid.
+    kind : {'intensity', 'blos'}
+        For 'blos' the flux ratios are of |B| and the ring's mean field is compared too.
+    reference : numpy.ndarray, optional
+        Another output of the same input (e.g. without the limb treatment): the
+        largest change inside ``inner`` input pixels from the limb is reported.
+    inner, rim : int
+        Rings from ``inner`` pixels inside the limb out; the bright-rim search
+        within ``rim`` pixels of it.
+
+    Returns
+    -------
+    dict
+        ``negative``: output pixels < 0 whose input pixel is > 0; ``min_over_limb``:
+        the smallest output within ``inner`` pixels of the limb over the mean input
+        in the ring 1-3 pixels inside it; ``rings``: per one-input-pixel ring
+        (floor(r - R) from -inner to 0), the 2x2-binned output over the input
+        (sums; of |B| for magnetograms), relative to the same ratio inside the
+        rings; ``ring_max_dev``: the largest |deviation|; ``overshoot``: the largest
+        excess of the azimuthally averaged output (|B| for magnetograms) over the
+        input's at the same radius within ``rim`` pixels of the limb (beyond
+        R - 1 over the input's level at R - 1), relative to the interior's ratio; ``mean_b_dev`` (blos): the largest
+        |ring mean of the binned output - ring mean of the input| over the mean |B|
+        inside; ``interior_change``: with ``reference``, max |output - reference| /
+        max |reference| over output pixels more than ``inner`` input pixels inside.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    output = np.asarray(output, dtype=np.float64)
+    ny, nx = image.shape
+    signed = kind == "blos"
+    mag = np.abs if signed else (lambda a: a)
+    binned = output.reshape(ny, 2, nx, 2).mean(axis=(1, 3))
+    y = np.arange(ny)[:, None] - geometry.y0
+    x = np.arange(nx)[None, :] - geometry.x0
+    d = np.hypot(x, y) - geometry.radius
+    finite = np.isfinite(image) & np.isfinite(binned)
+    negative = int(np.sum((np.kron(np.nan_to_num(image, nan=-1.0), np.ones((2, 2))) > 0) & (output < 0)))
+    interior = finite & (d < -inner)
+    base = mag(binned[interior]).sum() / mag(image[interior]).sum()
+    rings, mean_dev = {}, {}
+    mean_abs = np.abs(image[interior]).mean()
+    for k in range(-inner, 1):
+        ring = finite & (np.floor(d) == k)
+        if not ring.any():
+            continue
+        rings[k] = float(mag(binned[ring]).sum() / mag(image[ring]).sum() / base - 1)
+        if signed:
+            mean_dev[k] = float(abs(binned[ring].mean() - image[ring].mean()) / mean_abs)
+    near = (d > -inner) & (d < 1)
+    level = image[finite & (d > -3) & (d < -1)]
+    min_over = float(np.nanmin(output[np.kron(near, np.ones((2, 2), bool))]) / mag(level).mean())
+    # azimuthal profiles in bins of 0.5 input pixels of radius
+    y2 = (np.arange(2 * ny)[:, None] + 0.5) / 2 - 0.5 - geometry.y0
+    x2 = (np.arange(2 * nx)[None, :] + 0.5) / 2 - 0.5 - geometry.x0
+    d2 = np.hypot(x2, y2) - geometry.radius
+    edges = np.arange(-rim, 0.01, 0.5)
+    out_ok = np.isfinite(output) & (d2 > -rim) & (d2 < 0)
+    out_prof = np.bincount(np.digitize(d2[out_ok], edges), mag(output[out_ok]), len(edges) + 1)
+    out_prof /= np.maximum(np.bincount(np.digitize(d2[out_ok], edges), None, len(edges) + 1), 1)
+    in_ok = finite & (d > -rim - 1) & (d < -0.75)
+    in_prof = np.bincount(np.digitize(d[in_ok], edges), mag(image[in_ok]), len(edges) + 1)
+    in_prof /= np.maximum(np.bincount(np.digitize(d[in_ok], edges), None, len(edges) + 1), 1)
+    local = in_prof.copy()
+    last = np.searchsorted(edges, -1.0)  # bins from R - 1 on: the input's level at R - 1
+    local[last + 1 :] = local[last]
+    valid = slice(1, len(edges))
+    overshoot = float(np.max(out_prof[valid] / local[valid] / base - 1))
+    result = {
+        "negative": negative,
+        "min_over_limb": min_over,
+        "rings": rings,
+        "ring_max_dev": float(max(abs(v) for v in rings.values())),
+        "overshoot": overshoot,
+    }
+    if signed:
+        result["mean_b_dev"] = float(max(mean_dev.values()))
+    if reference is not None:
+        keep = np.isfinite(output) & np.isfinite(reference) & (d2 < -inner)
+        change = np.abs(output[keep] - reference[keep]).max() / np.abs(reference[keep]).max()
+        result["interior_change"] = float(change)
+    return result

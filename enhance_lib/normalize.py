@@ -28,9 +28,12 @@ __all__ = [
     "quiet_sun_level",
     "DiskGeometry",
     "disk_geometry",
+    "partial_disk_geometry",
     "mu_map",
     "LimbDarkening",
     "limb_darkening",
+    "standard_limb_darkening",
+    "NECKEL_LABS_6173",
     "Normalizer",
     "make_normalizer",
 ]
@@ -295,6 +298,38 @@ def disk_geometry(header, data, *, min_radius=MIN_DISK_RADIUS):
     return geometry
 
 
+def partial_disk_geometry(header, shape, *, min_radius=MIN_DISK_RADIUS):
+    """The solar disk of an image that is not a full disk, from its header's WCS.
+
+    The same keywords as :func:`disk_geometry` (CRPIXi/CRVALi with CDELTi or CDi_j,
+    PCi_j or CROTA2; RSUN_OBS or R_SUN); with no mask to check them against, the
+    header is trusted. For cut-outs of a full-disk observation (e.g. a sunpy
+    submap): mu is then known at every pixel although the limb is off the image.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header or None
+    shape : tuple of int
+        (ny, nx) of the image.
+    min_radius : float
+
+    Returns
+    -------
+    DiskGeometry or None
+        None without the keywords, for a disk smaller than ``min_radius``, or when
+        no pixel of the image is on the disk.
+    """
+    geometry = _geometry_from_header(header)
+    if geometry is None or geometry.radius <= min_radius:
+        return None
+    ny, nx = shape
+    nearest_x = np.clip(geometry.x0, -0.5, nx - 0.5) - geometry.x0
+    nearest_y = np.clip(geometry.y0, -0.5, ny - 0.5) - geometry.y0
+    if np.hypot(nearest_x, nearest_y) >= geometry.radius:
+        return None
+    return geometry
+
+
 # --- limb darkening -------------------------------------------------------------------
 
 
@@ -308,10 +343,14 @@ class LimbDarkening:
         c_0, c_1, ... (increasing powers of mu), in the units of the image.
     geometry : DiskGeometry
         The disk the profile was fitted on.
+    source : {'fit', 'standard'}
+        Fitted on the image, or the standard law of :func:`standard_limb_darkening`
+        scaled to the image's quiet Sun.
     """
 
     coefficients: tuple
     geometry: DiskGeometry
+    source: str = "fit"
 
     def __call__(self, mu):
         """I_qs at ``mu`` (clipped to [0, 1]; NaN, i.e. off the disk, counts as the limb, mu = 0)."""
@@ -422,6 +461,85 @@ def limb_darkening(data, geometry, *, degree=3, nbins=18, mu_min=0.1, width=0.1,
     return profile
 
 
+# Neckel & Labs (1994), Sol. Phys. 153, 91, Table II: I(mu)/I(1) = sum_k A_k mu^k for
+# continuum windows; the rows at 610.975 nm and 640.970 nm, linearly interpolated to HMI's
+# 617.33 nm (Fe I 6173 A) and renormalised to sum 1 (mu = 1). The same rows give
+# 2 * integral(I mu dmu) = 0.8221 and 0.8290, the table's F/I(1) column: the coefficients are
+# transcribed right (tests/test_normalize.py checks it).
+_NL94_ROWS = (
+    (610.975, (0.30854, 1.36620, -1.83572, 2.33221, -1.63082, 0.45959)),
+    (640.970, (0.33644, 1.30590, -1.79238, 2.45040, -1.89979, 0.59943)),
+)
+HMI_WAVELENGTH_NM = 617.33
+
+
+def _interpolated_law(wavelength):
+    (w0, a0), (w1, a1) = _NL94_ROWS
+    t = (wavelength - w0) / (w1 - w0)
+    law = (1 - t) * np.asarray(a0) + t * np.asarray(a1)
+    return tuple(float(c) for c in law / law.sum())
+
+
+NECKEL_LABS_6173 = _interpolated_law(HMI_WAVELENGTH_NM)
+
+
+def standard_limb_darkening(data, geometry, *, width=0.1, mu_min=0.1):
+    """The standard continuum limb darkening at 6173 A, scaled to an image's quiet Sun.
+
+    I_qs(mu) = s * sum_k A_k mu^k with the Neckel & Labs (1994, Sol. Phys. 153, 91)
+    coefficients interpolated to 617.33 nm (:data:`NECKEL_LABS_6173`), and ``s``
+    the quiet-Sun level (:func:`quiet_sun_level`) of the image divided by the law,
+    over the pixels at ``mu >= mu_min`` (all on-disk pixels when there are none).
+    For images that do not span enough of the disk to fit a profile, e.g. limb
+    cut-outs.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (ny, nx)
+    geometry : DiskGeometry
+        The disk on this image's grid (it may extend beyond the image).
+    width : float
+        Window of :func:`quiet_sun_level`.
+    mu_min : float
+
+    Returns
+    -------
+    LimbDarkening
+
+    Raises
+    ------
+    EnhanceError
+        If no finite pixel is on the disk.
+    """
+    data = np.asarray(data)
+    mu = _mu_rows(geometry, data.shape, 0, data.shape[0])
+    law = np.polynomial.polynomial.polyval(np.nan_to_num(mu, nan=0.0), NECKEL_LABS_6173)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(np.isfinite(mu), data / law, np.nan)
+    usable = np.isfinite(ratio) & (mu >= mu_min)
+    if not usable.any():
+        usable = np.isfinite(ratio)
+    if not usable.any():
+        raise EnhanceError("no finite pixels on the disk to scale the standard limb-darkening law to")
+    scale = quiet_sun_level(ratio[usable], width=width)
+    return LimbDarkening(tuple(scale * c for c in NECKEL_LABS_6173), geometry, "standard")
+
+
+def _partial_profile(data, geometry, *, span=(0.2, 0.9)):
+    """A profile fitted on the image when its disk spans mu from <= span[0] to >= span[1],
+    else the standard law scaled to it (a short span would be extrapolated far)."""
+    data = np.asarray(data)
+    step = max(1, int(np.ceil(np.sqrt(data.size / 1e6))))
+    mu = _mu_rows(geometry, data.shape, 0, data.shape[0], step)
+    mu = mu[np.isfinite(mu) & np.isfinite(np.asarray(data[::step, ::step], dtype=np.float64))]
+    if mu.size and mu.min() <= span[0] and mu.max() >= span[1]:
+        try:
+            return limb_darkening(data, geometry)
+        except EnhanceError as exc:
+            log.debug("no limb-darkening fit on the partial disk (%s); the standard law instead", exc)
+    return standard_limb_darkening(data, geometry)
+
+
 # --- the normaliser -------------------------------------------------------------------
 
 
@@ -441,19 +559,50 @@ class Normalizer:
         Shape of the image it was made for.
     profile : LimbDarkening or None
         The centre-to-limb profile divided out on a full disk.
+    disk : DiskGeometry or None
+        The disk on the image's grid when known without a profile (e.g. a
+        magnetogram), used for the limb's coverage.
     """
 
-    def __init__(self, *, kind, method, constant, shape, profile=None):
+    def __init__(self, *, kind, method, constant, shape, profile=None, disk=None):
         self.kind = kind
         self.method = method
         self.constant = float(constant)
         self.shape = tuple(shape)
         self.profile = profile
+        self.disk = disk
 
     @property
     def geometry(self):
-        """The disk (DiskGeometry) when a limb-darkening profile is used, else None."""
-        return None if self.profile is None else self.profile.geometry
+        """The disk (DiskGeometry) on the image's grid when known (the profile's, else
+        ``disk``), else None."""
+        return self.disk if self.profile is None else self.profile.geometry
+
+    def pixel_levels(self, rows, cols, geometry):
+        """What the normalisation divides pixels crossed by the limb by, integrated over each pixel.
+
+        Parameters
+        ----------
+        rows, cols : array_like of int
+            Pixels of a grid (the image's, or the x2 output's).
+        geometry : DiskGeometry
+            The disk on that grid.
+
+        Returns
+        -------
+        coverage : numpy.ndarray
+            Fraction of each pixel on the disk (:func:`enhance_lib.limb.pixel_integrals`).
+        level : numpy.ndarray
+            The profile integrated over the covered part of each pixel, or the constant
+            times the coverage: a pixel of the disk at the normalised level 1 holds
+            ``level`` in the input's units.
+        """
+        from .limb import pixel_integrals
+
+        if self.profile is None:
+            coverage = pixel_integrals(rows, cols, geometry)
+            return coverage, self.constant * coverage
+        return pixel_integrals(rows, cols, geometry, self.profile.coefficients)
 
     def __repr__(self):
         return f"Normalizer({self.describe()!r})"
@@ -532,6 +681,13 @@ class Normalizer:
     def describe(self):
         """One line for logs and HISTORY cards."""
         c = self.constant
+        if self.method == "quiet-sun" and self.profile is not None and self.profile.source == "standard":
+            g = self.geometry
+            return (
+                f"quiet-sun: divided by the Neckel & Labs (1994) 6173 A limb-darkening law scaled to the "
+                f"image's quiet Sun (disk centre {g.x0:.1f}, {g.y0:.1f} px, radius {g.radius:.1f} px from the WCS), "
+                f"I_qs(mu=1) = {c:.6g}"
+            )
         if self.method == "quiet-sun" and self.profile is not None:
             g = self.geometry
             return (
@@ -586,13 +742,19 @@ def make_normalizer(data, header=None, *, kind, method=None):
     data : numpy.ndarray, shape (ny, nx)
         The image in its physical units; NaN where missing or off the limb.
     header : astropy.io.fits.Header or None
-        Used to locate the disk of a full-disk image (see :func:`disk_geometry`).
+        Used to locate the disk of a full-disk image (see :func:`disk_geometry`), or
+        of a cut-out from its WCS (:func:`partial_disk_geometry`).
     kind : {'intensity', 'blos'}
     method : None, 'quiet-sun', 'max', 'none', float or numeric str
         None: 'quiet-sun' for intensity, 1000 (G -> kG) for blos. 'quiet-sun'
         divides by :func:`quiet_sun_level`, or on a full disk by the fitted profile
         of :func:`limb_darkening`; 'max' by the largest finite pixel (the original
         program's choice); 'none' leaves the data alone; a number divides by it.
+        On a cut-out whose header locates the disk, 'quiet-sun' divides by a
+        profile in mu too: fitted when the image spans mu <= 0.2 to >= 0.9, else
+        :func:`standard_limb_darkening`. The disk, when known, is kept
+        (``Normalizer.geometry``) for the limb's coverage in
+        :func:`enhance_lib.predict.enhance_array`.
 
     Returns
     -------
@@ -617,11 +779,14 @@ def make_normalizer(data, header=None, *, kind, method=None):
         raise EnhanceError("image has no finite pixels")
 
     profile = None
+    geometry = disk_geometry(header, data)
+    full = geometry is not None
+    if not full:
+        geometry = partial_disk_geometry(header, data.shape)
     if name == "quiet-sun":
-        geometry = disk_geometry(header, data)
         if geometry is not None:
             try:
-                profile = limb_darkening(data, geometry)
+                profile = limb_darkening(data, geometry) if full else _partial_profile(data, geometry)
             except EnhanceError as exc:
                 log.warning("%s; normalising by one quiet-Sun level instead", exc)
         value = profile.centre if profile is not None else quiet_sun_level(finite)
@@ -631,4 +796,4 @@ def make_normalizer(data, header=None, *, kind, method=None):
             raise EnhanceError(f"image maximum {value:g} is not positive; cannot normalise by it")
     elif name == "none":
         value = 1.0
-    return Normalizer(kind=kind, method=name, constant=value, shape=data.shape, profile=profile)
+    return Normalizer(kind=kind, method=name, constant=value, shape=data.shape, profile=profile, disk=geometry)

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from .backend import backend_name, device_scope, resolve_device
 from .errors import EnhanceError
+from .limb import limb_input, limb_output, near_limb
 from .models import minimum_size, receptive_margin
 
 log = logging.getLogger(__name__)
@@ -223,8 +224,15 @@ def _span_tiles(needed, tile, align):
     return [(first + a, first + b) for a, b in tile_grid(last - first, tile, align=align)]
 
 
-def enhance_array(image, predictor, normalizer, *, progress=False, response=None):
+def enhance_array(image, predictor, normalizer, *, progress=False, response=None, limb=True):
     """Normalise, fill NaNs, predict tile by tile, de-normalise, restore NaNs.
+
+    When the normaliser knows the solar disk (``normalizer.geometry``) and the limb
+    comes within the network's receptive margin of the image, the limb is treated
+    as in :mod:`enhance_lib.limb`: limb pixels divided by their coverage of the disk,
+    the disk continued past the limb for the network, and the x2 grid's coverage
+    applied to the output (no dark-and-bright rim, a sharper limb). Outputs more
+    than the receptive margin plus one pixel inside the limb are unchanged by it.
 
     Parameters
     ----------
@@ -238,11 +246,16 @@ def enhance_array(image, predictor, normalizer, *, progress=False, response=None
         The network's response to uniform inputs: given, it is inverted on the output
         and the output's large scales matched to the input's (flux conservation,
         :mod:`enhance_lib.photometry`); None keeps the network's output as it is.
+    limb : bool
+        Treat the limb when the disk is known (False: the plain pipeline, the
+        limb pixels and the off-limb fill as they are).
 
     Returns
     -------
     numpy.ndarray, shape (2ny, 2nx), float32
-        In the input's units; NaN at the 2x2 output pixels of each NaN input pixel.
+        In the input's units; NaN at the 2x2 output pixels of each NaN input pixel;
+        with the limb treated, 0 at output pixels wholly off the disk whose input
+        pixel was finite.
     """
     image = np.asarray(image, dtype=np.float32)
     bad = ~np.isfinite(image)
@@ -253,11 +266,21 @@ def enhance_array(image, predictor, normalizer, *, progress=False, response=None
     # Missing pixels get the typical (median) level, not 0 as the original did:
     # a jump to 0 at the limb rings into the finite pixels next to it.
     fill = np.float32(np.median(scaled[~bad]))
-    scaled = np.where(bad, fill, scaled)
-    out = predictor.run(scaled, skip=bad if bad.any() else None, progress=progress)
-    if response is not None:
-        out = response.invert(out)
-    out = np.asarray(normalizer.denormalize(out), dtype=np.float32)
+    geometry = getattr(normalizer, "geometry", None) if limb else None
+    if geometry is not None and near_limb(image.shape, geometry, predictor.margin + 2):
+        network_input, skip, correction = limb_input(
+            image, scaled, bad, normalizer, geometry, fill=fill, margin=predictor.margin
+        )
+        out = predictor.run(network_input, skip=skip if skip.any() else None, progress=progress)
+        if response is not None:
+            out = response.invert(out)
+        out = limb_output(out, normalizer, geometry, correction=correction, factor=SCALE)
+    else:
+        scaled = np.where(bad, fill, scaled)
+        out = predictor.run(scaled, skip=bad if bad.any() else None, progress=progress)
+        if response is not None:
+            out = response.invert(out)
+        out = np.asarray(normalizer.denormalize(out), dtype=np.float32)
     if response is not None:
         from .photometry import match_large_scales
 

@@ -33,7 +33,7 @@ from .errors import EnhanceError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Scene", "Spot", "Pore", "PlageRegion", "synthetic_sun", "granulation", "contrast"]
+__all__ = ["Scene", "Spot", "Pore", "PlageRegion", "synthetic_sun", "granulation", "contrast", "limb_disk"]
 
 # Granulation model (tuned so that to_hmi gives ~4 % contrast, see tests/test_sun.py).
 GRANULE_SPACING = 1.4  # arcsec between cell seeds
@@ -449,3 +449,52 @@ def synthetic_sun(
         plage=plage,
         quiet=quiet,
     )
+
+
+def limb_disk(shape, geometry, *, profile=None, texture=None, supersample=32):
+    """A full disk with a pixel-integrated (anti-aliased) limb, NaN off the disk.
+
+    Each pixel holds ``texture`` times the mean of ``profile(mu)`` over its area, the
+    part off the disk counting 0: inside the limb that is the profile at the pixel
+    (its mean over the pixel, to the curvature of the profile), on the limb the
+    profile integrated over the covered part, by brute force on a
+    ``supersample`` x ``supersample`` grid of points per pixel (independent of the
+    quadrature of :func:`enhance_lib.limb.pixel_integrals`).
+
+    Parameters
+    ----------
+    shape : tuple of int
+    geometry : enhance_lib.normalize.DiskGeometry
+    profile : callable or None
+        I(mu) (vectorised); None: 1 (e.g. a magnetogram in ``texture``).
+    texture : numpy.ndarray or None
+        Multiplies each pixel (granulation contrast, or the field of a magnetogram).
+    supersample : int
+
+    Returns
+    -------
+    numpy.ndarray
+        float32.
+    """
+    from .limb import limb_pixels
+
+    profile = profile if profile is not None else (lambda mu: np.ones_like(mu))
+    ny, nx = shape
+    rows, cols, outside = limb_pixels(shape, geometry)
+    y = np.arange(ny, dtype=np.float64)[:, None] - geometry.y0
+    x = np.arange(nx, dtype=np.float64)[None, :] - geometry.x0
+    mu = np.sqrt(np.clip(1.0 - (x * x + y * y) / geometry.radius**2, 0.0, 1.0))
+    image = profile(mu)
+    sub = (np.arange(supersample) + 0.5) / supersample - 0.5
+    sy, sx = [a.ravel() for a in np.meshgrid(sub, sub, indexing="ij")]
+    for start in range(0, rows.size, 2048):
+        r, c = rows[start : start + 2048, None], cols[start : start + 2048, None]
+        rho2 = ((c + sx - geometry.x0) ** 2 + (r + sy - geometry.y0) ** 2) / geometry.radius**2
+        inside = rho2 < 1.0
+        values = np.where(inside, profile(np.sqrt(np.clip(1.0 - rho2, 0.0, 1.0))), 0.0)
+        image[rows[start : start + 2048], cols[start : start + 2048]] = values.mean(axis=1)
+    if texture is not None:
+        image = image * texture
+    image[outside] = np.nan
+    image[rows[image[rows, cols] == 0], cols[image[rows, cols] == 0]] = np.nan
+    return image.astype(np.float32)

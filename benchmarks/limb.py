@@ -1,0 +1,209 @@
+#!/usr/bin/env python
+"""The limb of enhanced full disks, before and after the limb treatment (issue #15).
+
+    python benchmarks/limb.py                    # 1024^2 (several disks) and 4096^2, ~8 min on 2 cores
+    python benchmarks/limb.py --sizes 1024       # 1024^2 only
+    python benchmarks/limb.py --render benchmarks/results/limb.json
+
+For each shipped network (intensity, blos) and each synthetic full disk with a
+pixel-integrated limb (:func:`enhance_lib.sun.limb_disk`: the limb pixels hold the
+profile integrated over their covered part, NaN off the disk; intensity with the
+Neckel & Labs 6173 A limb darkening, with and without 4 % granulation-like texture;
+blos a random smooth field), it runs ``enhance_array`` without (``limb=False``, the
+previous pipeline) and with the limb treatment and reports
+:func:`enhance_lib.evaluation.limb_metrics`: negative output pixels on the disk,
+the largest per-ring deviation of the 2x2-binned output over the input (rings of one
+input pixel from 15 inside to the outermost partial ring, relative to the interior),
+the overshoot of the azimuthal profile within 5 pixels of the limb, the mean-field
+deviation (blos), and the largest change of the output more than 15 input pixels
+inside the limb. Writes ``benchmarks/results/limb.{json,md}`` and the figure
+``limb_section.png`` (a radial section across the limb: input, old output, new output).
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.predict import cpu_model  # noqa: E402
+from benchmarks.report import write_results  # noqa: E402
+
+
+def cpu_flags():
+    """The vector extensions of this CPU that matter for convolutions."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_tile", "fma"})
+    except OSError:
+        pass
+    return []
+
+
+def smooth_field(n, sigma, rng):
+    """Unit-rms Gaussian random field with correlation ``sigma`` pixels."""
+    f = np.fft.fftfreq(n)
+    transfer = np.exp(-2 * (np.pi * sigma) ** 2 * (f[:, None] ** 2 + f[None, :] ** 2))
+    field = np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal((n, n))) * transfer))
+    return field / field.std()
+
+
+def disk_header(geometry, scale):
+    from astropy.io import fits
+
+    h = fits.Header()
+    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
+    h["CUNIT1"] = h["CUNIT2"] = "arcsec"
+    h["CDELT1"] = h["CDELT2"] = scale
+    h["CRPIX1"], h["CRPIX2"] = geometry.x0 + 1.0, geometry.y0 + 1.0
+    h["CRVAL1"] = h["CRVAL2"] = 0.0
+    h["RSUN_OBS"] = geometry.radius * scale
+    return h
+
+
+def cases(n):
+    """(label, geometry, texture?) for an n^2 image: several radii and sub-pixel centres."""
+    from enhance_lib.normalize import DiskGeometry
+
+    c = (n - 1) / 2
+    if n >= 4096:
+        return [("R=0.465n", DiskGeometry(c + 0.31, c - 0.17, 0.465 * n), True)]
+    return [
+        ("R=0.465n", DiskGeometry(c + 0.31, c - 0.17, 0.465 * n), True),
+        ("R=0.40n", DiskGeometry(c - 0.42, c + 0.23, 0.40 * n + 0.37), True),
+        ("R=0.45n flat", DiskGeometry(c + 0.5, c + 0.5, 0.45 * n + 0.71), False),
+    ]
+
+
+def make_disk(kind, n, geometry, texture, seed=0):
+    from enhance_lib.normalize import NECKEL_LABS_6173
+    from enhance_lib.sun import limb_disk
+
+    rng = np.random.default_rng(seed)
+    if kind == "intensity":
+        tex = 1 + 0.04 * smooth_field(n, 1.0, rng) if texture else None
+        profile = lambda mu: 5.2e4 * np.polynomial.polynomial.polyval(mu, NECKEL_LABS_6173)  # noqa: E731
+        return limb_disk((n, n), geometry, profile=profile, texture=tex)
+    return limb_disk((n, n), geometry, texture=400 * smooth_field(n, 3.0, rng))
+
+
+def section(image, old, new, geometry, width=12):
+    """Values along the row through the disk centre, from ``width`` pixels inside the right limb to 3 beyond."""
+    row = int(round(geometry.y0))
+    x_in = np.arange(int(geometry.x0 + geometry.radius) - width, int(geometry.x0 + geometry.radius) + 4)
+    x_out = np.arange(2 * x_in[0], 2 * x_in[-1] + 2)
+    return {
+        "x_in": (x_in - geometry.x0 - geometry.radius).tolist(),
+        "input": image[row, x_in].tolist(),
+        "x_out": ((x_out - 0.5) / 2 - geometry.x0 - geometry.radius).tolist(),
+        "old": old[2 * row, x_out].tolist(),
+        "new": new[2 * row, x_out].tolist(),
+    }
+
+
+def run(sizes):
+    from enhance_lib.backend import describe
+    from enhance_lib.cli import default_weights
+    from enhance_lib.evaluation import limb_metrics
+    from enhance_lib.normalize import make_normalizer
+    from enhance_lib.predict import Predictor, enhance_array
+    from enhance_lib.weights import load_network
+
+    results = {"cpu": cpu_model(), "flags": cpu_flags(), "backend": describe(), "rows": [], "sections": {}}
+    print(f"CPU: {results['cpu']} ({', '.join(results['flags'])}); {results['backend']}", flush=True)
+    for kind in ("intensity", "blos"):
+        net, config = load_network(default_weights(kind))
+        predictor = Predictor(net, config)
+        for n in sizes:
+            for label, geometry, texture in cases(n):
+                if kind == "blos" and not texture:
+                    continue
+                image = make_disk(kind, n, geometry, texture)
+                norm = make_normalizer(image, disk_header(geometry, 0.504 * 4096 / n), kind=kind)
+                t0 = time.perf_counter()
+                old = enhance_array(image, predictor, norm, limb=False)
+                t1 = time.perf_counter()
+                new = enhance_array(image, predictor, norm, limb=True)
+                t2 = time.perf_counter()
+                for name, out, ref, seconds in (("before", old, None, t1 - t0), ("after", new, old, t2 - t1)):
+                    m = limb_metrics(image, out, norm.geometry, kind=kind, reference=ref)
+                    m.update(kind=kind, size=n, disk=label, version=name, seconds=round(seconds, 2),
+                             rings={str(k): v for k, v in m["rings"].items()})
+                    results["rows"].append(m)
+                    print(render_row(m), flush=True)
+                if label == "R=0.465n":
+                    results["sections"][f"{kind} {n}"] = section(image, old, new, norm.geometry)
+    return results
+
+
+HEAD = ("| kind | size | disk | version | negative px | min / limb level | max ring dev | "
+        "outer ring | ring -1 | overshoot | mean-B dev | interior change | s |")
+
+
+def render_row(m):
+    mb = f"{m['mean_b_dev']:.3f}" if "mean_b_dev" in m else "-"
+    ic = f"{m['interior_change']:.1e}" if "interior_change" in m else "-"
+    return (f"| {m['kind']} | {m['size']} | {m['disk']} | {m['version']} | {m['negative']} | {m['min_over_limb']:.3f} | "
+            f"{m['ring_max_dev']:.3f} | {m['rings']['0']:+.3f} | {m['rings']['-1']:+.3f} | {m['overshoot']:+.3f} | "
+            f"{mb} | {ic} | {m['seconds']} |")
+
+
+def render(results):
+    lines = [f"CPU: {results['cpu']} ({', '.join(results['flags'])}); {results['backend']}", "", HEAD,
+             "|" + "---|" * (HEAD.count("|") - 1)]
+    lines += [render_row(m) for m in results["rows"]]
+    lines += ["", "Ring deviations: 2x2-binned output over input per one-input-pixel ring (|B| for blos), "
+              "relative to the interior's ratio; outer ring = the outermost partial ring (0 <= r - R < 0.71); "
+              "overshoot: azimuthal output profile over the input's within 5 px of the limb; interior change: "
+              "max |after - before| / max |before| more than 15 input px inside the limb."]
+    return "\n".join(lines)
+
+
+def figure(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in results["sections"] if k.endswith(str(max(int(k.split()[1]) for k in results["sections"])))]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4))
+    for ax, key in zip(np.atleast_1d(axes), keys):
+        s = results["sections"][key]
+        ax.step(s["x_in"], s["input"], where="mid", color="k", label="input")
+        ax.plot(s["x_out"], s["old"], "o-", ms=3, color="tab:red", label="before (limb=False)")
+        ax.plot(s["x_out"], s["new"], "s-", ms=3, color="tab:blue", label="after")
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set_xlabel("r - R (input pixels)")
+        ax.set_title(f"{key}^2: a row across the limb")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096])
+    p.add_argument("--name", default="limb")
+    p.add_argument("--render", metavar="JSON")
+    args = p.parse_args(argv)
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return
+    results = run(args.sizes)
+    text = render(results)
+    write_results(args.name, results, text)
+    figure(results, REPO / "benchmarks" / "results" / f"{args.name}_section.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

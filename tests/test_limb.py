@@ -1,0 +1,213 @@
+"""The limb: pixel coverage, the limb treatment of enhance_array, partial disks."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from enhance_lib.evaluation import limb_metrics
+from enhance_lib.limb import disk_coverage, limb_pixels, pixel_integrals
+from enhance_lib.models import NetworkConfig, build_model, upsampling_init
+from enhance_lib.normalize import NECKEL_LABS_6173, DiskGeometry, make_normalizer, mu_map
+from enhance_lib.predict import Predictor, enhance_array
+from enhance_lib.sun import limb_disk
+
+pytestmark = pytest.mark.backend
+
+I0 = 5.0e4
+
+
+def law(mu):
+    return np.polynomial.polynomial.polyval(mu, NECKEL_LABS_6173)
+
+
+def _same(a, b):
+    return np.allclose([a.x0, a.y0, a.radius], [b.x0, b.y0, b.radius], rtol=0, atol=1e-6)
+
+
+def _header(geometry, scale=2.0):
+    h = fits.Header()
+    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
+    h["CUNIT1"] = h["CUNIT2"] = "arcsec"
+    h["CDELT1"] = h["CDELT2"] = scale
+    h["CRPIX1"], h["CRPIX2"] = geometry.x0 + 1.0, geometry.y0 + 1.0
+    h["CRVAL1"] = h["CRVAL2"] = 0.0
+    h["RSUN_OBS"] = geometry.radius * scale
+    return h
+
+
+def _smooth(shape, sigma, seed):
+    rng = np.random.default_rng(seed)
+    fy = np.fft.fftfreq(shape[0])[:, None]
+    fx = np.fft.fftfreq(shape[1])[None, :]
+    field = np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal(shape)) * np.exp(-2 * (np.pi * sigma) ** 2 * (fy**2 + fx**2))))
+    return field / field.std()
+
+
+def _disk(kind, geometry, n=256, *, texture=True, seed=0):
+    if kind == "intensity":
+        tex = 1 + 0.04 * _smooth((n, n), 1.0, seed) if texture else None
+        return limb_disk((n, n), geometry, profile=lambda mu: I0 * law(mu), texture=tex)
+    return limb_disk((n, n), geometry, texture=400 * _smooth((n, n), 3.0, seed))
+
+
+@pytest.fixture(scope="module")
+def sharpening():
+    """A linear keepsize network: nearest x2 upsampling of an unsharp mask (a deconvolution
+    stand-in that rings at any edge, as the trained networks do)."""
+    config = NetworkConfig(depth=1, filters=4)
+    net = upsampling_init(build_model(config), config)
+    conv = [layer for layer in net.layers if type(layer).__name__ == "Conv2D"][0]
+    kernel, bias = conv.get_weights()
+    sharpen = np.array([[0, -0.5, 0], [-0.5, 3.0, -0.5], [0, -0.5, 0]], np.float32)
+    kernel[:, :, 0, 0], kernel[:, :, 0, 1] = sharpen, -sharpen
+    conv.set_weights([kernel, bias])
+    return net, config
+
+
+def test_sharpening_network_is_linear_unsharp_mask(sharpening):
+    net, config = sharpening
+    rng = np.random.default_rng(1)
+    image = rng.uniform(-1, 2, (20, 24)).astype(np.float32)
+    padded = np.pad(image, 1, mode="reflect")
+    k = -0.5 * np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]]) + np.diag([0, 3.0, 0])
+    expected = sum(k[i, j] * padded[i : i + 20, j : j + 24] for i in range(3) for j in range(3))
+    out = Predictor(net, config, tile=0).run(image)
+    np.testing.assert_allclose(out, np.kron(expected, np.ones((2, 2))), atol=1e-5)
+
+
+def test_coverage_is_exact():
+    g = DiskGeometry(60.37, 57.81, 41.3)
+    cover = disk_coverage((120, 121), g)
+    assert cover.sum() == pytest.approx(np.pi * g.radius**2, rel=1e-5)
+    assert cover.min() == 0 and cover.max() == 1
+    # against brute force on a 256 x 256 point grid per pixel
+    rows, cols, _ = limb_pixels((120, 121), g)
+    brute = limb_disk((120, 121), g, supersample=256)
+    np.testing.assert_allclose(cover[rows, cols], np.nan_to_num(brute[rows, cols]), atol=2e-3)
+    # the profile integrated over the covered part: brute force with a steep profile
+    coverage, integral = pixel_integrals(rows, cols, g, NECKEL_LABS_6173)
+    brute = limb_disk((120, 121), g, profile=law, supersample=256)
+    np.testing.assert_allclose(integral, np.nan_to_num(brute[rows, cols]), atol=2e-3)
+    # a full pixel: the profile's mean over it, close to its value at the centre
+    mu = np.sqrt(1 - ((60 - g.x0) ** 2 + (57 - g.y0) ** 2) / g.radius**2)
+    assert pixel_integrals([57], [60], g, NECKEL_LABS_6173)[1][0] == pytest.approx(law(mu), rel=1e-4)
+
+
+def test_neckel_labs_law_at_6173():
+    # I(1) = 1 and the disk-averaged intensity 2 * int I mu dmu between the table's
+    # F/I(1) values at 611 and 641 nm (0.8221, 0.8290), interpolated to 617.33 nm.
+    k = np.arange(6)
+    assert sum(NECKEL_LABS_6173) == pytest.approx(1.0, abs=1e-12)
+    flux = 2 * sum(c / (i + 2) for c, i in zip(NECKEL_LABS_6173, k))
+    assert flux == pytest.approx(0.8221 + (617.33 - 610.975) / (640.970 - 610.975) * 0.0069, abs=3e-4)
+    mu = np.linspace(0, 1, 101)
+    assert np.all(np.diff(law(mu)) > 0) and 0.3 < law(0.0) < 0.33
+
+
+def _run(image, net, config, header, kind, *, limb):
+    norm = make_normalizer(image, header, kind=kind)
+    return enhance_array(image, Predictor(net, config, tile=64), norm, limb=limb), norm
+
+
+@pytest.mark.parametrize("kind", ["intensity", "blos"])
+@pytest.mark.parametrize("x0, y0, radius, texture", [(127.5, 127.5, 110.0, True), (126.23, 129.71, 97.4, False), (128.9, 126.35, 117.62, True)])
+def test_limb_treatment_with_a_ringing_network(sharpening, kind, x0, y0, radius, texture):
+    net, config = sharpening
+    g = DiskGeometry(x0, y0, radius)
+    image = _disk(kind, g, texture=texture)
+    before = image.copy()
+    header = _header(g)
+    old, _ = _run(image, net, config, header, kind, limb=False)
+    new, norm = _run(image, net, config, header, kind, limb=True)
+    np.testing.assert_array_equal(image, before)
+    assert _same(norm.geometry, g)
+    np.testing.assert_array_equal(np.isnan(new), np.kron(np.isnan(image), np.ones((2, 2), bool)))
+    m_old = limb_metrics(image, old, g, kind=kind)
+    m = limb_metrics(image, new, g, kind=kind, reference=old)
+    if kind == "intensity":
+        assert m_old["negative"] > 100  # the problem: the limb rings
+        assert m["negative"] == 0 and m["min_over_limb"] >= 0
+    assert m_old["ring_max_dev"] > 0.1
+    if kind == "intensity":
+        assert m["ring_max_dev"] < 0.05, m["rings"]
+    else:
+        # |B| of the outermost partial ring: 6-10 % above the interior's ratio with this
+        # linear sharpening (the mirrored continuation is sampled at the nearest pixel,
+        # whose jaggedness the unsharp mask amplifies); the rings inside it within 5 %.
+        assert max(abs(v) for k, v in m["rings"].items() if k < 0) < 0.05, m["rings"]
+        assert m["rings"][0] < 0.12
+        assert m["mean_b_dev"] < 0.05
+    assert m["overshoot"] < 0.05
+    assert m["interior_change"] < 1e-6
+    # the sharper limb: output pixels wholly off the disk are 0 where their input pixel is finite
+    finite2 = np.kron(np.isfinite(image), np.ones((2, 2), bool))
+    off2 = disk_coverage(new.shape, g.upsampled(2)) == 0
+    assert (finite2 & off2).any() and np.all(new[finite2 & off2] == 0)
+
+
+@pytest.mark.parametrize("kind", ["intensity", "blos"])
+def test_limb_treatment_shipped_networks(kind):
+    from enhance_lib.cli import default_weights
+    from enhance_lib.weights import load_network
+
+    net, config = load_network(default_weights(kind))
+    g = DiskGeometry(128.31, 127.12, 112.7)
+    image = _disk(kind, g, seed=4)
+    old, _ = _run(image, net, config, _header(g), kind, limb=False)
+    new, _ = _run(image, net, config, _header(g), kind, limb=True)
+    m_old = limb_metrics(image, old, g, kind=kind)
+    m = limb_metrics(image, new, g, kind=kind, reference=old)
+    if kind == "intensity":
+        assert m_old["negative"] > 0
+        assert m["negative"] == 0
+    assert m_old["ring_max_dev"] > 0.1
+    assert m["ring_max_dev"] < 0.05, m["rings"]
+    assert m["overshoot"] < 0.05
+    assert m["interior_change"] < 1e-6
+
+
+def test_off_limb_zeros_and_no_disk(sharpening):
+    net, config = sharpening
+    g = DiskGeometry(127.6, 128.2, 105.0)
+    image = np.nan_to_num(_disk("intensity", g), nan=0.0)  # a product with 0 off the limb
+    new, norm = _run(image, net, config, _header(g), "intensity", limb=True)
+    assert _same(norm.geometry, g) and np.isfinite(new).all()
+    m = limb_metrics(np.where(image > 0, image, np.nan), new, g)
+    assert m["negative"] == 0 and m["ring_max_dev"] < 0.05
+    assert np.all(new[disk_coverage(new.shape, g.upsampled(2)) == 0] == 0)
+    # no disk known (no header): exactly the plain pipeline
+    crop = _disk("intensity", g)[100:160, 90:170]
+    a, _ = _run(crop, net, config, None, "intensity", limb=True)
+    b, _ = _run(crop, net, config, None, "intensity", limb=False)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_partial_disk_uses_the_limb_profile():
+    n = 512
+    g = DiskGeometry(255.6, 256.3, 230.2)
+    rng = np.random.default_rng(2)
+    image = limb_disk((n, n), g, profile=lambda mu: I0 * law(mu), texture=1 + 0.03 * rng.standard_normal((n, n)))
+    full = make_normalizer(image, _header(g), kind="intensity")
+    assert "fitted" in full.describe()
+    y0, x0 = 180, 10  # a limb cut-out, as a submap: CRPIX shifted
+    cut = image[y0 : y0 + 150, x0 : x0 + 140]
+    header = _header(DiskGeometry(g.x0 - x0, g.y0 - y0, g.radius))
+    partial = make_normalizer(cut, header, kind="intensity")
+    assert _same(partial.geometry, DiskGeometry(g.x0 - x0, g.y0 - y0, g.radius))
+    assert "Neckel" in partial.describe()
+    mu = mu_map(cut.shape, partial.geometry)
+    assert np.nanmin(mu) < 0.05 and np.nanmax(mu) > 0.6
+    a = full.normalize(image)[y0 : y0 + 150, x0 : x0 + 140]
+    b = partial.normalize(cut)
+    # The cut-out follows the true law within 0.5 % at mu >= 0.1 ...
+    truth = cut / (I0 * law(mu))
+    keep = np.isfinite(a) & (mu >= 0.1)
+    np.testing.assert_allclose(b[keep], truth[keep] * (I0 / partial.constant), rtol=1e-4)
+    assert partial.constant == pytest.approx(I0, rel=0.005)
+    # ... and the full disk's pixels within 0.5 % at mu >= 0.15; between 0.1 and 0.15 the
+    # full disk's cubic fit (made at mu >= 0.1) is itself up to ~1.6 % off the law.
+    keep = np.isfinite(a) & (mu >= 0.15)
+    np.testing.assert_allclose(b[keep], a[keep], rtol=0.005)
+    # one constant would be far off across the cut-out
+    constant = make_normalizer(cut, None, kind="intensity")
+    assert np.abs(constant.normalize(cut)[keep] / a[keep] - 1).max() > 0.1
