@@ -392,13 +392,20 @@ def limb_darkening(data, geometry, *, degree=3, nbins=18, mu_min=0.1, width=0.1,
     The disk between ``mu_min`` and 1 is cut into ``nbins`` equal bins of
     mu = sqrt(1 - (r/R)^2); in each, the quiet-Sun level is the robust estimate of
     :func:`quiet_sun_level` (so spots and faculae do not bias it, and NaNs are
-    ignored); a polynomial of ``degree`` in mu is fitted to the levels by least
-    squares weighted by sqrt(pixels in the bin). A low-degree polynomial in mu is the
-    classical form of the continuum limb-darkening law (Pierce & Slaughter 1977,
-    Sol. Phys. 51, 25 used degree 5 over the whole disk; the degree-3 default follows
-    the shape at 6173 A without oscillating between bins). Closer to the limb than
-    ``mu_min`` the fit is extrapolated: there the pixels are few and the profile is
-    steepest within one pixel.
+    ignored). Two profiles are fitted to the levels by least squares weighted by
+    sqrt(pixels in the bin), and the one with the smaller weighted residual is kept:
+
+    * a polynomial of ``degree`` in mu, the classical form of continuum limb
+      darkening (Pierce & Slaughter 1977, Sol. Phys. 51, 25 used degree 5 over the
+      whole disk; degree 3 follows the shape at 6173 A without oscillating between
+      bins);
+    * the standard law at 6173 A (:data:`NECKEL_LABS_6173`, degree 5) times a
+      polynomial of ``degree - 1``: the law carries the Sun's shape near the limb,
+      where a cubic fitted at mu >= 0.1 bends 1-2 % away from it between mu 0.1 and
+      0.15, and the factor absorbs the instrument's and the day's departures.
+
+    Closer to the limb than ``mu_min`` the profile is extrapolated: there the
+    pixels are few and the profile is steepest within one pixel.
 
     Parameters
     ----------
@@ -452,7 +459,16 @@ def limb_darkening(data, geometry, *, degree=3, nbins=18, mu_min=0.1, width=0.1,
     if len(levels) < degree + 2:
         msg = f"too few on-disk pixels to fit a limb-darkening profile ({len(levels)} usable mu bins)"
         raise EnhanceError(msg)
-    coefficients = np.polynomial.polynomial.polyfit(centres, levels, degree, w=weights)
+    poly = np.polynomial.polynomial
+    centres, levels, weights = np.asarray(centres), np.asarray(levels), np.asarray(weights)
+    law = poly.polyval(centres, NECKEL_LABS_6173)
+    candidates = (
+        poly.polyfit(centres, levels, degree, w=weights),
+        # weights on the ratio scaled by the law, so that both fits minimise the same residual
+        poly.polymul(NECKEL_LABS_6173, poly.polyfit(centres, levels / law, degree - 1, w=weights * law)),
+    )
+    residuals = [np.sum((weights * (poly.polyval(centres, c) - levels)) ** 2) for c in candidates]
+    coefficients = candidates[int(np.argmin(residuals))]
     profile = LimbDarkening(tuple(float(c) for c in coefficients), geometry)
     check = profile(np.linspace(0.0, 1.0, 101))
     if not (np.all(np.isfinite(check)) and check.min() > 0.05 * profile.centre > 0):

@@ -163,7 +163,10 @@ def test_limb_treatment_shipped_networks(kind):
     assert m_old["ring_max_dev"] > 0.1
     assert m["ring_max_dev"] < 0.05, m["rings"]
     assert m["overshoot"] < 0.05
-    assert m["interior_change"] < 1e-6
+    # The receptive field is a 27 x 27 square: along a diagonal it reaches 18 px, beyond the
+    # 15 px of "interior", so pixels there can move by what the corners of the field weigh:
+    # measured up to 1.1e-6 here (256^2), 5e-7 to 7e-7 at 1024^2 and 4096^2 (benchmarks/limb.py).
+    assert m["interior_change"] < 1.5e-6
 
 
 def test_off_limb_zeros_and_no_disk(sharpening):
@@ -204,9 +207,9 @@ def test_partial_disk_uses_the_limb_profile():
     keep = np.isfinite(a) & (mu >= 0.1)
     np.testing.assert_allclose(b[keep], truth[keep] * (I0 / partial.constant), rtol=1e-4)
     assert partial.constant == pytest.approx(I0, rel=0.005)
-    # ... and the full disk's pixels within 0.5 % at mu >= 0.15; between 0.1 and 0.15 the
-    # full disk's cubic fit (made at mu >= 0.1) is itself up to ~1.6 % off the law.
-    keep = np.isfinite(a) & (mu >= 0.15)
+    # ... and the full disk's pixels within 0.5 % at mu >= 0.1 (the full disk's profile is
+    # the law times a fitted correction, so it follows the law's shape near the limb)
+    keep = np.isfinite(a) & (mu >= 0.1)
     np.testing.assert_allclose(b[keep], a[keep], rtol=0.005)
     # one constant would be far off across the cut-out
     constant = make_normalizer(cut, None, kind="intensity")
