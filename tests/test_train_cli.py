@@ -192,3 +192,30 @@ def test_loss_border_flag(dbs, tmp_path, capsys):
     assert json.loads((tmp_path / "border_1_args.json").read_text())["loss_border"] == 2
     assert train_main([*argv, "--loss-border", "8"]) == 2  # 16x16 targets: nothing left
     assert "loss border" in capsys.readouterr().err
+
+
+def test_weights_record_the_database_data_type(tmp_path, capsys):
+    from enhance_lib.weights import inspect_weights
+
+    write_database(tmp_path / "blos.h5", *toy_pairs(12), attrs={"type": "blos"})
+    write_database(tmp_path / "plain.h5", *toy_pairs(12))  # says nothing
+    common = ["-a", "start", "-e", "1", "--validation-split", "0.25", *TINY]
+    assert train_main(["-o", str(tmp_path / "b"), "--database", str(tmp_path / "blos.h5"), *common]) == 0
+    assert inspect_weights(tmp_path / "b_1.weights.h5").kind == "blos"
+    assert json.loads((tmp_path / "b_1_args.json").read_text())["type"] == "blos"
+    assert train_main(["-o", str(tmp_path / "p"), "--database", str(tmp_path / "plain.h5"), *common]) == 0
+    assert inspect_weights(tmp_path / "p_1.weights.h5").kind is None
+    assert train_main(["-o", str(tmp_path / "p"), "--database", str(tmp_path / "plain.h5"), "-t", "intensity",
+                       *common]) == 0
+    assert inspect_weights(tmp_path / "p_1.weights.h5").kind == "intensity"
+    # contradicting the database, or continuing a run on the other data type: one line, exit 2
+    capsys.readouterr()
+    argv = ["-o", str(tmp_path / "x"), "--database", str(tmp_path / "blos.h5"), "-t", "intensity", *common]
+    assert train_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds blos data" in err and "not intensity" in err
+    assert not (tmp_path / "x_1.weights.h5").exists()
+    argv = ["-o", str(tmp_path / "p"), "--database", str(tmp_path / "blos.h5"), *common]
+    argv[argv.index("start")] = "continue"
+    assert train_main(argv) == 2
+    assert "trained on intensity data" in capsys.readouterr().err
