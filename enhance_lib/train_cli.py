@@ -124,8 +124,8 @@ def _synthetic(args):
         scene_size=args.synthetic_scene_size, patch_size=args.synthetic_patch_size,
     )
     log.info(
-        "no --database: training on a synthetic-Sun %s database (%d patch pairs, %s) %s %s",
-        kind, info.n, "built now" if built else "reused", "in" if built else "from", info.path,
+        "no --database: training on a synthetic-Sun %s database of %d patch pairs, %s %s",
+        kind, info.n, "built in" if built else "reused from", info.path,
     )
     return info.path, kind
 

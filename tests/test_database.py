@@ -375,3 +375,29 @@ def test_check_database_rejects_bad_mask(tmp_path):
         f["lossMask"] = np.ones((3, 8, 8, 2), np.uint8)
     with pytest.raises(EnhanceError, match="lossMask must be"):
         check_database(path)
+
+
+def test_synthetic_database_cache(tmp_path, monkeypatch):
+    from enhance_lib.database import SYNTHETIC_RECIPE, cache_dir, synthetic_database
+
+    monkeypatch.setenv("ENHANCE_CACHE_DIR", str(tmp_path / "cache"))
+    assert cache_dir() == str(tmp_path / "cache")
+    toy = {"n_patches": 10, "scenes": 1, "scene_size": 256, "patch_size": 12}
+    info, built = synthetic_database(kind="blos", **toy)
+    assert built and info.path.startswith(str(tmp_path / "cache"))
+    assert (info.n, info.attrs["type"], info.attrs["recipe"]) == (10, "blos", SYNTHETIC_RECIPE)
+    again, built = synthetic_database(kind="blos", **toy)
+    assert not built and again.path == info.path
+    # a file of another recipe (or a broken one) under the same name is built again
+    with h5py.File(info.path, "a") as f:
+        f.attrs["recipe"] = SYNTHETIC_RECIPE - 1
+    rebuilt, built = synthetic_database(kind="blos", **toy)
+    assert built and rebuilt.attrs["recipe"] == SYNTHETIC_RECIPE
+    with open(info.path, "wb") as f:
+        f.write(b"truncated")
+    assert synthetic_database(kind="blos", **toy)[1]
+    other, built = synthetic_database(kind="blos", **dict(toy, n_patches=12))
+    assert built and other.path != info.path and other.n == 12
+    monkeypatch.delenv("ENHANCE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == str(tmp_path / "xdg" / "enhance")
