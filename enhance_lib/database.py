@@ -38,7 +38,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_path
-from .errors import EnhanceError
+from .errors import EnhanceError, warn_user
 
 log = logging.getLogger(__name__)
 
@@ -855,6 +855,33 @@ def _describe_normalization(kind, normalization):
     return f"divided by {float(normalization):g}"
 
 
+def _check_pair_kinds(low, high, kind):
+    """Warn when the headers of a low/high pair say different data types, or not ``kind``.
+
+    Parameters
+    ----------
+    low, high : enhance_lib.fitsio.FitsImage
+    kind : {'intensity', 'blos'}
+        The data type the database is built for (``--type``).
+    """
+    from .kinds import kind_from_header
+
+    (lo_kind, lo_reason), (hi_kind, hi_reason) = kind_from_header(low.header), kind_from_header(high.header)
+    if lo_kind is not None and hi_kind is not None and lo_kind != hi_kind:
+        warn_user(
+            f"{low.path} and {high.path} hold different data types: {lo_kind} ({lo_reason}) and "
+            f"{hi_kind} ({hi_reason}); pairing them as {kind}",
+            stacklevel=4,
+        )
+        return
+    said = [(image.path, found, reason) for image, (found, reason) in
+            ((low, (lo_kind, lo_reason)), (high, (hi_kind, hi_reason))) if found is not None and found != kind]
+    if said:
+        path, found, reason = said[0]
+        warn_user(f"{path}: building a {kind} database as asked (--type), but the header says {found} ({reason})",
+                  stacklevel=4)
+
+
 def pairs_database(
     output,
     *,
@@ -902,6 +929,13 @@ def pairs_database(
     Returns
     -------
     DatabaseInfo
+
+    Warns
+    -----
+    EnhanceUserWarning
+        When the headers (``CONTENT``, ``BUNIT``; :func:`enhance_lib.kinds.kind_from_header`)
+        of a low and a high image say different data types, or one says another
+        data type than ``kind``. The database is built as asked.
     """
     from .fitsio import read_image
 
@@ -914,8 +948,10 @@ def pairs_database(
     exclude = [parse_box(b) if isinstance(b, str) else tuple(b) for b in exclude]
     lows, highs, names = [], [], []
     for lo_path, hi_path in zip(low, high):
-        lo = _as_planes(read_image(lo_path).data, lo_path)
-        hi = _as_planes(read_image(hi_path).data, hi_path)
+        lo_image, hi_image = read_image(lo_path), read_image(hi_path)
+        _check_pair_kinds(lo_image, hi_image, kind)
+        lo = _as_planes(lo_image.data, lo_path)
+        hi = _as_planes(hi_image.data, hi_path)
         if len(lo) != len(hi):
             msg = f"{len(lo)} low planes but {len(hi)} high planes in {hi_path}"
             raise EnhanceError(msg, path=lo_path)
