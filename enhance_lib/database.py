@@ -753,7 +753,7 @@ def simulate_database(
 SYNTHETIC_RECIPE = 1
 #: Size of the synthetic-Sun database ``train.py`` makes without ``--database``:
 #: 8 scenes of 64" (1024 px at 0.063"/px, 128 HMI pixels), 1600 patch pairs of
-#: 50 -> 100 px; about 20 s to build on 2 cores. A keepsize network (depth 3,
+#: 50 -> 100 px; about half a minute to build on 2 cores. A keepsize network (depth 3,
 #: 32 filters) trained on 1200 such patches for 6 epochs beats bicubic
 #: interpolation (``benchmarks/synthetic.py``).
 SYNTHETIC_DEFAULTS = {"n_patches": 1600, "scenes": 8, "scene_size": 1024, "patch_size": 50, "seed": 0}
