@@ -39,7 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.report import SHARED_DATA_HELP, WEIGHTS_HELP, require_files, write_results  # noqa: E402
 
 #: Held-out validation region in input (HMI) pixels: rows, columns.
 VALIDATION = (slice(0, 56), slice(0, 114))
@@ -256,6 +256,10 @@ def main(argv=None):
     p.add_argument("--blos", default=str(REPO / "network" / "blos.weights.h5"))
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = p.parse_args(argv)
+    folder = data_dir(args.data)
+    require_files("benchmarks/fidelity.py", [folder / name for pair in FILES.values() for name in pair],
+                  hint=SHARED_DATA_HELP)
+    require_files("benchmarks/fidelity.py", [args.intensity, args.blos], hint=f"{WEIGHTS_HELP}, or give --intensity/--blos")
     results = [fidelity("intensity", args.intensity, data=args.data), fidelity("blos", args.blos, data=args.data)]
     lines = [
         "| network | RMS(ours-pub)/RMS(bicubic-pub) | corr(ours, pub) | corr(bicubic, pub) | quiet-Sun contrast ours / published / bicubic / HMI | unsigned flux ours/pub | forward residual ours / published |",

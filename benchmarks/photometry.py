@@ -31,7 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.report import SAMPLES_HELP, WEIGHTS_HELP, require_files, write_results  # noqa: E402
 
 LEVELS = {"intensity": (0.1, 0.3, 0.5, 0.777, 1.0, 1.5, 2.0), "blos": (0.0, 10.0, -10.0, 37.3, -37.3, 100.0, -100.0,
                                                                      1000.0, -1000.0)}
@@ -71,6 +71,12 @@ def main(argv=None):
     p.add_argument("--intensity", help="intensity weights (default: the shipped network)")
     p.add_argument("--blos", help="blos weights (default: the shipped network)")
     args = p.parse_args(argv)
+    require_files("benchmarks/photometry.py",
+                  [REPO / "samples" / f"{name}{end}.fits" for name in ("hmi", "blos") for end in ("", "_published")],
+                  hint=SAMPLES_HELP)
+    require_files("benchmarks/photometry.py",
+                  [args.intensity or REPO / "network" / "intensity.weights.h5", args.blos or REPO / "network" / "blos.weights.h5"],
+                  hint=f"{WEIGHTS_HELP}, or give --intensity/--blos")
 
     from astropy.io import fits
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """bfloat16 against float32 with the shipped networks: speed and error.
 
-    python benchmarks/precision.py
+    python benchmarks/precision.py [--intensity W] [--blos W]
 
 For each shipped network it enhances its sample (``samples/synthetic_hmi.fits``,
 ``samples/synthetic_blos.fits``) in float32 and with ``--precision bfloat16`` and reports the
@@ -10,6 +10,7 @@ the speed ratio is measured on a 1024^2 image in the same run. Results go to std
 and ``benchmarks/results/precision.{json,md}``.
 """
 
+import argparse
 import json
 import sys
 import time
@@ -20,22 +21,31 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.report import SAMPLES_HELP, WEIGHTS_HELP, require_files, write_results  # noqa: E402
 
 
-def main():
+SAMPLES = {"intensity": "synthetic_hmi.fits", "blos": "synthetic_blos.fits"}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--intensity", default=str(REPO / "network" / "intensity.weights.h5"), help="intensity weights")
+    p.add_argument("--blos", default=str(REPO / "network" / "blos.weights.h5"), help="blos weights")
+    args = p.parse_args(argv)
+    require_files("benchmarks/precision.py", [REPO / "samples" / name for name in SAMPLES.values()], hint=SAMPLES_HELP)
+    require_files("benchmarks/precision.py", [args.intensity, args.blos], hint=f"{WEIGHTS_HELP}, or give --intensity/--blos")
+
     from astropy.io import fits
 
-    from enhance_lib.cli import default_weights
     from enhance_lib.normalize import make_normalizer
     from enhance_lib.predict import Predictor, enhance_array
     from enhance_lib.weights import load_network
 
     rows = []
-    for kind, name in (("intensity", "synthetic_hmi.fits"), ("blos", "synthetic_blos.fits")):
+    for kind, name in SAMPLES.items():
         path = REPO / "samples" / name
         image = fits.getdata(path).astype(np.float32)
-        net, config = load_network(default_weights(kind))
+        net, config = load_network(getattr(args, kind))
         normalizer = make_normalizer(image, fits.getheader(path), kind=kind)
         out = {}
         for precision in ("float32", "bfloat16"):

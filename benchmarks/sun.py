@@ -23,13 +23,18 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.report import SHARED_DATA_HELP, require_files, write_results  # noqa: E402
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=os.environ.get("ENHANCE_TEST_DATA") or str(REPO.parent / "shared" / "data"))
+    p.add_argument("--no-real-crop", action="store_true", help="only the synthetic-Sun numbers (no --data needed)")
     args = p.parse_args(argv)
+    data = Path(args.data)
+    if not args.no_real_crop:
+        require_files("benchmarks/sun.py", [data / "hmi_sample_left.fits", data / "blos_sample_left.fits"],
+                      hint=SHARED_DATA_HELP + " (or --no-real-crop for the synthetic-Sun numbers alone)")
 
     from enhance_lib.evaluation import radial_power_spectrum
     from enhance_lib.psf import to_hmi, to_target
@@ -46,8 +51,7 @@ def main(argv=None):
             "contrast_target": contrast(to_target(scene.intensity, pixel_scale=scale)),
             "granule_scale_arcsec": float(1 / k[1:][np.argmax(power[1:])]),
         }
-    data = Path(args.data)
-    if (data / "hmi_sample_left.fits").is_file():
+    if not args.no_real_crop:
         from astropy.io import fits
 
         from enhance_lib.normalize import quiet_sun_level

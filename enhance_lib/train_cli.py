@@ -7,16 +7,25 @@ with ``--database`` and ``--validation`` (or ``--validation-split``).
     enhance-train -o network/intensity -a start -e 15 -d 5 -k 64 -n 1e-3 -l2 1e-6 \\
         --database train.h5 --validation valid.h5
     enhance-train -o network/intensity -a continue -e 5 -d 5 --database train.h5 --validation valid.h5
+
+Without ``--database`` (the original README's command, whose databases were the
+authors' own files) it trains on a synthetic-Sun database of the data type
+``-t`` (intensity by default), built once in the cache folder
+(:func:`enhance_lib.database.synthetic_database`) and validated on its last 10 %.
 """
 
 import logging
 import sys
 
 from .clitools import OneLineParser, run_cli, setup_logging
+from .database import SYNTHETIC_DEFAULTS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_parser", "train_main"]
+__all__ = ["SYNTHETIC_VALIDATION_SPLIT", "build_parser", "train_main"]
+
+#: Validation split of the synthetic-Sun database used without ``--database``.
+SYNTHETIC_VALIDATION_SPLIT = 0.1
 
 
 def build_parser():
@@ -57,7 +66,17 @@ def build_parser():
         "-l2", "--l2_regularization", type=float, default=1e-7, help="L2 regularisation of the kernels (default 1e-7)"
     )
     p.add_argument("-b", "--batchsize", type=int, default=32, help="batch size (default 32)")
-    p.add_argument("--database", required=True, metavar="PATH", help="training database (HDF5 with imHMI, imSST)")
+    p.add_argument(
+        "--database", metavar="PATH",
+        help="training database (HDF5 with imHMI, imSST; enhance-database makes them); default: a "
+        "synthetic-Sun database of the data type -t, built once in $ENHANCE_CACHE_DIR "
+        "(default ~/.cache/enhance) and validated on its last 10 %%",
+    )
+    p.add_argument(
+        "-t", "--type", choices=("intensity", "blos"),
+        help="data type the network is for, recorded in the weights; default: what the database "
+        "says (enhance-database records it), intensity for the synthetic database",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--validation", metavar="PATH", help="validation database")
     group.add_argument(
@@ -82,7 +101,33 @@ def build_parser():
         "is chosen with KERAS_BACKEND=tensorflow (default), jax or torch",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output, warnings only")
+    syn = p.add_argument_group("without --database: the synthetic-Sun database")
+    d = SYNTHETIC_DEFAULTS
+    syn.add_argument("--synthetic-patches", type=int, default=d["n_patches"], metavar="N",
+                     help=f"patch pairs (default {d['n_patches']})")
+    syn.add_argument("--synthetic-scenes", type=int, default=d["scenes"], metavar="N",
+                     help=f"synthetic-Sun scenes (default {d['scenes']})")
+    syn.add_argument("--synthetic-scene-size", type=int, default=d["scene_size"], metavar="PX",
+                     help=f"scene size at 0.063\"/px (default {d['scene_size']}, i.e. {d['scene_size'] // 8} HMI pixels)")
+    syn.add_argument("--synthetic-patch-size", type=int, default=d["patch_size"], metavar="P",
+                     help=f"input patch size; targets are 2P (default {d['patch_size']})")
     return p
+
+
+def _synthetic(args):
+    """The cached synthetic-Sun database for a run without ``--database`` (built if needed)."""
+    from .database import synthetic_database
+
+    kind = args.type or "intensity"
+    info, built = synthetic_database(
+        kind=kind, n_patches=args.synthetic_patches, scenes=args.synthetic_scenes,
+        scene_size=args.synthetic_scene_size, patch_size=args.synthetic_patch_size,
+    )
+    log.info(
+        "no --database: training on a synthetic-Sun %s database of %d patch pairs, %s %s",
+        kind, info.n, "built in" if built else "reused from", info.path,
+    )
+    return info.path, kind
 
 
 def _run(args):
@@ -97,16 +142,23 @@ def _run(args):
         noise=args.noise,
         l2=args.l2_regularization,
     )
+    database, kind = args.database, args.type
+    validation_split = args.validation_split
+    if database is None:
+        database, kind = _synthetic(args)
+        if args.validation is None and validation_split is None:
+            validation_split = SYNTHETIC_VALIDATION_SPLIT
+            log.info("validating on the last %d %% of it", round(100 * validation_split))
     if args.quiet:
         verbose = 0
     else:
         verbose = 1 if sys.stdout.isatty() else 2  # one line per epoch when not on a terminal
     result = train(
-        args.database,
+        database,
         args.output,
         config=config,
         validation=args.validation,
-        validation_split=args.validation_split,
+        validation_split=validation_split,
         action=args.action,
         epochs=args.epochs,
         lr=args.lr,
@@ -117,7 +169,8 @@ def _run(args):
         init=args.init,
         device=args.device,
         verbose=verbose,
-        flags=vars(args),
+        flags={**vars(args), "database": str(database), "validation_split": validation_split, "type": kind},
+        kind=kind,
     )
     log.info(
         "%d epochs done; best val_loss %.6g; weights in %s",
@@ -137,7 +190,7 @@ def train_main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # -h (0) or a usage error (2), already reported
         return exc.code if isinstance(exc.code, int) else 2
-    if args.validation is None and args.validation_split is None:
+    if args.database is not None and args.validation is None and args.validation_split is None:
         print(
             f"{parser.prog}: error: give --validation PATH or --validation-split F (see {parser.prog} -h)",
             file=sys.stderr,

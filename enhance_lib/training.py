@@ -12,8 +12,8 @@ kept, and the same output files and JSON loss logs, with root
 ``{root}_summary.txt``      ``model.summary()``
 ``{root}_model.png``        ``keras.utils.plot_model`` (only with pydot and dot)
 ``{root}.weights.h5``       weights of the best validation loss (Keras 3 format,
-                            with the network configuration attached; the
-                            original wrote ``{root}_weights.hdf5``)
+                            with the network configuration and the data type
+                            attached; the original wrote ``{root}_weights.hdf5``)
 ``{root}_loss.json``        ``[{"name", "init_t"}, [asctime, loss, val_loss, lr], ...]``
 ``{root}_loss_batch.json``  ``[{"name", "init_t"}, [asctime, loss, lr], ...]``
 ==========================  ===================================================
@@ -493,10 +493,13 @@ class TrainingRecorder(keras.callbacks.Callback):
     data : dict, optional
         What the validation loss is measured on; saved with the weights
         (:data:`VALIDATION_ATTR`) together with the loss and the epoch.
+    kind : {'intensity', 'blos'}, optional
+        The data type trained for, recorded in the weights (:func:`save_weights`).
     """
 
-    def __init__(self, *, files, config, loss_log, batch_log, batch_sizes, best=math.inf, data=None):
+    def __init__(self, *, files, config, loss_log, batch_log, batch_sizes, best=math.inf, data=None, kind=None):
         super().__init__()
+        self.kind = kind
         self.data = dict(data or {})
         self.files = files
         self.config = config
@@ -533,7 +536,8 @@ class TrainingRecorder(keras.callbacks.Callback):
         lr = self._lr()
         if val is not None and val < self.best:
             record = {"val_loss": val, "epoch": epoch + 1, **self.data}
-            save_weights(self.model, self.files.weights, config=self.config, attrs={VALIDATION_ATTR: record})
+            save_weights(self.model, self.files.weights, config=self.config, kind=self.kind,
+                         attrs={VALIDATION_ATTR: record})
             log.debug("epoch %d: val_loss improved from %.6g to %.6g, saved %s", epoch + 1, self.best, val,
                      self.files.weights)
             self.best, self.best_epoch = val, epoch
@@ -594,7 +598,7 @@ def _check_output_folder(root):
     return folder
 
 
-def _previous_run(files, output, config, data):
+def _previous_run(files, output, config, data, kind=None):
     """Logs and best validation loss of the run to continue.
 
     ``data``: what this call validates on and how (``database``, ``validation``,
@@ -614,6 +618,9 @@ def _previous_run(files, output, config, data):
         have = ", ".join(f"{k} {getattr(saved, k)}" for k in keys)
         want = ", ".join(f"{k} {getattr(config, k)}" for k in keys)
         msg = f"cannot continue: the previous run has {have}; asked for {want} (--model/--depth/--kernels/--activation)"
+        raise EnhanceError(msg, path=files.weights)
+    if kind is not None and info.kind is not None and info.kind != kind:
+        msg = f"cannot continue: the previous run was trained on {info.kind} data, this database holds {kind}"
         raise EnhanceError(msg, path=files.weights)
     header, rows = read_loss_log(files.loss, row_length=4)
     if not rows:
@@ -635,6 +642,20 @@ def _previous_run(files, output, config, data):
                  "comparable, the best starts afresh", changed)
         best = math.inf
     return [header, *rows], [batch_header, *batch_rows], best
+
+
+def _database_kind(path, info, kind):
+    """The data type to train for: ``kind``, checked against the database's ``type`` attribute."""
+    recorded = info.attrs.get("type")
+    if recorded is not None and recorded not in ("intensity", "blos"):
+        log.warning("%s: unknown data type %r in its attributes; ignored", path, recorded)
+        recorded = None
+    if kind is not None and kind not in ("intensity", "blos"):
+        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    if kind is not None and recorded is not None and kind != recorded:
+        msg = f"the database holds {recorded} data (its 'type' attribute), not {kind} (-t {recorded}, or another database)"
+        raise EnhanceError(msg, path=path)
+    return kind or recorded
 
 
 def _write_description(model, files):
@@ -672,6 +693,7 @@ def train(
     verbose=0,
     flags=None,
     callbacks=(),
+    kind=None,
 ):
     """Train (``start``) or go on training (``continue``) an Enhance network.
 
@@ -728,6 +750,12 @@ def train(
         arguments of this call.
     callbacks : sequence of keras.callbacks.Callback
         Extra callbacks, run after the built-in ones.
+    kind : {'intensity', 'blos'}, optional
+        The data type of the databases, recorded in the weights (root attribute
+        ``enhance_kind``) so that ``enhance`` can refuse them for the other type.
+        Default: the databases' own record (their ``type`` attribute, which
+        ``enhance-database`` writes); an explicit ``kind`` that contradicts it is
+        an error. When neither says, the weights record no data type.
 
     Returns
     -------
@@ -768,6 +796,7 @@ def train(
         raise EnhanceError("give either a validation database or a validation split (not both)")
 
     info = check_database(database)
+    kind = _database_kind(database, info, kind)
     if info.has_mask:
         if int(loss_border):
             msg = "the database has its own loss mask (built with --loss-border); leave --loss-border at 0"
@@ -779,7 +808,11 @@ def train(
             path=database,
         )
     if validation is not None:
-        check_database(validation)
+        val_kind = _database_kind(validation, check_database(validation), None)
+        if kind is not None and val_kind is not None and val_kind != kind:
+            msg = f"the validation database holds {val_kind} data, the training database {kind}"
+            raise EnhanceError(msg, path=validation)
+        kind = kind or val_kind
         train_idx, val_idx, val_path = None, None, validation
     else:
         train_idx, val_idx = split_indices(info.n, validation_split)
@@ -787,6 +820,9 @@ def train(
     log.info("training database %s: %d patches %s -> %s", database, info.n, info.input_shape, info.target_shape)
     if info.attrs:
         log.debug("database attributes: %s", info.attrs)
+    if kind is None:
+        log.info("the database does not say which data type it holds: the weights will not record one "
+                 "(give the type, -t intensity or -t blos, to record it)")
 
     files = TrainingFiles.for_run(output, config.depth)
     folder = _check_output_folder(files.root)
@@ -799,7 +835,7 @@ def train(
         "loss_border": int(loss_border),
     }
     if action == "continue":
-        loss_log, batch_log, best = _previous_run(files, output, config, data)
+        loss_log, batch_log, best = _previous_run(files, output, config, data, kind)
         initial_epoch = len(loss_log) - 1
     else:
         header = {"name": files.root, "init_t": time.asctime()}
@@ -843,9 +879,10 @@ def train(
                 "seed": seed,
                 "loss_border": int(loss_border),
                 "init": init,
+                "type": kind,
                 **config.to_dict(),
             }
-        _write_json(files.args, dict(flags))
+        _write_json(files.args, {**flags, "type": kind})
         _write_description(model, files)
 
         def schedule(epoch, current=None):
@@ -855,7 +892,7 @@ def train(
                                   epoch=initial_epoch, with_mask=info.has_mask)
         val_data = PatchDataset(val_path, val_idx, batch_size=batch_size, with_mask=info.has_mask)
         recorder = TrainingRecorder(files=files, config=config, loss_log=loss_log, batch_log=batch_log,
-                                    batch_sizes=train_data.batch_sizes(), best=best, data=data)
+                                    batch_sizes=train_data.batch_sizes(), best=best, data=data, kind=kind)
         # Batches of the epoch's shuffled order: about BN_PATCHES patches, a fair sample.
         precise_bn = _PreciseBatchNorm(train_data, math.ceil(BN_PATCHES / train_data.batch_size))
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule(initial_epoch)), loss=loss)

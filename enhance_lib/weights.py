@@ -4,7 +4,8 @@ Three layouts are understood:
 
 * Keras 3 ``*.weights.h5`` (``model.save_weights``): groups ``layers/<class>_<k>/vars``.
   Files written by this package also carry the network configuration as the
-  JSON root attribute ``enhance_config``.
+  JSON root attribute ``enhance_config``, and the data type they were trained
+  for (``'intensity'`` or ``'blos'``) as the root attribute ``enhance_kind``.
 * Legacy Keras 2 ``save_weights`` files: root attribute ``layer_names``, each
   layer group with ``weight_names``.
 * Legacy Keras 2 whole-model checkpoints (as the original ModelCheckpoint
@@ -12,18 +13,27 @@ Three layouts are understood:
 
 The architecture (model, depth, filters) is read from the kernel shapes in the
 file before anything is built, so a user never has to repeat it.
+
+Files that do not say which data type they are for (the original's Keras 2
+files, plain Keras files, files from before ``enhance_kind``) can be stamped
+with :func:`stamp_kind`, also from the command line::
+
+    python -m enhance_lib.weights network/blos.weights.h5 --kind blos
+    python -m enhance_lib.weights network/*.weights.h5        # show what they hold
 """
 
 import json
 import logging
 import os
 import re
+import shutil
+import sys
 
 import h5py
 import numpy as np
 
 from .atomic import atomic_path
-from .errors import EnhanceError
+from .errors import EnhanceError, warn_user
 from .models import NetworkConfig, build_model
 
 log = logging.getLogger(__name__)
@@ -33,10 +43,19 @@ __all__ = [
     "inspect_weights",
     "load_network",
     "save_weights",
+    "stamp_kind",
+    "check_kind_matches",
     "fold_batchnorm",
+    "main",
 ]
 
 CONFIG_ATTR = "enhance_config"
+#: Root attribute: the data type the weights were trained for ('intensity' or 'blos').
+KIND_ATTR = "enhance_kind"
+_KINDS = ("intensity", "blos")
+#: Words in a file name that suggest a data type (the original named its files
+#: ``intensity_weights.hdf5`` and ``blos_weights.hdf5``).
+_NAME_HINTS = {"intensity": ("intensity", "continuum", "hmi_ic"), "blos": ("blos", "magnetogram", "hmi_m")}
 
 
 class WeightsInfo:
@@ -56,10 +75,14 @@ class WeightsInfo:
     attrs : dict
         The other root attributes :func:`save_weights` attached (``attrs``), decoded
         from JSON (empty for other files).
+    kind : {'intensity', 'blos'} or None
+        The data type the weights were trained for (root attribute ``enhance_kind``);
+        None for files that do not say (e.g. the original's Keras 2 files).
     """
 
-    def __init__(self, path, layout, config, layers, *, stored=None, attrs=None):
+    def __init__(self, path, layout, config, layers, *, stored=None, attrs=None, kind=None):
         self.path = str(path)
+        self.kind = kind
         self.stored = dict(stored or {})
         self.attrs = dict(attrs or {})
         self.layout = layout
@@ -67,7 +90,7 @@ class WeightsInfo:
         self.layers = layers
 
     def __repr__(self):
-        return f"WeightsInfo({self.path!r}, layout={self.layout!r}, config={self.config})"
+        return f"WeightsInfo({self.path!r}, layout={self.layout!r}, config={self.config}, kind={self.kind!r})"
 
 
 def _decode(value):
@@ -151,9 +174,12 @@ def inspect_weights(path):
     try:
         with f:
             stored, attrs = {}, {}
+            kind = _decode(f.attrs[KIND_ATTR]) if KIND_ATTR in f.attrs else None
+            if kind is not None and kind not in _KINDS:
+                raise ValueError(f"{KIND_ATTR} is {kind!r}, not intensity or blos")
             if CONFIG_ATTR in f.attrs:
                 stored = json.loads(_decode(f.attrs[CONFIG_ATTR]))
-                attrs = {k: _json_or_text(f.attrs[k]) for k in f.attrs if k != CONFIG_ATTR}
+                attrs = {k: _json_or_text(f.attrs[k]) for k in f.attrs if k not in (CONFIG_ATTR, KIND_ATTR)}
             if "model_weights" in f and "layer_names" in f["model_weights"].attrs:
                 layout, layers = "legacy-model", _legacy_layers(f["model_weights"])
             elif "layer_names" in f.attrs:
@@ -166,7 +192,7 @@ def inspect_weights(path):
             config = _infer_config(kernels, stored)
     except (KeyError, ValueError, IndexError, TypeError) as exc:
         raise EnhanceError(f"not an Enhance weights file ({exc})", path=path) from None
-    return WeightsInfo(path, layout, config, layers, stored=stored, attrs=attrs)
+    return WeightsInfo(path, layout, config, layers, stored=stored, attrs=attrs, kind=kind)
 
 
 def _json_or_text(value):
@@ -197,7 +223,50 @@ def _weighted_layer_kinds(config, *, batch_norm=True):
     return kinds
 
 
-def load_network(path, *, model=None, depth=None, filters=None, activation=None):
+def check_kind_matches(info, kind):
+    """Check that weights are for data of type ``kind``.
+
+    Parameters
+    ----------
+    info : WeightsInfo
+    kind : {'intensity', 'blos'} or None
+        The data to enhance; None checks nothing.
+
+    Raises
+    ------
+    EnhanceError
+        The file records another data type.
+
+    Notes
+    -----
+    A file that does not record its data type (the original's Keras 2 files, a
+    plain Keras file) is trusted silently, unless its name suggests the other
+    data type (the original named its files ``intensity_weights.hdf5`` and
+    ``blos_weights.hdf5``): then an :class:`~enhance_lib.errors.EnhanceUserWarning`
+    is issued and the file is used.
+    """
+    if kind is None:
+        return
+    if kind not in _KINDS:
+        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    if info.kind is not None:
+        if info.kind != kind:
+            msg = f"these weights are for {info.kind} data, not {kind} (choose -t {info.kind} or other weights)"
+            raise EnhanceError(msg, path=info.path)
+        return
+    name = os.path.basename(info.path).lower()
+    hinted = [k for k, words in _NAME_HINTS.items() if any(w in name for w in words)]
+    if len(hinted) == 1 and hinted[0] != kind:
+        warn_user(
+            f"{info.path}: these weights do not say which data they were trained for, but their "
+            f"name suggests {hinted[0]}; using them for {kind} as asked",
+            stacklevel=4,
+        )
+    else:
+        log.debug("%s does not say which data type it is for; using it for %s", info.path, kind)
+
+
+def load_network(path, *, model=None, depth=None, filters=None, activation=None, kind=None):
     """Build the network stored in a weights file and load its weights.
 
     Parameters
@@ -207,6 +276,10 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None)
     model, depth, filters, activation : optional
         When given, they must agree with the file (``activation`` cannot be
         read from legacy files and is taken as given, default ``relu``).
+    kind : {'intensity', 'blos'}, optional
+        The data the network will enhance. A file that records another data
+        type is an error; one that records none is used (see
+        :func:`check_kind_matches`). None (the default) checks nothing.
 
     Returns
     -------
@@ -218,6 +291,7 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None)
         When the file is unusable or disagrees with the explicit options.
     """
     info = inspect_weights(path)
+    check_kind_matches(info, kind)
     config = info.config
     for name, given in (("model", model), ("depth", depth), ("filters", filters)):
         found = getattr(config, name)
@@ -253,7 +327,7 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None)
     return net, config
 
 
-def save_weights(net, path, *, config, attrs=None):
+def save_weights(net, path, *, config, kind=None, attrs=None):
     """Save weights in the Keras 3 format atomically, with the configuration attached.
 
     Parameters
@@ -263,18 +337,66 @@ def save_weights(net, path, *, config, attrs=None):
         Must end in ``.weights.h5`` (a Keras 3 requirement).
     config : NetworkConfig
         Stored as the JSON root attribute ``enhance_config``.
+    kind : {'intensity', 'blos'}, optional
+        The data type the network was trained for, stored as the root attribute
+        ``enhance_kind`` (not stored when None).
     attrs : dict, optional
         More root attributes, each stored as JSON (e.g. how training validated them).
     """
     path = str(path)
     if not path.endswith(".weights.h5"):
         raise EnhanceError("Keras 3 weights files must end in .weights.h5", path=path)
+    if kind is not None and kind not in _KINDS:
+        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
     with atomic_path(path, suffix=".weights.h5") as tmp:
         net.save_weights(tmp)
         with h5py.File(tmp, "a") as f:
             f.attrs[CONFIG_ATTR] = json.dumps(config.to_dict())
+            if kind is not None:
+                f.attrs[KIND_ATTR] = kind
             for key, value in (attrs or {}).items():
                 f.attrs[key] = json.dumps(value)
+
+
+def stamp_kind(path, kind):
+    """Record in a Keras 3 weights file which data type it was trained for.
+
+    Only the root attribute ``enhance_kind`` is added (or replaced): every
+    dataset, and so the network, stays as it was. The file is changed on a copy
+    that then replaces it, so an interrupted stamp leaves the original intact.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A Keras 3 ``.weights.h5`` file (the original's Keras 2 files are left alone:
+        :func:`load_network` trusts them).
+    kind : {'intensity', 'blos'}
+
+    Returns
+    -------
+    WeightsInfo
+        The stamped file, as :func:`inspect_weights` reads it.
+
+    Raises
+    ------
+    EnhanceError
+        Unknown ``kind``, or not a Keras 3 Enhance weights file.
+    """
+    if kind not in _KINDS:
+        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    info = inspect_weights(path)
+    if info.layout != "keras3":
+        msg = f"only Keras 3 .weights.h5 files can be stamped (this is a {info.layout} file)"
+        raise EnhanceError(msg, path=path)
+    if info.kind == kind:
+        log.info("%s already says %s", path, kind)
+        return info
+    with atomic_path(path, suffix=".weights.h5") as tmp:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "a") as f:
+            f.attrs[KIND_ATTR] = kind
+    log.info("%s: recorded data type %s%s", path, kind, "" if info.kind is None else f" (was {info.kind})")
+    return inspect_weights(path)
 
 
 def fold_batchnorm(net, config):
@@ -314,3 +436,39 @@ def fold_batchnorm(net, config):
     if i != len(src):
         raise ValueError("network and folded network do not match")
     return folded
+
+
+def main(argv=None):
+    """``python -m enhance_lib.weights FILE... [--kind KIND]``: show (or stamp) weights files.
+
+    Returns the exit code.
+    """
+    from .clitools import OneLineParser, run_cli, setup_logging
+
+    parser = OneLineParser(
+        prog="python -m enhance_lib.weights",
+        description="Show what Enhance weights files hold; with --kind, record the data type "
+        "they were trained for (only that attribute changes).",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="weights files")
+    parser.add_argument("--kind", choices=_KINDS, help="record this data type in each (Keras 3) file")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors and warnings")
+    args = parser.parse_args(argv)
+    setup_logging(quiet=args.quiet)
+
+    def run(args):
+        for path in args.files:
+            info = stamp_kind(path, args.kind) if args.kind else inspect_weights(path)
+            c = info.config
+            print(f"{path}: {info.layout}, {c.model} depth {c.depth}, {c.filters} filters, "
+                  f"data type {info.kind or 'not recorded'}")
+        return 0
+
+    return run_cli(parser.prog, run, args)
+
+
+if __name__ == "__main__":
+    # Run the importable module's main, so that its logger is "enhance_lib.weights".
+    from enhance_lib.weights import main as _main
+
+    sys.exit(_main())

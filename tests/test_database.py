@@ -1,5 +1,8 @@
 """Databases: the file format, the simulate and pairs builders, the enhance-database CLI."""
 
+import os
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -375,3 +378,70 @@ def test_check_database_rejects_bad_mask(tmp_path):
         f["lossMask"] = np.ones((3, 8, 8, 2), np.uint8)
     with pytest.raises(EnhanceError, match="lossMask must be"):
         check_database(path)
+
+
+def test_synthetic_database_cache(tmp_path, monkeypatch):
+    from enhance_lib.database import SYNTHETIC_RECIPE, cache_dir, synthetic_database
+
+    monkeypatch.setenv("ENHANCE_CACHE_DIR", str(tmp_path / "cache"))
+    assert cache_dir() == str(tmp_path / "cache")
+    toy = {"n_patches": 10, "scenes": 1, "scene_size": 256, "patch_size": 12}
+    info, built = synthetic_database(kind="blos", **toy)
+    assert built and info.path.startswith(str(tmp_path / "cache"))
+    assert (info.n, info.attrs["type"], info.attrs["recipe"]) == (10, "blos", SYNTHETIC_RECIPE)
+    again, built = synthetic_database(kind="blos", **toy)
+    assert not built and again.path == info.path
+    # a file of another recipe (or a broken one) under the same name is built again
+    with h5py.File(info.path, "a") as f:
+        f.attrs["recipe"] = SYNTHETIC_RECIPE - 1
+    rebuilt, built = synthetic_database(kind="blos", **toy)
+    assert built and rebuilt.attrs["recipe"] == SYNTHETIC_RECIPE
+    with open(info.path, "wb") as f:
+        f.write(b"truncated")
+    assert synthetic_database(kind="blos", **toy)[1]
+    other, built = synthetic_database(kind="blos", **dict(toy, n_patches=12))
+    assert built and other.path != info.path and other.n == 12
+    monkeypatch.delenv("ENHANCE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == str(tmp_path / "xdg" / "enhance")
+
+
+def _with_header(path, **cards):
+    with fits.open(path, mode="update") as hdul:
+        for key, value in cards.items():
+            hdul[0].header[key] = value
+    return path
+
+
+def test_pairs_warn_when_the_headers_say_different_data_types(tmp_path, toy_pair, capsys):
+    from enhance_lib.errors import EnhanceUserWarning
+
+    _, _, lo, hi = toy_pair
+    opts = {"n_patches": 4, "patch_size": 6, "normalization": "none"}
+    database.pairs_database(tmp_path / "plain.h5", kind="intensity", low=[lo], high=[hi], **opts)  # no headers: silent
+    _with_header(lo, CONTENT="CONTINUUM INTENSITY")
+    _with_header(hi, BUNIT="DN/s")
+    database.pairs_database(tmp_path / "same.h5", kind="intensity", low=[lo], high=[hi], **opts)  # agree: silent
+    _with_header(hi, BUNIT="Gauss")
+    with pytest.warns(EnhanceUserWarning, match=r"low\.fits and .*high\.fits hold different data types: "
+                                                r"intensity \(CONTENT.*\) and blos \(BUNIT = 'Gauss'\)"):
+        database.pairs_database(tmp_path / "mixed.h5", kind="intensity", low=[lo], high=[hi], **opts)
+    _with_header(lo, CONTENT="MAGNETOGRAM")
+    with pytest.warns(EnhanceUserWarning, match=r"low\.fits: building a intensity database as asked .* says blos"):
+        database.pairs_database(tmp_path / "other.h5", kind="intensity", low=[lo], high=[hi], **opts)
+    # the command line (outside pytest's warning capture): one line, and the database is written
+    import subprocess
+    import sys
+
+    _with_header(lo, CONTENT="CONTINUUM INTENSITY")
+    out = tmp_path / "cli.h5"
+    code = ("import sys, warnings; warnings.resetwarnings(); from enhance_lib.database import main; "
+            f"sys.exit(main(['pairs', '-o', {str(out)!r}, '--low', {lo!r}, '--high', {hi!r}, "
+            "'--patch-size', '6', '--patches', '4']))")
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo,
+                          env=dict(os.environ, PYTHONPATH=str(repo)))
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "arning" in line]
+    assert len(lines) == 1 and lines[0].startswith("enhance-database: warning: ") and "different data types" in lines[0]
+    assert check_database(out).n == 4

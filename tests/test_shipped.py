@@ -21,6 +21,7 @@ def test_shipped_weights_are_the_published_architecture(kind):
     assert (info.config.model, info.config.depth, info.config.filters, info.config.activation) == (
         "keepsize", 5, 64, "relu",
     )
+    assert info.kind == kind  # stamped: python -m enhance_lib.weights network/KIND.weights.h5 --kind KIND
     assert (REPO / "network" / f"{kind}_args.json").is_file()
 
 

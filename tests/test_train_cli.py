@@ -192,3 +192,80 @@ def test_loss_border_flag(dbs, tmp_path, capsys):
     assert json.loads((tmp_path / "border_1_args.json").read_text())["loss_border"] == 2
     assert train_main([*argv, "--loss-border", "8"]) == 2  # 16x16 targets: nothing left
     assert "loss border" in capsys.readouterr().err
+
+
+def test_weights_record_the_database_data_type(tmp_path, capsys):
+    from enhance_lib.weights import inspect_weights
+
+    write_database(tmp_path / "blos.h5", *toy_pairs(12), attrs={"type": "blos"})
+    write_database(tmp_path / "plain.h5", *toy_pairs(12))  # says nothing
+    common = ["-a", "start", "-e", "1", "--validation-split", "0.25", *TINY]
+    assert train_main(["-o", str(tmp_path / "b"), "--database", str(tmp_path / "blos.h5"), *common]) == 0
+    assert inspect_weights(tmp_path / "b_1.weights.h5").kind == "blos"
+    assert json.loads((tmp_path / "b_1_args.json").read_text())["type"] == "blos"
+    assert train_main(["-o", str(tmp_path / "p"), "--database", str(tmp_path / "plain.h5"), *common]) == 0
+    assert inspect_weights(tmp_path / "p_1.weights.h5").kind is None
+    assert train_main(["-o", str(tmp_path / "p"), "--database", str(tmp_path / "plain.h5"), "-t", "intensity",
+                       *common]) == 0
+    assert inspect_weights(tmp_path / "p_1.weights.h5").kind == "intensity"
+    # contradicting the database, or continuing a run on the other data type: one line, exit 2
+    capsys.readouterr()
+    argv = ["-o", str(tmp_path / "x"), "--database", str(tmp_path / "blos.h5"), "-t", "intensity", *common]
+    assert train_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds blos data" in err and "not intensity" in err
+    assert not (tmp_path / "x_1.weights.h5").exists()
+    argv = ["-o", str(tmp_path / "p"), "--database", str(tmp_path / "blos.h5"), *common]
+    argv[argv.index("start")] = "continue"
+    assert train_main(argv) == 2
+    assert "trained on intensity data" in capsys.readouterr().err
+
+
+#: The original README's training command (its databases were the authors' own files).
+ORIGINAL_COMMAND = (
+    "--output=network/test --epochs=15 --depth=5 --action=start --model=keepsize --lr=1e-4 "
+    "--lr_multiplier=1.0 --batchsize=32 --noise=1e-3 --l2_regularization=1e-6"
+)
+#: Toy size: appended flags override the command's (argparse keeps the last).
+TOY_SYNTHETIC = ["--epochs=1", "--depth=1", "--kernels=4", "--synthetic-patches=20", "--synthetic-scenes=1",
+                 "--synthetic-scene-size=256", "--synthetic-patch-size=12"]
+
+
+def test_original_command_parses_as_spelled():
+    args = build_parser().parse_args(ORIGINAL_COMMAND.split())
+    assert (args.output, args.epochs, args.depth, args.action, args.model) == ("network/test", 15, 5, "start", "keepsize")
+    assert (args.lr, args.lr_multiplier, args.batchsize, args.noise, args.l2_regularization) == (
+        1e-4, 1.0, 32, 1e-3, 1e-6,
+    )
+    assert args.database is None and args.type is None
+
+
+@pytest.mark.backend
+def test_original_command_trains_on_a_cached_synthetic_database(tmp_path, monkeypatch, capsys):
+    from enhance_lib.database import check_database
+    from enhance_lib.weights import inspect_weights
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ENHANCE_CACHE_DIR", str(cache))
+    monkeypatch.chdir(tmp_path)
+    argv = ORIGINAL_COMMAND.split() + TOY_SYNTHETIC
+    assert train_main(argv) == 0
+    err = capsys.readouterr().err
+    (db,) = cache.iterdir()
+    assert re.search(rf"no --database: training on a synthetic-Sun intensity database of 20 patch pairs, built in {re.escape(str(db))}", err)
+    info = check_database(db)
+    assert (info.n, info.input_shape, info.attrs["type"], info.attrs["mode"]) == (20, (12, 12, 1), "intensity", "simulate")
+    assert inspect_weights(tmp_path / "network" / "test_1.weights.h5").kind == "intensity"
+    args = json.loads((tmp_path / "network" / "test_1_args.json").read_text())
+    assert (args["database"], args["validation_split"], args["noise"], args["type"]) == (str(db), 0.1, 1e-3, "intensity")
+    loss = json.loads((tmp_path / "network" / "test_1_loss.json").read_text())
+    assert len(loss) == 2 and loss[1][2] is not None  # validated on the split
+    # the second run reuses the cached file as it is
+    stamp = db.stat().st_mtime_ns
+    assert train_main(argv) == 0
+    assert re.search(rf"reused from {re.escape(str(db))}", capsys.readouterr().err)
+    assert db.stat().st_mtime_ns == stamp and len(list(cache.iterdir())) == 1
+    # another data type: its own database, and the weights say so
+    assert train_main(argv + ["-t", "blos", "--quiet"]) == 0
+    assert len(list(cache.iterdir())) == 2
+    assert inspect_weights(tmp_path / "network" / "test_1.weights.h5").kind == "blos"

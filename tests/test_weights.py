@@ -111,3 +111,94 @@ def test_folded_batchnorm_gives_the_same_output(model):
     ref = to_numpy(net(x, training=False))
     out = to_numpy(folded(x, training=False))
     assert np.sqrt(np.mean((out - ref) ** 2)) / np.sqrt(np.mean(ref**2)) < 1e-5
+
+
+# ----------------------------------------------------------------------------- data type
+
+
+def _datasets(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.update({name: obj[()].tobytes()}) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def test_weights_record_their_data_type(tmp_path):
+    config = NetworkConfig(depth=1, filters=2)
+    net = build_model(config)
+    path = tmp_path / "mine.weights.h5"
+    save_weights(net, path, config=config, kind="blos", attrs={"enhance_validation": {"val_loss": 1.0}})
+    info = inspect_weights(path)
+    assert info.kind == "blos"
+    assert info.attrs == {"enhance_validation": {"val_loss": 1.0}}  # the kind is not among the other attrs
+    assert load_network(path, kind="blos")[1] == config
+    with pytest.raises(EnhanceError) as exc:
+        load_network(path, kind="intensity")
+    message = str(exc.value)
+    assert message.startswith(f"{path}: ") and "for blos data, not intensity" in message
+    assert "-t blos" in message and "\n" not in message
+    with pytest.raises(EnhanceError, match="unknown data type|choose intensity or blos"):
+        save_weights(net, tmp_path / "odd.weights.h5", config=config, kind="doppler")
+
+
+def test_weights_that_do_not_say_are_trusted_unless_their_name_says_otherwise(tmp_path, tiny_weights):
+    import shutil
+    import warnings
+
+    from enhance_lib.errors import EnhanceUserWarning
+
+    assert inspect_weights(tiny_weights).kind is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no noise: nothing says they are wrong
+        for kind in ("intensity", "blos", None):
+            load_network(tiny_weights, kind=kind)
+    named = tmp_path / "blos_weights.weights.h5"
+    shutil.copyfile(tiny_weights, named)
+    load_network(named, kind="blos")  # as its name says: silent (filterwarnings = error)
+    with pytest.warns(EnhanceUserWarning, match="blos_weights.weights.h5.*suggests blos.*for intensity"):
+        load_network(named, kind="intensity")
+
+
+def test_legacy_files_say_no_data_type(shared_data):
+    from enhance_lib.errors import EnhanceUserWarning
+
+    assert inspect_weights(shared_data / "legacy" / "intensity_weights_only.hdf5").kind is None
+    load_network(shared_data / "legacy" / "intensity_weights_only.hdf5", kind="intensity")
+    with pytest.warns(EnhanceUserWarning, match="suggests blos"):
+        load_network(shared_data / "legacy" / "blos_whole_model.hdf5", kind="intensity")
+
+
+def test_stamp_kind_adds_only_the_attribute(tmp_path, tiny_weights, capsys):
+    import shutil
+
+    from enhance_lib.weights import main, stamp_kind
+
+    path = tmp_path / "net.weights.h5"
+    shutil.copyfile(tiny_weights, path)
+    before = _datasets(path)
+    with h5py.File(path, "r") as f:
+        attrs = dict(f.attrs)
+    assert stamp_kind(path, "intensity").kind == "intensity"
+    assert _datasets(path) == before
+    with h5py.File(path, "r") as f:
+        assert {k: v for k, v in f.attrs.items() if k != "enhance_kind"} == attrs
+    # the command line: show, then re-stamp
+    assert main([str(path)]) == 0
+    assert "data type intensity" in capsys.readouterr().out
+    assert main([str(path), "--kind", "blos", "-q"]) == 0
+    assert inspect_weights(path).kind == "blos" and _datasets(path) == before
+    capsys.readouterr()
+    assert main([str(tmp_path / "missing.weights.h5"), "--kind", "blos"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not found" in err
+
+
+def test_stamp_kind_refuses_legacy_files(shared_data, tmp_path):
+    import shutil
+
+    from enhance_lib.weights import stamp_kind
+
+    legacy = tmp_path / "legacy.hdf5"
+    shutil.copyfile(shared_data / "legacy" / "intensity_weights_only.hdf5", legacy)
+    with pytest.raises(EnhanceError, match="only Keras 3"):
+        stamp_kind(legacy, "intensity")
