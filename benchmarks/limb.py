@@ -109,7 +109,7 @@ def section(image, old, new, geometry, width=12):
     }
 
 
-def run(sizes):
+def run(sizes, weights=None):
     from enhance_lib.backend import describe
     from enhance_lib.cli import default_weights
     from enhance_lib.evaluation import limb_metrics
@@ -120,7 +120,7 @@ def run(sizes):
     results = {"cpu": cpu_model(), "flags": cpu_flags(), "backend": describe(), "rows": [], "sections": {}}
     print(f"CPU: {results['cpu']} ({', '.join(results['flags'])}); {results['backend']}", flush=True)
     for kind in ("intensity", "blos"):
-        net, config = load_network(default_weights(kind))
+        net, config = load_network(weights[kind] if weights else default_weights(kind))
         predictor = Predictor(net, config)
         for n in sizes:
             for label, geometry, texture in cases(n):
@@ -194,11 +194,18 @@ def main(argv=None):
     p.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096])
     p.add_argument("--name", default="limb")
     p.add_argument("--render", metavar="JSON")
+    p.add_argument("--intensity", help="intensity weights (default: the shipped network)")
+    p.add_argument("--blos", help="blos weights (default: the shipped network)")
     args = p.parse_args(argv)
     if args.render:
         print(render(json.loads(Path(args.render).read_text())))
         return
-    results = run(args.sizes)
+    from benchmarks.report import WEIGHTS_HELP, require_files
+    from enhance_lib.pipeline import default_weights
+
+    weights = {kind: getattr(args, kind) or default_weights(kind) for kind in ("intensity", "blos")}
+    require_files("benchmarks/limb.py", weights.values(), hint=WEIGHTS_HELP + "; or give --intensity/--blos")
+    results = run(args.sizes, weights)
     text = render(results)
     write_results(args.name, results, text)
     figure(results, REPO / "benchmarks" / "results" / f"{args.name}_section.png")

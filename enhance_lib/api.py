@@ -92,7 +92,7 @@ class Enhancer:
                  device="auto", conserve_flux=False, model=None, depth=None, filters=None, activation=None):
         from .pipeline import check_options
 
-        check_options(kind=kind, normalization=normalization)
+        check_options(kind=kind, normalization=normalization, weights=weights)
         self.kind = kind
         self._options = dict(weights=weights, normalization=normalization, tile=tile, precision=precision,
                              device=device, conserve_flux=conserve_flux, model=model, depth=depth, filters=filters,
@@ -112,8 +112,10 @@ class Enhancer:
     def _run(self, data, header, source, kind=None):
         from .pipeline import prepare_data
 
+        from .weights import recorded_kind
+
         prepared = prepare_data(data, header, kind=kind or self.kind, normalization=self._options["normalization"],
-                                source=source)
+                                source=source, default_kind=recorded_kind(self._options["weights"]))
         engine = self.engine(prepared.kind)
         result = engine.predict(prepared)
         return result, engine.output_header(prepared, result)
@@ -217,7 +219,10 @@ class Enhancer:
         from .pipeline import check_output_folder, prepare
 
         check_output_folder(output_path)
-        prepared = prepare(input_path, kind=self.kind, normalization=self._options["normalization"])
+        from .weights import recorded_kind
+
+        prepared = prepare(input_path, kind=self.kind, normalization=self._options["normalization"],
+                           default_kind=recorded_kind(self._options["weights"]))
         return self.engine(prepared.kind).enhance_file(input_path, output_path, progress=progress,
                                                        prepared=prepared)
 

@@ -189,11 +189,13 @@ def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None
     from .pipeline import check_options, check_output_folder, prepare
 
     # Bad options, input and output fail before the network is built.
-    check_options(kind=kind, normalization=normalization)
+    check_options(kind=kind, normalization=normalization, weights=weights)
     if same_file(input_path, output_path):
         raise EnhanceError("output would overwrite the input file", path=output_path)
     check_output_folder(output_path)
-    prepared = prepare(input_path, kind=kind, normalization=normalization)
+    from .weights import recorded_kind
+
+    prepared = prepare(input_path, kind=kind, normalization=normalization, default_kind=recorded_kind(weights))
     kind = prepared.kind
     engine = Engine(kind=kind, weights=weights, model=model, depth=depth, filters=filters, activation=activation,
                     normalization=normalization, tile=tile, precision=precision, device=device,
@@ -237,7 +239,7 @@ def _run(args):
         raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")
     if not batch and (args.workers or args.scheduler):
         start = time.perf_counter()
-        options = _engine_options(args, _file_kind(args.type, inputs[0]))
+        options = _engine_options(args, _file_kind(args.type, inputs[0], args.weights))
         return _report(_run_dask(args, inputs, [args.out], options), start)
     if not batch:
         if args.skip_existing and os.path.exists(args.out):
@@ -260,7 +262,7 @@ def _run(args):
         raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=args.out) from None
     start = time.perf_counter()
     outcomes = []
-    for kind, (group_inputs, group_outputs) in _by_kind(args.type, inputs, outputs).items():
+    for kind, (group_inputs, group_outputs) in _by_kind(args.type, inputs, outputs, args.weights).items():
         options = _engine_options(args, kind)
         if args.workers or args.scheduler:
             outcomes += _run_dask(args, group_inputs, group_outputs, options)
@@ -276,26 +278,27 @@ def _run(args):
     return _report(outcomes, start)
 
 
-def _by_kind(kind, inputs, outputs):
+def _by_kind(kind, inputs, outputs, weights=None):
     """The files of each kind of data: all of ``kind`` when given, else each file's header's.
 
     Returns a dict kind -> (inputs, outputs), in the order the kinds first occur.
     """
     groups = {}
     for path, output in zip(inputs, outputs):
-        found = kind or _file_kind(None, path)
+        found = kind or _file_kind(None, path, weights)
         group = groups.setdefault(found, ([], []))
         group[0].append(path)
         group[1].append(output)
     return groups
 
 
-def _file_kind(kind, path):
-    """``kind``, or the kind the file's header says (an unreadable file gets the default:
-    reading it for real then says what is wrong)."""
+def _file_kind(kind, path, weights=None):
+    """``kind``, or the kind the file's header says, or the one the weights record (an
+    unreadable file gets the default: reading it for real then says what is wrong)."""
     from .fitsio import read_header
+    from .weights import recorded_kind
 
-    return resolve_kind(kind, read_header(path), source=path)
+    return resolve_kind(kind, read_header(path), source=path, default=recorded_kind(weights))
 
 
 def _run_dask(args, inputs, outputs, options):

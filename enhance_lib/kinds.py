@@ -82,8 +82,9 @@ def kind_from_header(header):
         "neither CONTENT nor BUNIT names a kind of data")
 
 
-def resolve_kind(kind, header, *, source=None):
-    """The kind to enhance: ``kind`` if given, else the header's, else intensity.
+def resolve_kind(kind, header, *, source=None, default=None):
+    """The kind to enhance: ``kind`` if given, else the header's, else ``default`` (the
+    kind the weights record), else intensity.
 
     An explicit ``kind`` that contradicts the header is obeyed, with an
     :class:`~enhance_lib.errors.EnhanceUserWarning`. The choice and its reason are logged.
@@ -95,6 +96,9 @@ def resolve_kind(kind, header, *, source=None):
     header : astropy.io.fits.Header, dict-like or None
     source : str, optional
         Name of the file (or map) for the messages.
+    default : {'intensity', 'blos'} or None
+        The kind when neither ``kind`` nor the header says: the one the weights file
+        records (:func:`enhance_lib.weights.inspect_weights`), if any.
 
     Returns
     -------
@@ -112,6 +116,9 @@ def resolve_kind(kind, header, *, source=None):
         if found is not None and found != kind:
             warn_user(f"{where}enhancing as {kind} as asked, but the header says {found} ({reason})")
         return kind
+    if found is None and default is not None:
+        log.info("%sdata type %s, which the weights are for (%s)", where, check_kind(default), reason)
+        return default
     if found is None:
         log.info("%sdata type intensity (the default: %s)", where, reason)
         return DEFAULT_KIND

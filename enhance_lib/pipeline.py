@@ -79,8 +79,9 @@ class _Prepared:
     kind: str = "intensity"
 
 
-def check_options(*, kind, normalization=None):
-    """Raise :class:`EnhanceError` for an unknown data kind or normalisation.
+def check_options(*, kind, normalization=None, weights=None):
+    """Raise :class:`EnhanceError` for an unknown data kind or normalisation, or weights
+    that record another data type than ``kind``.
 
     ``kind`` None (read from each file's header) is valid.
     """
@@ -89,9 +90,14 @@ def check_options(*, kind, normalization=None):
     if kind is not None:
         check_kind(kind)
     parse_method(kind or "intensity", normalization)
+    if kind is not None and weights is not None:
+        from .weights import check_kind_matches, inspect_weights, recorded_kind
+
+        if recorded_kind(weights) not in (None, kind):
+            check_kind_matches(inspect_weights(weights), kind)
 
 
-def prepare_data(data, header=None, *, kind=None, normalization=None, source="array"):
+def prepare_data(data, header=None, *, kind=None, normalization=None, source="array", default_kind=None):
     """Check an image and build the normaliser of each plane (the limb fit of a full disk).
 
     Parameters
@@ -105,6 +111,8 @@ def prepare_data(data, header=None, *, kind=None, normalization=None, source="ar
     normalization : None, 'quiet-sun', 'max', 'none' or float
     source : str
         Name for messages (the file, or what the data came from).
+    default_kind : {'intensity', 'blos'} or None
+        The kind when neither ``kind`` nor the header says (the weights' recorded kind).
 
     Raises
     ------
@@ -123,7 +131,7 @@ def prepare_data(data, header=None, *, kind=None, normalization=None, source="ar
     if not np.isfinite(data).any():
         raise EnhanceError("all pixels are NaN or infinite", path=source)
     header = fits.Header() if header is None else fits.Header(header, copy=True)
-    kind = resolve_kind(kind, header, source=source)
+    kind = resolve_kind(kind, header, source=source, default=default_kind)
     _check_pixel_scale(header, source)
     planes = data if data.ndim == 3 else data[np.newaxis]
     normalizers = []
@@ -154,10 +162,11 @@ def _check_pixel_scale(header, source):
                   stacklevel=4)
 
 
-def prepare(path, *, kind=None, normalization=None):
+def prepare(path, *, kind=None, normalization=None, default_kind=None):
     """Read a file and build the normaliser of each plane (the limb fit of a full disk).
 
-    ``kind`` None takes the kind from the file's header.
+    ``kind`` None takes the kind from the file's header, else ``default_kind``, else
+    intensity.
 
     Raises
     ------
@@ -167,7 +176,8 @@ def prepare(path, *, kind=None, normalization=None):
     from .fitsio import read_image
 
     image = read_image(path)
-    prepared = prepare_data(image.data, image.header, kind=kind, normalization=normalization, source=str(path))
+    prepared = prepare_data(image.data, image.header, kind=kind, normalization=normalization, source=str(path),
+                            default_kind=default_kind)
     prepared.image = image  # with its HDU index, for the HISTORY
     return prepared
 
@@ -237,7 +247,8 @@ class Engine:
                 warn_user("--precision bfloat16 will not be faster on this CPU: it has no AMX (bfloat16 ran "
                           "0.61x as fast as float32 on an AVX512-BF16 Xeon without AMX; see README, Performance)")
         with device_scope(self.device):
-            net, self.config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation)
+            net, self.config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation,
+                                            kind=kind)
             self.predictor = Predictor(net, self.config, tile=tile, precision=precision, device=self.device)
             self.response = None
             if conserve_flux:

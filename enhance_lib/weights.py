@@ -223,6 +223,17 @@ def _weighted_layer_kinds(config, *, batch_norm=True):
     return kinds
 
 
+def recorded_kind(path):
+    """The data type a weights file records, or None (it does not say, or cannot be read:
+    loading it then says why)."""
+    if path is None:
+        return None
+    try:
+        return inspect_weights(path).kind
+    except EnhanceError:
+        return None
+
+
 def check_kind_matches(info, kind):
     """Check that weights are for data of type ``kind``.
 
@@ -251,7 +262,7 @@ def check_kind_matches(info, kind):
         raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
     if info.kind is not None:
         if info.kind != kind:
-            msg = f"these weights are for {info.kind} data, not {kind} (choose -t {info.kind} or other weights)"
+            msg = f"these weights are for {info.kind} data, not {kind} (enhance the data as {info.kind}, or give other weights)"
             raise EnhanceError(msg, path=info.path)
         return
     name = os.path.basename(info.path).lower()

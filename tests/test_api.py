@@ -220,3 +220,23 @@ def test_cli_batch_groups_files_by_kind(tmp_path):
         history = "\n".join(str(h) for h in fits.getheader(tmp_path / "out" / name)["HISTORY"])
         kinds[name] = "blos" if "network: blos" in history else "intensity"
     assert kinds == {"a_ic.fits": "intensity", "b_m.fits": "blos", "c_ic.fits": "intensity"}
+
+
+def test_weights_decide_when_the_header_does_not(tmp_path, capsys):
+    """A header that says nothing and blos weights: enhanced as blos; -t intensity with blos
+    weights: an error naming the file and both kinds."""
+    from enhance_lib.pipeline import default_weights
+
+    rng = np.random.default_rng(8)
+    path = _write(tmp_path / "plain.fits", (80 * rng.standard_normal((40, 40))).astype(np.float32), _header(None))
+    blos = str(default_weights("blos"))
+    assert enhance_main(["-i", path, "-w", blos, "-o", str(tmp_path / "o.fits")]) == 0
+    assert "data type blos, which the weights are for" in capsys.readouterr().err
+    assert fits.getheader(tmp_path / "o.fits")["ENHNORM"] == 1000.0
+    assert enhance_main(["-i", path, "-t", "intensity", "-w", blos, "-o", str(tmp_path / "o2.fits")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"enhance: error: {blos}: these weights are for blos data, not intensity (enhance the data as blos, "
+        "or give other weights)")
+    with pytest.raises(EnhanceError, match="these weights are for blos data, not intensity"):
+        Enhancer(kind="intensity", weights=blos)
+    assert Enhancer(weights=blos).enhance(np.zeros((40, 40))).shape == (80, 80)

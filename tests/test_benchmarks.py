@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
         ("sun.py", ["--data", "{nowhere}"], ["hmi_sample_left.fits"], "--no-real-crop"),
         ("photometry.py", ["--intensity", "{nowhere}/i.weights.h5"], ["i.weights.h5"], "network/.*--intensity"),
         ("precision.py", ["--blos", "{nowhere}/b.weights.h5"], ["b.weights.h5"], "network/.*--blos"),
+        ("limb.py", ["--intensity", "{nowhere}/i.weights.h5"], ["i.weights.h5"], "network/.*--intensity"),
     ],
 )
 def test_missing_data_stops_with_one_line(tmp_path, script, args, names, hint):
