@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 
+from .config import DEVICES
 from .errors import EnhanceError
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
 
 # Keras backend name -> the package it needs and the pip extra that installs it.
 BACKENDS = {"tensorflow": ("tensorflow", None), "jax": ("jax", "jax"), "torch": ("torch", "torch")}
-DEVICES = ("auto", "cpu", "gpu")
 DEFAULT_BACKEND = "tensorflow"
 
 _modules = {}

@@ -10,7 +10,8 @@ import numpy as np
 from . import __version__
 from .clitools import OneLineParser, run_cli, setup_logging
 from .errors import EnhanceError
-from .kinds import KINDS, resolve_kind
+from .config import ACTIVATIONS, COMPRESSIONS, DEVICES, KINDS, MODELS, PRECISIONS
+from .kinds import resolve_kind
 from .pipeline import FITS_PATTERNS, Engine, default_weights, enhance_files, output_paths
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ def build_parser():
     p.add_argument("-d", "--depth", type=int, help="residual blocks; read from the weights, checked if given")
     p.add_argument("-k", "--kernels", type=int, help="filters per layer; read from the weights, checked if given")
     p.add_argument(
-        "-m", "--model", choices=("keepsize", "encdec"), help="network family; read from the weights, checked if given"
+        "-m", "--model", choices=MODELS, help="network family; read from the weights, checked if given"
     )
     p.add_argument(
         "-c",
         "--activation",
-        choices=("relu", "elu"),
+        choices=ACTIVATIONS,
         help="activation; read from Keras 3 weights of this program, else relu",
     )
     p.add_argument(
@@ -75,20 +76,20 @@ def build_parser():
     )
     p.add_argument(
         "--device",
-        choices=("auto", "cpu", "gpu"),
+        choices=DEVICES,
         default="auto",
         help="where to compute (default auto: a GPU when the Keras backend sees one); "
         "the backend is chosen with KERAS_BACKEND=tensorflow (default), jax or torch",
     )
     p.add_argument(
         "--precision",
-        choices=("float32", "bfloat16"),
+        choices=PRECISIONS,
         default="float32",
         help="arithmetic: float32 (default, exact) or bfloat16 (faster on CPUs with AVX512-BF16 "
         "and on GPUs, ~1 %% relative error)",
     )
     p.add_argument(
-        "--compress", choices=("none", "gzip", "rice"), default="none",
+        "--compress", choices=COMPRESSIONS, default="none",
         help="output storage: none (default; a 4096^2 output is 268 MB), gzip (tile-compressed, lossless) or rice "
         "(tile-compressed, quantised to 1/16 of the noise: lossy, ~4x smaller than gzip)",
     )

@@ -38,6 +38,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_path
+from .config import KINDS
 from .errors import EnhanceError, warn_user
 
 log = logging.getLogger(__name__)
@@ -245,7 +246,7 @@ def check_database(path, *, check_finite=True, chunk=256):
 # Building databases
 # ---------------------------------------------------------------------------
 
-TYPES = ("intensity", "blos")
+TYPES = KINDS  # the name this module has always exported
 #: Gaussian noise added to the simulated inputs, in normalised units (I/I_qs and kG):
 #: the values Díaz Baso & Asensio Ramos (2018) trained with.
 DEFAULT_NOISE = {"intensity": 1e-3, "blos": 1e-2}

@@ -9,14 +9,13 @@ original program's default.
 import logging
 import re
 
+from .config import DEFAULT_KIND, KINDS
 from .errors import EnhanceError, warn_user
 
 log = logging.getLogger(__name__)
 
 __all__ = ["KINDS", "DEFAULT_KIND", "check_kind", "kind_from_header", "resolve_kind"]
 
-KINDS = ("intensity", "blos")
-DEFAULT_KIND = "intensity"
 
 # CONTENT values (upper case, compared as prefixes after HMI's optional "HMI " prefix).
 _CONTENT = (

@@ -5,9 +5,8 @@ layer as the original Keras 2 code built them, so that the original weight
 files load by topological order (see :mod:`enhance_lib.weights`).
 """
 
-import dataclasses
-
 from .backend import import_keras
+from .config import ACTIVATIONS, MODELS, NetworkConfig  # noqa: F401  (the public names of this module)
 from .errors import EnhanceError
 from .layers import CropToScale, PadToEven, ReflectionPadding2D
 
@@ -24,53 +23,6 @@ __all__ = [
     "minimum_size",
     "upsampling_init",
 ]
-
-MODELS = ("keepsize", "encdec")
-ACTIVATIONS = ("relu", "elu")
-
-
-@dataclasses.dataclass(frozen=True)
-class NetworkConfig:
-    """Architecture of an Enhance network.
-
-    Attributes
-    ----------
-    model : {'keepsize', 'encdec'}
-        Network family; ``keepsize`` is the published one.
-    depth : int
-        Number of residual blocks (5 published).
-    filters : int
-        Convolution kernels per layer (64 published).
-    activation : {'relu', 'elu'}
-        Non-linearity.
-    noise : float
-        Standard deviation of the Gaussian noise added to the input during training
-        (``keepsize`` only; inactive at inference).
-    l2 : float
-        L2 regularisation of the convolution kernels (training only).
-    """
-
-    model: str = "keepsize"
-    depth: int = 5
-    filters: int = 64
-    activation: str = "relu"
-    noise: float = 0.0
-    l2: float = 1e-7
-
-    def __post_init__(self):
-        if self.model not in MODELS:
-            raise EnhanceError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.activation not in ACTIVATIONS:
-            raise EnhanceError(
-                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
-            )
-        if int(self.depth) < 0 or int(self.filters) < 1:
-            raise EnhanceError(f"depth must be >= 0 and filters >= 1 (got {self.depth}, {self.filters})")
-
-    def to_dict(self):
-        """Return the configuration as a plain dictionary (JSON-serializable)."""
-        return dataclasses.asdict(self)
-
 
 def _conv(filters, *, l2, kernel_size=3, strides=1):
     # Biases are kept even before BatchNormalization: the original (Keras 2

@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from .config import KINDS
 from .errors import EnhanceError
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ __all__ = [
     "make_normalizer",
 ]
 
-KINDS = ("intensity", "blos")
 NAMED_METHODS = ("quiet-sun", "max", "none")
 BLOS_DEFAULT = 1000.0  # G -> kG
 MIN_DISK_RADIUS = 64.0  # px; smaller "disks" are NaN blobs, not the Sun

@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .backend import backend_name, device_scope, resolve_device
+from .config import PRECISIONS
 from .errors import EnhanceError
 from .limb import limb_input, limb_output, near_limb
 from .models import minimum_size, receptive_margin
@@ -30,7 +31,6 @@ DEFAULT_TILE = 512
 CPU_TILES = {"tensorflow": DEFAULT_TILE, "jax": 128, "torch": 128}
 GPU_TILE = 2048
 SCALE = 2
-PRECISIONS = ("float32", "bfloat16")
 
 
 def default_tile(device="cpu"):

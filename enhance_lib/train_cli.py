@@ -18,6 +18,7 @@ import logging
 import sys
 
 from .clitools import OneLineParser, run_cli, setup_logging
+from .config import ACTIVATIONS, DEVICES, KINDS, MODELS
 from .database import SYNTHETIC_DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,9 @@ def build_parser():
         help="start a new network, or continue the run {output}_{depth} from its best weights",
     )
     p.add_argument(
-        "-m", "--model", default="keepsize", choices=("encdec", "keepsize"), help="network (default keepsize)"
+        "-m", "--model", default="keepsize", choices=MODELS, help="network (default keepsize)"
     )
-    p.add_argument("-c", "--activation", default="relu", choices=("relu", "elu"), help="activation (default relu)")
+    p.add_argument("-c", "--activation", default="relu", choices=ACTIVATIONS, help="activation (default relu)")
     p.add_argument("-lr", "--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     p.add_argument(
         "-lrm", "--lr_multiplier", type=float, default=1.0,
@@ -73,7 +74,7 @@ def build_parser():
         "(default ~/.cache/enhance) and validated on its last 10 %%",
     )
     p.add_argument(
-        "-t", "--type", choices=("intensity", "blos"),
+        "-t", "--type", choices=KINDS,
         help="data type the network is for, recorded in the weights; default: what the database "
         "says (enhance-database records it), intensity for the synthetic database",
     )
@@ -96,7 +97,7 @@ def build_parser():
         "a database built with a loss mask (enhance-database pairs --loss-border) brings its own",
     )
     p.add_argument(
-        "--device", choices=("auto", "cpu", "gpu"), default="auto",
+        "--device", choices=DEVICES, default="auto",
         help="where to train (default auto: a GPU when the Keras backend sees one); the backend "
         "is chosen with KERAS_BACKEND=tensorflow (default), jax or torch",
     )
@@ -131,7 +132,7 @@ def _synthetic(args):
 
 
 def _run(args):
-    from .models import NetworkConfig
+    from .config import NetworkConfig
     from .training import train
 
     config = NetworkConfig(

@@ -33,6 +33,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_path
+from .config import KINDS
 from .errors import EnhanceError, warn_user
 from .models import NetworkConfig, build_model
 
@@ -52,7 +53,6 @@ __all__ = [
 CONFIG_ATTR = "enhance_config"
 #: Root attribute: the data type the weights were trained for ('intensity' or 'blos').
 KIND_ATTR = "enhance_kind"
-_KINDS = ("intensity", "blos")
 #: Words in a file name that suggest a data type (the original named its files
 #: ``intensity_weights.hdf5`` and ``blos_weights.hdf5``).
 _NAME_HINTS = {"intensity": ("intensity", "continuum", "hmi_ic"), "blos": ("blos", "magnetogram", "hmi_m")}
@@ -175,7 +175,7 @@ def inspect_weights(path):
         with f:
             stored, attrs = {}, {}
             kind = _decode(f.attrs[KIND_ATTR]) if KIND_ATTR in f.attrs else None
-            if kind is not None and kind not in _KINDS:
+            if kind is not None and kind not in KINDS:
                 raise ValueError(f"{KIND_ATTR} is {kind!r}, not intensity or blos")
             if CONFIG_ATTR in f.attrs:
                 stored = json.loads(_decode(f.attrs[CONFIG_ATTR]))
@@ -258,7 +258,7 @@ def check_kind_matches(info, kind):
     """
     if kind is None:
         return
-    if kind not in _KINDS:
+    if kind not in KINDS:
         raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
     if info.kind is not None:
         if info.kind != kind:
@@ -357,7 +357,7 @@ def save_weights(net, path, *, config, kind=None, attrs=None):
     path = str(path)
     if not path.endswith(".weights.h5"):
         raise EnhanceError("Keras 3 weights files must end in .weights.h5", path=path)
-    if kind is not None and kind not in _KINDS:
+    if kind is not None and kind not in KINDS:
         raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
     with atomic_path(path, suffix=".weights.h5") as tmp:
         net.save_weights(tmp)
@@ -393,7 +393,7 @@ def stamp_kind(path, kind):
     EnhanceError
         Unknown ``kind``, or not a Keras 3 Enhance weights file.
     """
-    if kind not in _KINDS:
+    if kind not in KINDS:
         raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
     info = inspect_weights(path)
     if info.layout != "keras3":
@@ -462,7 +462,7 @@ def main(argv=None):
         "they were trained for (only that attribute changes).",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="weights files")
-    parser.add_argument("--kind", choices=_KINDS, help="record this data type in each (Keras 3) file")
+    parser.add_argument("--kind", choices=KINDS, help="record this data type in each (Keras 3) file")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors and warnings")
     args = parser.parse_args(argv)
     setup_logging(quiet=args.quiet)

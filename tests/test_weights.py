@@ -136,7 +136,7 @@ def test_weights_record_their_data_type(tmp_path):
         load_network(path, kind="intensity")
     message = str(exc.value)
     assert message.startswith(f"{path}: ") and "for blos data, not intensity" in message
-    assert "-t blos" in message and "\n" not in message
+    assert "enhance the data as blos" in message and "\n" not in message
     with pytest.raises(EnhanceError, match="unknown data type|choose intensity or blos"):
         save_weights(net, tmp_path / "odd.weights.h5", config=config, kind="doppler")
 
