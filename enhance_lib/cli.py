@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from . import __version__
-from .clitools import OneLineParser, run_cli, setup_logging
+from .scripts.common import OneLineParser, run_cli, setup_logging
 from .errors import EnhanceError
 from .config import ACTIVATIONS, COMPRESSIONS, DEVICES, KINDS, MODELS, PRECISIONS
 from .kinds import resolve_kind

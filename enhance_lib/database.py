@@ -1009,7 +1009,7 @@ def _add_common(p):
 
 def build_parser():
     """The argument parser of ``enhance-database``."""
-    from .clitools import OneLineParser
+    from .scripts.common import OneLineParser
 
     parser = OneLineParser(
         prog="enhance-database",
@@ -1106,7 +1106,7 @@ def _run(args):
 
 def main(argv=None):
     """``enhance-database``: build a training database; returns the exit code."""
-    from .clitools import run_cli, setup_logging
+    from .scripts.common import run_cli, setup_logging
 
     args = build_parser().parse_args(argv)
     setup_logging(quiet=args.quiet)

@@ -17,7 +17,7 @@ authors' own files) it trains on a synthetic-Sun database of the data type
 import logging
 import sys
 
-from .clitools import OneLineParser, run_cli, setup_logging
+from .scripts.common import OneLineParser, run_cli, setup_logging
 from .config import ACTIVATIONS, DEVICES, KINDS, MODELS
 from .database import SYNTHETIC_DEFAULTS
 

@@ -454,7 +454,7 @@ def main(argv=None):
 
     Returns the exit code.
     """
-    from .clitools import OneLineParser, run_cli, setup_logging
+    from .scripts.common import OneLineParser, run_cli, setup_logging
 
     parser = OneLineParser(
         prog="python -m enhance_lib.weights",

@@ -1,13 +1,32 @@
-"""Helpers shared by the command-line programs (error reporting, logging, quiet mode)."""
+"""What the command-line programs share: one-line errors and warnings, logging, quiet mode."""
 
 import argparse
 import logging
+import re
 import sys
 import warnings
 
-from .errors import EnhanceError, EnhanceUserWarning
+from ..errors import EnhanceError, EnhanceUserWarning
 
-__all__ = ["OneLineParser", "run_cli", "setup_logging"]
+__all__ = ["OneLineParser", "as_flags", "run_cli", "setup_logging"]
+
+
+def as_flags(text, flags=None):
+    """A library message with its backticked parameter names shown as the program's flags.
+
+    ```pixel_scale``` becomes ``--pixel-scale``; ``flags`` maps the names whose flag is
+    spelled otherwise (``{"filters": "--kernels"}``).
+
+    Examples
+    --------
+    >>> as_flags("`pixel_scale` is required with `truth`")
+    '--pixel-scale is required with --truth'
+    >>> as_flags("`filters` must be >= 1", {"filters": "--kernels"})
+    '--kernels must be >= 1'
+    """
+    flags = flags or {}
+    return re.sub(r"`([A-Za-z_][A-Za-z0-9_]*)`",
+                  lambda m: flags.get(m.group(1), "--" + m.group(1).replace("_", "-")), str(text))
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -29,7 +48,7 @@ def setup_logging(*, quiet=False, verbose=False):
     logger.propagate = False
 
 
-def run_cli(prog, func, args):
+def run_cli(prog, func, args, *, flags=None):
     """Run ``func(args)`` and turn user errors into one line on stderr and exit code 2.
 
     Parameters
@@ -39,6 +58,8 @@ def run_cli(prog, func, args):
     func : callable
         The work; returns an exit code or None.
     args : argparse.Namespace
+    flags : dict, optional
+        Parameter names whose flag is not ``--name-with-dashes`` (see :func:`as_flags`).
 
     Returns
     -------
@@ -49,7 +70,7 @@ def run_cli(prog, func, args):
 
     def one_line(message, category, filename, lineno, line=None):
         if issubclass(category, EnhanceUserWarning):
-            return f"{prog}: warning: {message}\n"
+            return f"{prog}: warning: {as_flags(message, flags)}\n"
         return previous(message, category, filename, lineno, line)
 
     try:
@@ -61,7 +82,7 @@ def run_cli(prog, func, args):
             warnings.formatwarning = one_line
             code = func(args)
     except EnhanceError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {as_flags(exc, flags)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
