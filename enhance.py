@@ -7,7 +7,7 @@
 
 import sys
 
-from enhance_lib.cli import enhance_main as main
+from enhance_lib.scripts.enhance import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -198,7 +198,7 @@ def test_mismatched_depth(tmp_path, tiny_weights, capsys):
 def test_missing_default_weights_says_how_to_pass_them(tmp_path, capsys, monkeypatch):
     src, dst = tmp_path / "in.fits", tmp_path / "o.fits"
     _hmi_like(src)
-    monkeypatch.setattr("enhance_lib.pipeline.default_weights", lambda kind: tmp_path / f"{kind}.weights.h5")
+    monkeypatch.setattr("enhance_lib.engine.default_weights", lambda kind: tmp_path / f"{kind}.weights.h5")
     code, err = _run(capsys, "-i", src, "-o", dst)
     _assert_clean_error(code, err, dst, "--weights")
 

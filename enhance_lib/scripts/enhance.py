@@ -1,0 +1,205 @@
+"""``enhance`` (``python enhance.py``): deconvolve and x2 super-resolve HMI FITS files."""
+
+import logging
+import os
+import time
+
+from .. import __version__
+from ..batch import enhance_files, expand_inputs, file_kind, files_by_kind, output_paths
+from ..config import ACTIVATIONS, COMPRESSIONS, DEVICES, KINDS, MODELS, PRECISIONS
+from ..engine import Engine, enhance_file
+from ..errors import EnhanceError
+from .common import OneLineParser, run_cli, setup_logging
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build_parser", "main"]
+
+NORMALIZATIONS = "quiet-sun, max, none, or a number"
+#: Parameters of the library whose flag is spelled otherwise (see common.as_flags).
+FLAGS = {"kind": "--type", "filters": "--kernels"}
+
+
+def build_parser():
+    """The argument parser of ``enhance`` (the original's flags, same meanings)."""
+    p = OneLineParser(
+        prog="enhance",
+        description="Deconvolve and super-resolve (x2) an SDO/HMI continuum image or "
+        "line-of-sight magnetogram with Enhance (Diaz Baso & Asensio Ramos 2018, A&A 614, A5).",
+    )
+    p.add_argument(
+        "-i", "--input", required=True, nargs="+", action="extend", metavar="INPUT",
+        help="input FITS file(s) (first HDU with an image; 2-D or a 3-D cube), folders (their *.fits, "
+        "*.fits.gz, *.fts) or quoted glob patterns",
+    )
+    p.add_argument(
+        "-o", "--out", required=True,
+        help="output FITS file (written atomically); with several inputs, a folder or a pattern, the "
+        "output folder, where each output keeps its input's file name",
+    )
+    p.add_argument(
+        "-t", "--type", choices=KINDS,
+        help="kind of data (default: from the header's CONTENT, then BUNIT; intensity when it says neither)",
+    )
+    p.add_argument(
+        "-w",
+        "--weights",
+        help="network weights: Keras 3 .weights.h5 or the original's Keras 2 HDF5 "
+        "(default: network/{type}.weights.h5, the shipped network)",
+    )
+    p.add_argument("-d", "--depth", type=int, help="residual blocks; read from the weights, checked if given")
+    p.add_argument("-k", "--kernels", type=int, help="filters per layer; read from the weights, checked if given")
+    p.add_argument(
+        "-m", "--model", choices=MODELS, help="network family; read from the weights, checked if given"
+    )
+    p.add_argument(
+        "-c",
+        "--activation",
+        choices=ACTIVATIONS,
+        help="activation; read from Keras 3 weights of this program, else relu",
+    )
+    p.add_argument(
+        "-n",
+        "--normalization",
+        metavar="METHOD",
+        help=f"{NORMALIZATIONS}; default quiet-sun for intensity (with a limb-darkening fit for "
+        "full-disk images), 1000 (G -> kG) for blos",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile size in input pixels for large images (0: whole image at once; default on a "
+        "CPU 512 with TensorFlow, 128 with JAX or PyTorch; 2048 on a GPU)",
+    )
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where to compute (default auto: a GPU when the Keras backend sees one); "
+        "the backend is chosen with KERAS_BACKEND=tensorflow (default), jax or torch",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="arithmetic: float32 (default, exact) or bfloat16 (faster on CPUs with AVX512-BF16 "
+        "and on GPUs, ~1 %% relative error)",
+    )
+    p.add_argument(
+        "--compress", choices=COMPRESSIONS, default="none",
+        help="output storage: none (default; a 4096^2 output is 268 MB), gzip (tile-compressed, lossless) or rice "
+        "(tile-compressed, quantised to 1/16 of the noise: lossy, ~4x smaller than gzip)",
+    )
+    p.add_argument(
+        "--conserve-flux", action="store_true",
+        help="invert the network's response to uniform inputs, so that a uniform input comes back unchanged "
+        "(the networks darken intensity by ~1.8 %% and add a few G to a field-free magnetogram); default: "
+        "the network's output as it is, as the published method",
+    )
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--workers", type=int, metavar="N",
+        help="run the files on N local Dask worker processes (needs the [dask] extra)",
+    )
+    cluster.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="run the files on an existing Dask cluster (e.g. tcp://host:8786, started by dask-jobqueue "
+        "or dask scheduler/worker on hosts sharing the files; needs the [dask] extra)",
+    )
+    p.add_argument(
+        "--skip-existing", action="store_true",
+        help="leave inputs whose output exists alone (rerun a killed batch to finish it)",
+    )
+    p.add_argument("--plot", metavar="PNG", help="also write a figure comparing input and output (one input)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or messages, only errors")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def _engine_options(args, kind):
+    return dict(kind=kind, weights=args.weights, model=args.model, depth=args.depth, filters=args.kernels,
+                activation=args.activation, normalization=args.normalization, tile=args.tile,
+                precision=args.precision, device=args.device, conserve_flux=args.conserve_flux,
+                compress=args.compress)
+
+
+def _run(args):
+    from ..backend import check_installed, resolve_device
+
+    check_installed()  # an unusable KERAS_BACKEND, or no GPU for --device gpu, fails before any file is read
+    if args.device == "gpu":
+        resolve_device("gpu")
+    if args.workers or args.scheduler:
+        from ..cluster import import_distributed
+
+        import_distributed()
+    inputs, batch = expand_inputs(args.input)
+    if args.workers is not None and args.workers < 1:
+        raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")
+    if not batch and (args.workers or args.scheduler):
+        start = time.perf_counter()
+        options = _engine_options(args, file_kind(args.type, inputs[0], args.weights))
+        return _report(_run_dask(args, inputs, [args.out], options), start)
+    if not batch:
+        if args.skip_existing and os.path.exists(args.out):
+            log.info("%s exists: skipped", args.out)
+            return 0
+        enhance_file(args.input[0], args.out, plot=args.plot, progress=not args.quiet,
+                     **_engine_options(args, args.type))
+        return 0
+    if args.plot:
+        raise EnhanceError("--plot takes one input")
+    if os.path.isfile(args.out):
+        raise EnhanceError("with several inputs the output must be a folder", path=args.out)
+    for item in args.input:
+        if os.path.isdir(item) and os.path.isdir(args.out) and os.path.samefile(item, args.out):
+            raise EnhanceError("the output folder is an input folder; choose another", path=args.out)
+    outputs = output_paths(inputs, args.out)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=args.out) from None
+    start = time.perf_counter()
+    outcomes = []
+    for kind, (group_inputs, group_outputs) in files_by_kind(args.type, inputs, outputs, args.weights).items():
+        options = _engine_options(args, kind)
+        if args.workers or args.scheduler:
+            outcomes += _run_dask(args, group_inputs, group_outputs, options)
+            continue
+        if args.skip_existing and all(os.path.exists(o) for o in group_outputs):
+            engine = None  # nothing to do: no network to build
+        else:
+            engine = Engine(**options)
+        outcomes += enhance_files(engine, group_inputs, group_outputs, skip_existing=args.skip_existing,
+                                  progress=not args.quiet)
+    order = {path: k for k, path in enumerate(map(os.path.abspath, outputs))}
+    outcomes.sort(key=lambda o: order[os.path.abspath(o.output)])
+    return _report(outcomes, start)
+
+
+def _run_dask(args, inputs, outputs, options):
+    from ..cluster import enhance_files_on_cluster
+
+    return enhance_files_on_cluster(inputs, outputs, engine_options=options, workers=args.workers,
+                                    scheduler=args.scheduler, skip_existing=args.skip_existing,
+                                    progress=not args.quiet)
+
+
+def _report(outcomes, start):
+    """Log the summary line; the exit code (1 when any file failed)."""
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("done", "skipped", "failed")}
+    summary = (f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed "
+               f"in {time.perf_counter() - start:.1f} s")
+    (log.warning if counts["failed"] else log.info)("%s", summary)
+    return 1 if counts["failed"] else 0
+
+
+def main(argv=None):
+    """Entry point of ``enhance`` / ``python enhance.py``; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # -h, --version, usage errors: keep main() a function
+        return exc.code
+    setup_logging(quiet=args.quiet)
+    return run_cli("enhance", _run, args, flags=FLAGS)
