@@ -126,7 +126,7 @@ def limb_metrics(image, output, geometry, *, kind="intensity", reference=None, i
         The input (NaN off the disk).
     output : numpy.ndarray, shape (2ny, 2nx)
         The enhanced image.
-    geometry : enhance_lib.normalize.DiskGeometry
+    geometry : enhance_lib.disk.DiskGeometry
         The disk on the input grid.
     kind : {'intensity', 'blos'}
         For 'blos' the flux ratios are of |B| and the ring's mean field is compared too.

@@ -18,7 +18,7 @@ from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 
 from .atomic import atomic_path
-from .errors import EnhanceError
+from .errors import EnhanceError, warn_user
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def read_image(path):
         # Header repairs were asked for (silentfix); anything else (e.g. a truncated
         # file) is worth telling the user.
         if not issubclass(w.category, VerifyWarning):
-            log.warning("%s: %s", path, w.message)
+            warn_user(f"{path}: {w.message}")
 
     data, header, index = found
     if not np.isfinite(data).any():
@@ -273,7 +273,7 @@ def upsample_header(header, *, shape, factor=2):
             if _is_number(value):
                 new[key] = func(float(value))  # assigning a value keeps the card's comment
             else:
-                log.warning("header keyword %s = %r is not a number; left as it is", key, value)
+                warn_user(f"header keyword {key} = {value!r} is not a number; left as it is")
 
     for alt in ("",) + tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
         for i in (1, 2):

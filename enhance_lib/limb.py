@@ -45,7 +45,7 @@ def limb_pixels(shape, geometry, *, inner=HALF_DIAGONAL):
     ----------
     shape : tuple of int
         (ny, nx).
-    geometry : enhance_lib.normalize.DiskGeometry
+    geometry : enhance_lib.disk.DiskGeometry
         The disk on this grid.
     inner : float
         How far inside the limb the band of pixels listed reaches (at least
@@ -94,7 +94,7 @@ def pixel_integrals(rows, cols, geometry, coefficients=None, *, samples=32, node
     ----------
     rows, cols : array_like of int
         Pixels (0-based; pixel (r, c) covers [c - 0.5, c + 0.5] x [r - 0.5, r + 0.5]).
-    geometry : enhance_lib.normalize.DiskGeometry
+    geometry : enhance_lib.disk.DiskGeometry
     coefficients : sequence of float, optional
         Profile P(mu) = sum_k c_k mu^k (increasing powers).
     samples, nodes : int
@@ -147,7 +147,7 @@ def disk_coverage(shape, geometry):
     Parameters
     ----------
     shape : tuple of int
-    geometry : enhance_lib.normalize.DiskGeometry
+    geometry : enhance_lib.disk.DiskGeometry
 
     Returns
     -------
@@ -174,7 +174,7 @@ def continue_disk(values, replace, geometry, *, width, fill):
     ----------
     values : numpy.ndarray, shape (ny, nx)
     replace : numpy.ndarray of bool, shape (ny, nx)
-    geometry : enhance_lib.normalize.DiskGeometry
+    geometry : enhance_lib.disk.DiskGeometry
     width : float
         Pixels beyond the limb that are mirrored (the network's receptive margin
         is enough).
@@ -226,7 +226,7 @@ def _limb_correction(image, rows, cols, coverage, level, geometry, *, band, min_
     in the distance. Returns the (distance, factor) nodes, or None when a ring has
     too few pixels.
     """
-    from .normalize import quiet_sun_level
+    from .limbdarkening import quiet_sun_level
 
     d = np.hypot(cols - geometry.x0, rows - geometry.y0) - geometry.radius
     values = image[rows, cols].astype(np.float64) / np.where(level > 0, level, np.nan)
@@ -257,7 +257,7 @@ def limb_input(image, scaled, bad, normalizer, geometry, *, fill, margin, min_co
     bad : numpy.ndarray of bool
         Non-finite pixels of ``image`` or ``scaled``.
     normalizer : enhance_lib.normalize.Normalizer
-    geometry : enhance_lib.normalize.DiskGeometry
+    geometry : enhance_lib.disk.DiskGeometry
     fill : float
         Value for missing pixels on the disk and for off-limb pixels far from it.
     margin : int
@@ -307,7 +307,7 @@ def limb_output(out, normalizer, geometry, *, correction=None, factor=2):
     out : numpy.ndarray, shape (factor * ny, factor * nx)
         The network's output (network units).
     normalizer : enhance_lib.normalize.Normalizer
-    geometry : enhance_lib.normalize.DiskGeometry
+    geometry : enhance_lib.disk.DiskGeometry
         The disk on the input grid.
     correction : tuple of numpy.ndarray, optional
         The near-limb level of :func:`limb_input` (distances in input pixels).

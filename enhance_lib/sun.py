@@ -464,7 +464,7 @@ def limb_disk(shape, geometry, *, profile=None, texture=None, supersample=32):
     Parameters
     ----------
     shape : tuple of int
-    geometry : enhance_lib.normalize.DiskGeometry
+    geometry : enhance_lib.disk.DiskGeometry
     profile : callable or None
         I(mu) (vectorised); None: 1 (e.g. a magnetogram in ``texture``).
     texture : numpy.ndarray or None

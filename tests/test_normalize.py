@@ -181,11 +181,13 @@ def test_disk_geometry_not_full_disk(full_disk):
     assert disk_geometry(None, square) is None
 
 
-def test_disk_geometry_header_disagrees_with_mask(full_disk, caplog):
-    with caplog.at_level(logging.WARNING, logger="enhance_lib.normalize"):
+def test_disk_geometry_header_disagrees_with_mask(full_disk):
+    from enhance_lib import EnhanceUserWarning
+
+    with pytest.warns(EnhanceUserWarning, match="disagrees") as caught:
         geometry = disk_geometry(_hmi_header(x0=X0 + 30), full_disk["data"])
     assert geometry.x0 == pytest.approx(X0, abs=0.1)
-    assert "disagrees" in caplog.text
+    assert "disagrees" in str(caught[0].message)
 
 
 def test_geometry_upsampled_and_mu():
