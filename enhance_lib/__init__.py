@@ -11,6 +11,15 @@ package does not import Keras or its backend (TensorFlow, JAX or PyTorch:
 __version__ = "0.1.0"
 
 from .api import Enhancer, enhance, enhance_hdu, enhance_map  # noqa: E402
-from .errors import EnhanceError, EnhanceUserWarning  # noqa: E402
+from .errors import (  # noqa: E402
+    EnhanceDeprecationWarning,
+    EnhanceError,
+    EnhanceMetadataWarning,
+    EnhanceUserWarning,
+    EnhanceWarning,
+)
 
-__all__ = ["__version__", "EnhanceError", "EnhanceUserWarning", "Enhancer", "enhance", "enhance_hdu", "enhance_map"]
+__all__ = [
+    "__version__", "EnhanceDeprecationWarning", "EnhanceError", "EnhanceMetadataWarning", "EnhanceUserWarning",
+    "EnhanceWarning", "Enhancer", "enhance", "enhance_hdu", "enhance_map",
+]

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from .errors import warn_user
+from .errors import warn_metadata
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def disk_geometry(header, data, *, min_radius=MIN_DISK_RADIUS):
     if from_header is not None and from_mask is not None:
         off = np.hypot(from_header.x0 - from_mask.x0, from_header.y0 - from_mask.y0)
         if off > 0.02 * from_mask.radius or abs(from_header.radius / from_mask.radius - 1) > 0.02:
-            warn_user(
+            warn_metadata(
                 f"the header's disk (centre {from_header.x0:.1f}, {from_header.y0:.1f}, radius "
                 f"{from_header.radius:.1f} px) disagrees with the off-limb NaN mask ({from_mask.x0:.1f}, "
                 f"{from_mask.y0:.1f}, {from_mask.radius:.1f} px); using the mask"

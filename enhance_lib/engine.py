@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import EnhanceError, warn_user
+from .errors import EnhanceError, warn_metadata, warn_user
 from .kinds import check_kind, resolve_kind
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def _check_pixel_scale(header, source):
 
     scale = pixel_scale(header)
     if scale is not None and abs(scale / HMI_SCALE - 1) > 0.1:
-        warn_user(f"{source}: pixel scale {scale:.4g}\"/px is far from HMI's {HMI_SCALE}\"/px; the networks were "
+        warn_metadata(f"{source}: pixel scale {scale:.4g}\"/px is far from HMI's {HMI_SCALE}\"/px; the networks were "
                   "trained at HMI's scale, so features of other sizes are not deconvolved as they should be",
                   stacklevel=4)
 

@@ -1,8 +1,31 @@
-"""Exceptions and warnings of the Enhance package."""
+"""Exceptions and warnings of the Enhance package.
+
+The warnings form a small family, as sunpy's and aiapy's do, so that a caller can
+filter all of them or one kind::
+
+    import warnings
+    from enhance_lib.errors import EnhanceMetadataWarning
+
+    warnings.simplefilter("ignore", EnhanceMetadataWarning)  # header oddities, not the rest
+
+* :class:`EnhanceWarning`: the base of all;
+* :class:`EnhanceUserWarning`: something the user should know, that the run survives
+  (a ``kind`` that contradicts the header, bfloat16 where it is not faster, ...);
+* :class:`EnhanceMetadataWarning`: a header that says something odd (a non-numeric WCS
+  keyword, a pixel scale far from HMI's, a disk that disagrees with the image);
+* :class:`EnhanceDeprecationWarning`: a feature that will go.
+
+:func:`warn_user` and :func:`warn_metadata` issue them with the caller's location.
+The command-line programs show each as one line, ``enhance: warning: ...`` (none with
+``-q``).
+"""
 
 import warnings
 
-__all__ = ["EnhanceError", "EnhanceUserWarning", "warn_user"]
+__all__ = [
+    "EnhanceDeprecationWarning", "EnhanceError", "EnhanceMetadataWarning", "EnhanceUserWarning", "EnhanceWarning",
+    "warn_deprecated", "warn_metadata", "warn_user",
+]
 
 
 class EnhanceError(Exception):
@@ -11,9 +34,15 @@ class EnhanceError(Exception):
     Parameters
     ----------
     message : str
-        What is wrong, phrased for the user.
+        What is wrong, phrased for the user; parameters are named in backticks
+        (```pixel_scale```), which the command-line programs show as their flags.
     path : str or os.PathLike, optional
         The file the problem concerns; it is prefixed to the message.
+
+    Examples
+    --------
+    >>> str(EnhanceError("all pixels are NaN or infinite", path="in.fits"))
+    'in.fits: all pixels are NaN or infinite'
     """
 
     def __init__(self, message, *, path=None):
@@ -22,14 +51,36 @@ class EnhanceError(Exception):
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
 
-class EnhanceUserWarning(UserWarning):
+class EnhanceWarning(Warning):
+    """The base of every warning of the Enhance package."""
+
+
+class EnhanceUserWarning(UserWarning, EnhanceWarning):
     """Something the user should know about, that does not stop the program."""
+
+
+class EnhanceMetadataWarning(EnhanceUserWarning):
+    """A header (or map metadata) that says something odd; the run goes on with what it can use."""
+
+
+class EnhanceDeprecationWarning(FutureWarning, EnhanceWarning):
+    """A feature that will be removed; the message says what replaces it."""
 
 
 def warn_user(message, *, stacklevel=3):
     """Issue an :class:`EnhanceUserWarning` that a Python caller can filter or catch.
 
     ``stacklevel`` 3 points the warning at the caller of the function that calls
-    this helper. The command-line programs show each as one line (hidden by ``-q``).
+    this helper.
     """
     warnings.warn(message, EnhanceUserWarning, stacklevel=stacklevel)
+
+
+def warn_metadata(message, *, stacklevel=3):
+    """Issue an :class:`EnhanceMetadataWarning` (see :func:`warn_user`)."""
+    warnings.warn(message, EnhanceMetadataWarning, stacklevel=stacklevel)
+
+
+def warn_deprecated(message, *, stacklevel=3):
+    """Issue an :class:`EnhanceDeprecationWarning` (see :func:`warn_user`)."""
+    warnings.warn(message, EnhanceDeprecationWarning, stacklevel=stacklevel)

@@ -18,7 +18,7 @@ from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 
 from .atomic import atomic_path
-from .errors import EnhanceError, warn_user
+from .errors import EnhanceError, warn_metadata, warn_user
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def upsample_header(header, *, shape, factor=2):
             if _is_number(value):
                 new[key] = func(float(value))  # assigning a value keeps the card's comment
             else:
-                warn_user(f"header keyword {key} = {value!r} is not a number; left as it is")
+                warn_metadata(f"header keyword {key} = {value!r} is not a number; left as it is")
 
     for alt in ("",) + tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
         for i in (1, 2):

@@ -240,3 +240,23 @@ def test_weights_decide_when_the_header_does_not(tmp_path, capsys):
     with pytest.raises(EnhanceError, match="these weights are for blos data, not intensity"):
         Enhancer(kind="intensity", weights=blos)
     assert Enhancer(weights=blos).enhance(np.zeros((40, 40))).shape == (80, 80)
+
+
+def test_warning_family_filters_by_kind(tmp_path, tiny_weights):
+    """Header oddities are EnhanceMetadataWarnings, which a caller can silence alone; all
+    the package's warnings are EnhanceWarnings."""
+    import enhance_lib as el
+
+    assert issubclass(el.EnhanceMetadataWarning, el.EnhanceUserWarning)
+    assert issubclass(el.EnhanceUserWarning, el.EnhanceWarning) and issubclass(el.EnhanceUserWarning, UserWarning)
+    assert issubclass(el.EnhanceDeprecationWarning, el.EnhanceWarning)
+    header = _header()
+    header["CDELT1"] = header["CDELT2"] = 2.0  # far from HMI's scale: metadata
+    with pytest.warns(el.EnhanceMetadataWarning, match="pixel scale 2\"/px"):
+        enhance(_image(), header=header, weights=tiny_weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", el.EnhanceMetadataWarning)
+        enhance(_image(), header=header, weights=tiny_weights)  # silenced alone
+        with pytest.raises(el.EnhanceUserWarning, match="enhancing as blos as asked"):
+            enhance(_image(), kind="blos", header=header, weights=tiny_weights)  # the rest still shows

@@ -6,7 +6,7 @@ import re
 import sys
 import warnings
 
-from ..errors import EnhanceError, EnhanceUserWarning
+from ..errors import EnhanceError, EnhanceWarning
 
 __all__ = ["OneLineParser", "as_flags", "run_cli", "setup_logging"]
 
@@ -69,16 +69,16 @@ def run_cli(prog, func, args, *, flags=None):
     previous = warnings.formatwarning
 
     def one_line(message, category, filename, lineno, line=None):
-        if issubclass(category, EnhanceUserWarning):
+        if issubclass(category, EnhanceWarning):
             return f"{prog}: warning: {as_flags(message, flags)}\n"
         return previous(message, category, filename, lineno, line)
 
     try:
         # Warnings the run survives: one line each, none with -q; a Python caller of
-        # the library sees them as EnhanceUserWarning instead.
+        # the library sees them as EnhanceWarnings instead.
         with warnings.catch_warnings():
             if getattr(args, "quiet", False):
-                warnings.simplefilter("ignore", EnhanceUserWarning)
+                warnings.simplefilter("ignore", EnhanceWarning)
             warnings.formatwarning = one_line
             code = func(args)
     except EnhanceError as exc:
