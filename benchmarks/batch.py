@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.predict import cpu_model, run_enhance, synthetic_patch, weights_path  # noqa: E402
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.predict import cpu_model, run_enhance, synthetic_patch, weights_path
+from benchmarks.report import write_results
 
 
 def main(argv=None):

@@ -39,7 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import SHARED_DATA_HELP, WEIGHTS_HELP, require_files, write_results  # noqa: E402
+from benchmarks.report import SHARED_DATA_HELP, WEIGHTS_HELP, require_files, write_results
 
 #: Held-out validation region in input (HMI) pixels: rows, columns.
 VALIDATION = (slice(0, 56), slice(0, 114))

@@ -31,8 +31,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.predict import cpu_model  # noqa: E402
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.predict import cpu_model
+from benchmarks.report import write_results
 
 
 def cpu_flags():
@@ -97,7 +97,7 @@ def make_disk(kind, n, geometry, texture, seed=0):
 
 def section(image, old, new, geometry, width=12):
     """Values along the row through the disk centre, from ``width`` pixels inside the right limb to 3 beyond."""
-    row = int(round(geometry.y0))
+    row = round(geometry.y0)
     x_in = np.arange(int(geometry.x0 + geometry.radius) - width, int(geometry.x0 + geometry.radius) + 4)
     x_out = np.arange(2 * x_in[0], 2 * x_in[-1] + 2)
     return {
@@ -175,7 +175,7 @@ def figure(results, path):
 
     keys = [k for k in results["sections"] if k.endswith(str(max(int(k.split()[1]) for k in results["sections"])))]
     fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4))
-    for ax, key in zip(np.atleast_1d(axes), keys):
+    for ax, key in zip(np.atleast_1d(axes), keys, strict=False):
         s = results["sections"][key]
         ax.step(s["x_in"], s["input"], where="mid", color="k", label="input")
         ax.plot(s["x_out"], s["old"], "o-", ms=3, color="tab:red", label="before (limb=False)")

@@ -31,7 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import SAMPLES_HELP, WEIGHTS_HELP, require_files, write_results  # noqa: E402
+from benchmarks.report import SAMPLES_HELP, WEIGHTS_HELP, require_files, write_results
 
 LEVELS = {"intensity": (0.1, 0.3, 0.5, 0.777, 1.0, 1.5, 2.0), "blos": (0.0, 10.0, -10.0, 37.3, -37.3, 100.0, -100.0,
                                                                      1000.0, -1000.0)}

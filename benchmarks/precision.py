@@ -21,8 +21,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import SAMPLES_HELP, WEIGHTS_HELP, require_files, write_results  # noqa: E402
-
+from benchmarks.report import SAMPLES_HELP, WEIGHTS_HELP, require_files, write_results
 
 SAMPLES = {"intensity": "synthetic_hmi.fits", "blos": "synthetic_blos.fits"}
 

@@ -42,7 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.report import write_results
 
 FLOP_PER_PIXEL = 2 * 553_792  # keepsize depth 5, 64 filters
 
@@ -277,12 +277,12 @@ def main(argv=None):
         for n in [s for s in args.sizes if s <= plain_max]:
             x = synthetic_patch(n)
             tiled = Predictor(net, config)
-            t_tiled = time_call(lambda: tiled.run(x))
+            t_tiled = time_call(lambda tiled=tiled, x=x: tiled.run(x))
             t = time.perf_counter()
             keras.ops.convert_to_numpy(net(x[None, :, :, None], training=False))  # eager: nothing to trace
             t_eager = time.perf_counter() - t
-            t_predict = time_call(lambda: net.predict(x[None, :, :, None], verbose=0), repeats=1)
-            t_fn = time_call(lambda: compiled(x), repeats=1)
+            t_predict = time_call(lambda x=x: net.predict(x[None, :, :, None], verbose=0), repeats=1)
+            t_fn = time_call(lambda x=x: compiled(x), repeats=1)
             row = {
                 "size": n,
                 "tiled_s": t_tiled,
@@ -310,7 +310,7 @@ def main(argv=None):
                 t = time.perf_counter()
                 pred.run(x)  # the first call traces or compiles
                 first = time.perf_counter() - t
-                t = time_call(lambda: pred.run(x))
+                t = time_call(lambda pred=pred: pred.run(x))
             results["ablation"].append({"variant": name, "s": t, "first_s": first, "mpx_per_s": x.size / t / 1e6})
             print(json.dumps(results["ablation"][-1]), flush=True)
 
@@ -324,7 +324,7 @@ def main(argv=None):
 
         for tile in args.sweep:
             pred = Predictor(net, config, tile=tile)
-            t = time_call(lambda: pred.run(x), repeats=1)
+            t = time_call(lambda pred=pred: pred.run(x), repeats=1)
             results["sweep"].append({"tile": tile, "s": t, "mpx_per_s": x.size / t / 1e6})
             print(json.dumps(results["sweep"][-1]), flush=True)
 
@@ -407,7 +407,7 @@ def render_compare(results):
     ]
     for row in rows:
         cells = [f"{row['predict']['backend']}", f"{row['predict']['s']:.2f} s ({row['predict']['s'] / ref['predict']['s']:.2f}x)"]
-        for p, q in zip(row["process"], ref["process"]):
+        for p, q in zip(row["process"], ref["process"], strict=False):
             cells.append(f"{p['wall_s']:.1f} s ({p['wall_s'] / q['wall_s']:.2f}x; {p['peak_rss_mb'] / 1024:.2f} GB)")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -2,7 +2,6 @@
 and the one-line stop when their input files are missing."""
 
 import json
-import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"

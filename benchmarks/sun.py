@@ -23,7 +23,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import SHARED_DATA_HELP, require_files, write_results  # noqa: E402
+from benchmarks.report import SHARED_DATA_HELP, require_files, write_results
 
 
 def main(argv=None):

@@ -24,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.report import write_results
 
 
 def held_out_pairs(seeds, *, size, kind="intensity"):
@@ -76,7 +76,7 @@ def main(argv=None):
     predictor = Predictor(net, config)
     m = 2 * receptive_margin(config)  # compare away from the image edges
     rows = []
-    for seed, (low, high) in zip(args.held_out, held_out_pairs(args.held_out, size=1024)):
+    for seed, (low, high) in zip(args.held_out, held_out_pairs(args.held_out, size=1024), strict=False):
         ours = predictor.run(low.astype(np.float32))
         cubic = bicubic_x2(low)
         inner = (slice(m, -m), slice(m, -m))

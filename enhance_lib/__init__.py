@@ -10,8 +10,8 @@ package does not import Keras or its backend (TensorFlow, JAX or PyTorch:
 
 __version__ = "0.1.0"
 
-from .api import Enhancer, enhance, enhance_hdu, enhance_map  # noqa: E402
-from .errors import (  # noqa: E402
+from .api import Enhancer, enhance, enhance_hdu, enhance_map
+from .errors import (
     EnhanceDeprecationWarning,
     EnhanceError,
     EnhanceMetadataWarning,
@@ -20,6 +20,14 @@ from .errors import (  # noqa: E402
 )
 
 __all__ = [
-    "__version__", "EnhanceDeprecationWarning", "EnhanceError", "EnhanceMetadataWarning", "EnhanceUserWarning",
-    "EnhanceWarning", "Enhancer", "enhance", "enhance_hdu", "enhance_map",
+    "EnhanceDeprecationWarning",
+    "EnhanceError",
+    "EnhanceMetadataWarning",
+    "EnhanceUserWarning",
+    "EnhanceWarning",
+    "Enhancer",
+    "__version__",
+    "enhance",
+    "enhance_hdu",
+    "enhance_map",
 ]

@@ -111,7 +111,6 @@ class Enhancer:
 
     def _run(self, data, header, source, kind=None):
         from .pipeline import prepare_data
-
         from .weights import recorded_kind
 
         prepared = prepare_data(data, header, kind=kind or self.kind, normalization=self._options["normalization"],

@@ -24,9 +24,9 @@ from .errors import EnhanceError
 __all__ = [
     "BACKENDS",
     "DEVICES",
-    "cpu_flags",
     "backend_name",
     "check_installed",
+    "cpu_flags",
     "describe",
     "device_scope",
     "gpu_names",
@@ -115,8 +115,8 @@ def _import(name):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 2)
             os.close(devnull)
-        import tensorflow as tf
         import keras
+        import tensorflow as tf
     finally:
         if saved is not None:
             os.dup2(saved, 2)

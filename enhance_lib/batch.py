@@ -44,7 +44,8 @@ def expand_inputs(items):
     files, batch = [], len(items) > 1
     for item in items:
         if os.path.isdir(item):
-            found = sorted({f for pattern in FITS_PATTERNS for f in glob.glob(os.path.join(glob.escape(item), pattern))})
+            folder = glob.escape(item)
+            found = sorted({f for pattern in FITS_PATTERNS for f in glob.glob(os.path.join(folder, pattern))})
             if not found:
                 raise EnhanceError("no FITS files (*.fits, *.fits.gz, *.fts) in this folder", path=item)
             files += found
@@ -70,7 +71,7 @@ def files_by_kind(kind, inputs, outputs, weights=None):
         kind -> (inputs, outputs), in the order the kinds first occur.
     """
     groups = {}
-    for path, output in zip(inputs, outputs):
+    for path, output in zip(inputs, outputs, strict=True):
         found = kind or file_kind(None, path, weights)
         group = groups.setdefault(found, ([], []))
         group[0].append(path)
@@ -156,7 +157,7 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
     """
     from .fitsio import same_file
 
-    outcomes = [Outcome(os.fspath(i), os.fspath(o), "pending") for i, o in zip(inputs, outputs)]
+    outcomes = [Outcome(os.fspath(i), os.fspath(o), "pending") for i, o in zip(inputs, outputs, strict=True)]
     todo = []
     for outcome in outcomes:
         if skip_existing and os.path.exists(outcome.output):

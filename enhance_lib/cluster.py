@@ -95,7 +95,7 @@ def enhance_files_dask(client, inputs, outputs, *, engine_options, skip_existing
         In the order of ``inputs``.
     """
     distributed = import_distributed()
-    outcomes = [Outcome(os.fspath(i), os.fspath(o), "pending") for i, o in zip(inputs, outputs)]
+    outcomes = [Outcome(os.fspath(i), os.fspath(o), "pending") for i, o in zip(inputs, outputs, strict=True)]
     todo = []
     for k, outcome in enumerate(outcomes):
         if skip_existing and os.path.exists(outcome.output):

@@ -271,7 +271,7 @@ class Engine:
 
         outputs = [
             enhance_array(plane, self.predictor, normalizer, progress=progress, response=self.response)
-            for plane, normalizer in zip(prepared.planes, prepared.normalizers)
+            for plane, normalizer in zip(prepared.planes, prepared.normalizers, strict=True)
         ]
         return np.stack(outputs) if prepared.image.data.ndim == 3 else outputs[0]
 

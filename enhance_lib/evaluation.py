@@ -7,18 +7,18 @@ import numpy as np
 from scipy import ndimage
 
 from .psf import HMI_SCALE, to_hmi
-from .sun import contrast  # noqa: F401  (re-exported: one definition of rms contrast)
+from .sun import contrast
 
 __all__ = [
     "bicubic_x2",
+    "contrast",
+    "correlation",
+    "forward_residual",
+    "limb_metrics",
+    "radial_power_spectrum",
     "rms",
     "rms_ratio",
-    "correlation",
-    "contrast",
     "unsigned_flux",
-    "forward_residual",
-    "radial_power_spectrum",
-    "limb_metrics",
 ]
 
 

@@ -23,7 +23,17 @@ from .errors import EnhanceError, warn_metadata, warn_user
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "COMPRESSION", "FitsImage", "image_data", "pixel_scale", "read_header", "read_image", "same_file", "upsample_header", "add_history", "write_image"]
+    "COMPRESSION",
+    "FitsImage",
+    "add_history",
+    "image_data",
+    "pixel_scale",
+    "read_header",
+    "read_image",
+    "same_file",
+    "upsample_header",
+    "write_image",
+]
 
 # Keywords that describe the storage of the input HDU rather than the image; they
 # are wrong for (or forbidden in) the float32 primary HDU that is written.
@@ -216,7 +226,7 @@ def _strip_structural(header):
     """Remove, in place on a header we own, the keywords that describe the input's storage."""
     drop = [
         key
-        for key in header.keys()
+        for key in header
         if key in _STRUCTURAL or _COMPRESSION.match(key) or (_TABLE.match(key) and "ZIMAGE" in header)
     ]
     for key in dict.fromkeys(drop):
@@ -264,7 +274,7 @@ def upsample_header(header, *, shape, factor=2):
     if factor <= 0:
         raise ValueError(f"factor must be positive, got {factor!r}")
     new = _strip_structural(fits.Header(header, copy=True))
-    for key in {k for k in new.keys() if _STALE.match(k)}:
+    for key in {k for k in new if _STALE.match(k)}:
         new.remove(key, ignore_missing=True, remove_all=True)
 
     def rescale(key, func):
@@ -372,11 +382,10 @@ def write_image(path, data, header, *, input_path=None, compress=None):
         msg = f"cannot create the output folder ({exc.strerror or exc})"
         raise EnhanceError(msg, path=path) from None
     try:
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                hdus.writeto(f, output_verify="silentfix")
-                f.flush()
-                os.fsync(f.fileno())
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            hdus.writeto(f, output_verify="silentfix")
+            f.flush()
+            os.fsync(f.fileno())
     except OSError as exc:
         msg = f"cannot write the output file ({exc.strerror or exc})"
         raise EnhanceError(msg, path=path) from None

@@ -38,7 +38,9 @@ import numpy as np
 
 from .backend import backend_name, import_keras
 
-__all__ = ["KeepsizeFunction", "KerasOps", "TorchOps", "compile_function", "compile_model", "phase_kernel", "tensor_ops"]
+__all__ = [
+    "KeepsizeFunction", "KerasOps", "TorchOps", "compile_function", "compile_model", "phase_kernel", "tensor_ops",
+]
 
 
 def phase_kernel(kernel, a, axis):

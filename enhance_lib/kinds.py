@@ -14,7 +14,7 @@ from .errors import EnhanceError, warn_user
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KINDS", "DEFAULT_KIND", "check_kind", "kind_from_header", "resolve_kind"]
+__all__ = ["DEFAULT_KIND", "KINDS", "check_kind", "kind_from_header", "resolve_kind"]
 
 
 # CONTENT values (upper case, compared as prefixes after HMI's optional "HMI " prefix).

@@ -5,7 +5,7 @@ from .backend import import_keras
 keras = import_keras()
 ops = keras.ops
 
-__all__ = ["ReflectionPadding2D", "PadToEven", "CropToScale"]
+__all__ = ["CropToScale", "PadToEven", "ReflectionPadding2D"]
 
 
 @keras.saving.register_keras_serializable(package="enhance")
@@ -83,7 +83,7 @@ class CropToScale(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         x_shape, ref_shape = input_shape
-        n, h, w, _ = ref_shape
+        _n, h, w, _ = ref_shape
         return (
             x_shape[0],
             None if h is None else self.scale * h,

@@ -28,7 +28,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MIN_COVERAGE", "limb_pixels", "pixel_integrals", "disk_coverage", "continue_disk", "limb_input", "limb_output"]
+__all__ = [
+    "MIN_COVERAGE", "continue_disk", "disk_coverage", "limb_input", "limb_output", "limb_pixels", "pixel_integrals",
+]
 
 HALF_DIAGONAL = float(np.sqrt(0.5))
 MIN_COVERAGE = 0.1  # limb pixels covered less are continued, not divided (noise / coverage)
@@ -280,7 +282,8 @@ def limb_input(image, scaled, bad, normalizer, geometry, *, fill, margin, min_co
     coverage, level = normalizer.pixel_levels(rows, cols, geometry)
     correction = None
     if profiled:
-        correction = _limb_correction(image, rows, cols, coverage, level, geometry, band=band, min_coverage=min_coverage)
+        correction = _limb_correction(image, rows, cols, coverage, level, geometry, band=band,
+                                      min_coverage=min_coverage)
         d = np.hypot(cols - geometry.x0, rows - geometry.y0) - geometry.radius
         keep = d > (-band if correction is not None else -HALF_DIAGONAL - _EPS)
         rows, cols, coverage, level = rows[keep], cols[keep], coverage[keep], level[keep]

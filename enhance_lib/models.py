@@ -17,10 +17,10 @@ __all__ = [
     "MODELS",
     "NetworkConfig",
     "build_model",
-    "keepsize",
     "encdec",
-    "receptive_margin",
+    "keepsize",
     "minimum_size",
+    "receptive_margin",
     "upsampling_init",
 ]
 

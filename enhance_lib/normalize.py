@@ -20,24 +20,30 @@ import numpy as np
 from .config import KINDS
 from .disk import DiskGeometry, disk_geometry, mu_map, mu_rows, partial_disk_geometry
 from .errors import EnhanceError, warn_user
-from .limbdarkening import (NECKEL_LABS_6173, LimbDarkening, _partial_profile, limb_darkening, quiet_sun_level,
-                            standard_limb_darkening)
+from .limbdarkening import (
+    NECKEL_LABS_6173,
+    LimbDarkening,
+    _partial_profile,
+    limb_darkening,
+    quiet_sun_level,
+    standard_limb_darkening,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "parse_method",
-    "quiet_sun_level",
-    "DiskGeometry",
-    "disk_geometry",
-    "partial_disk_geometry",
-    "mu_map",
-    "LimbDarkening",
-    "limb_darkening",
-    "standard_limb_darkening",
     "NECKEL_LABS_6173",
+    "DiskGeometry",
+    "LimbDarkening",
     "Normalizer",
+    "disk_geometry",
+    "limb_darkening",
     "make_normalizer",
+    "mu_map",
+    "parse_method",
+    "partial_disk_geometry",
+    "quiet_sun_level",
+    "standard_limb_darkening",
 ]
 
 NAMED_METHODS = ("quiet-sun", "max", "none")

@@ -5,7 +5,7 @@ import numpy as np
 from .atomic import atomic_path
 from .errors import EnhanceError
 
-__all__ = ["rms_contrast", "plot_comparison", "quiet_sun_mask", "north_up", "zoom_region", "shape_text"]
+__all__ = ["north_up", "plot_comparison", "quiet_sun_mask", "rms_contrast", "shape_text", "zoom_region"]
 
 ZOOM_ABOVE = 1024  # input pixels: larger images get a zoomed pair of panels
 ZOOM_SIZE = 128  # input pixels of the zoomed region
@@ -132,7 +132,7 @@ def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, 
     fig, axes = plt.subplots(rows, 2, figsize=(11, rows * (5.5 * ny / max(nx, 1)) + 0.8), constrained_layout=True,
                              squeeze=False)
     panels = ((original, "input", measured[0], masks[0]), (enhanced, "Enhance x2", measured[1], masks[1]))
-    for ax, (img, name, values, mask) in zip(axes[0], panels):
+    for ax, (img, name, values, mask) in zip(axes[0], panels, strict=True):
         im = ax.imshow(img, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(f"{name}: {shape_text(img.shape)}\n{rms_contrast(values, kind=kind, mask=mask)}", fontsize=10)
         ax.set_xticks([])

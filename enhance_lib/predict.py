@@ -23,7 +23,9 @@ from .models import minimum_size, receptive_margin
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CPU_TILES", "DEFAULT_TILE", "GPU_TILE", "PRECISIONS", "Predictor", "default_tile", "tile_grid", "enhance_array"]
+__all__ = [
+    "CPU_TILES", "DEFAULT_TILE", "GPU_TILE", "PRECISIONS", "Predictor", "default_tile", "enhance_array", "tile_grid",
+]
 
 DEFAULT_TILE = 512
 # CPU tile sizes measured per backend (benchmarks/predict.py, 1024^2, 2 cores): TensorFlow

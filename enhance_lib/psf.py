@@ -28,20 +28,20 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ARCSEC",
-    "HMI_SCALE",
-    "TARGET_SCALE",
     "HMI_DIAMETER",
-    "TARGET_DIAMETER",
-    "WAVELENGTH",
+    "HMI_SCALE",
     "PSF_VARIANTS",
-    "psf_grid",
-    "hmi_psf",
+    "TARGET_DIAMETER",
+    "TARGET_SCALE",
+    "WAVELENGTH",
     "airy_psf",
-    "mtf",
     "convolve",
-    "resample_matrix",
-    "resample",
     "degrade",
+    "hmi_psf",
+    "mtf",
+    "psf_grid",
+    "resample",
+    "resample_matrix",
     "to_hmi",
     "to_target",
 ]
@@ -106,7 +106,7 @@ def psf_grid(*, pixel_scale, extent, oversample=1):
     """
     pixel_scale = _check_positive("pixel_scale", pixel_scale)
     extent = _check_positive("extent", extent)
-    half = int(math.floor(extent / pixel_scale + 1e-9))
+    half = math.floor(extent / pixel_scale + 1e-9)
     n = 2 * half + 1
     oversample = max(1, int(oversample))
     sub = (np.arange(n * oversample) + 0.5) / oversample - n / 2.0  # in pixels
@@ -119,7 +119,7 @@ def _tabulate(profile, *, pixel_scale, extent, lambda_over_d, oversample):
     """Average ``profile(theta)`` over sub-pixels and normalise to unit sum."""
     if oversample is None:
         step = _SUBSAMPLE_FRACTION * lambda_over_d
-        oversample = min(_MAX_OVERSAMPLE, max(1, int(math.ceil(pixel_scale / step))))
+        oversample = min(_MAX_OVERSAMPLE, max(1, math.ceil(pixel_scale / step)))
         if oversample % 2 == 0:
             oversample += 1  # keep a sub-sample on the exact centre
     theta, n = psf_grid(pixel_scale=pixel_scale, extent=extent, oversample=oversample)
@@ -353,7 +353,7 @@ def resample_matrix(n_in, *, from_scale, to_scale, n_out=None):
     to_scale = _check_positive("to_scale", to_scale)
     length = n_in * from_scale
     if n_out is None:
-        n_out = int(math.floor(length / to_scale + 1e-9))
+        n_out = math.floor(length / to_scale + 1e-9)
     if n_out < 1:
         msg = (
             f"{n_in} pixels at {from_scale:g} make less than one pixel at {to_scale:g} "

@@ -33,7 +33,7 @@ from .errors import EnhanceError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Scene", "Spot", "Pore", "PlageRegion", "synthetic_sun", "granulation", "contrast", "limb_disk"]
+__all__ = ["PlageRegion", "Pore", "Scene", "Spot", "contrast", "granulation", "limb_disk", "synthetic_sun"]
 
 # Granulation model (tuned so that to_hmi gives ~4 % contrast, see tests/test_sun.py).
 GRANULE_SPACING = 1.4  # arcsec between cell seeds
@@ -188,7 +188,7 @@ def granulation(*, shape, pixel_scale, rng, spacing=None):
     tree = spatial.cKDTree(seeds)
     # Distances on a grid at most ~0.06" (coarser scenes are fine; finer ones are
     # interpolated, the edge distance being piecewise smooth).
-    step = max(1, int(round(0.06 / pixel_scale)))
+    step = max(1, round(0.06 / pixel_scale))
     gy = np.arange(0, ny - 1 + step, step, dtype=float)
     gx = np.arange(0, nx - 1 + step, step, dtype=float)
     yy, xx = np.meshgrid(gy, gx, indexing="ij")
@@ -392,7 +392,7 @@ def synthetic_sun(
         n_cand = rng.poisson(network * area * 4)
         cand = rng.choice(lane_idx, size=n_cand)
         cy, cx = (np.unravel_index(cand, (ny, nx)) + np.array(0.5)[..., None]) * pixel_scale
-        d, i = sg_tree.query(np.stack([cy, cx], axis=1), k=2)
+        d, _i = sg_tree.query(np.stack([cy, cx], axis=1), k=2)
         sg_edge = 0.5 * (d[:, 1] - d[:, 0]) if d.size else np.zeros(0)
         keep = rng.random(n_cand) < np.exp(-((sg_edge / 3.0) ** 2))
         flux = rng.uniform(0.6, 1.4, n_cand) * np.where(rng.random(n_cand) < 0.5, -1, 1)

@@ -60,7 +60,7 @@ def main(argv=None):
             (published, "Enhance x2, published"),
             (bicubic, "bicubic x2"),
         )
-        for ax, (img, title) in zip(axes[row, :4], panels):
+        for ax, (img, title) in zip(axes[row, :4], panels, strict=True):
             im = ax.imshow(img, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, extent=extent,
                            interpolation="nearest")
             ax.set_title(f"{kind}: {title}", fontsize=10)

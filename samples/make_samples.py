@@ -28,7 +28,7 @@ from astropy.io import fits
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
-from enhance_lib import psf, sun  # noqa: E402
+from enhance_lib import psf, sun
 
 SEED = 2018
 HMI_PIXELS = 256

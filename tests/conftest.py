@@ -44,10 +44,9 @@ def shared_data():
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     """A depth-1, 4-filter keepsize network with non-trivial BN statistics, saved in Keras 3 format."""
+    from enhance_lib.backend import set_random_seed
     from enhance_lib.models import NetworkConfig, build_model
     from enhance_lib.weights import save_weights
-
-    from enhance_lib.backend import set_random_seed
 
     set_random_seed(3)
     config = NetworkConfig(depth=1, filters=4)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-
 from conftest import shared_data_dir
+
 from enhance_lib.backend import BACKENDS, backend_name
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,7 +144,7 @@ def test_every_job_matches_tensorflow(outputs, backend):
         finite = np.isfinite(want)
         assert _relative_rms(got[finite], want[finite]) < 1e-5, name
         history = " ".join(str(h) for h in header["HISTORY"])
-        assert f"backend: keras" in history and f", {backend} " in history, name
+        assert "backend: keras" in history and f", {backend} " in history, name
         assert header["ENHNORM"] == pytest.approx(want_header["ENHNORM"], rel=1e-6), name
 
 
@@ -181,7 +181,8 @@ def test_runs_without_tensorflow_installed(backend, tmp_path):
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_tensorflow_is_not_imported_on_other_backends(backend, tmp_path):
     need(backend)
-    report = run_jobs(backend, [("enhance", ["-i", str(REPO / "samples/blos.fits"), "-t", "blos", "-o", "o.fits", "-q"])],
+    job = ("enhance", ["-i", str(REPO / "samples/blos.fits"), "-t", "blos", "-o", "o.fits", "-q"])
+    report = run_jobs(backend, [job],
                       cwd=tmp_path)
     assert not report["tensorflow"]
 
@@ -247,7 +248,8 @@ def test_gpu_without_a_gpu_is_one_line(tmp_path, capsys):
     code = enhance_main(["-i", str(REPO / "samples/hmi.fits"), "-o", str(tmp_path / "o.fits"), "--device", "gpu"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.strip().splitlines() == [f"enhance: error: a GPU was asked for, but the {backend_name()} backend sees none"]
+    expected = f"enhance: error: a GPU was asked for, but the {backend_name()} backend sees none"
+    assert err.strip().splitlines() == [expected]
     assert not (tmp_path / "o.fits").exists()
 
 

@@ -95,7 +95,8 @@ def test_cube_is_enhanced_plane_by_plane(tmp_path, tiny_weights, capsys):
 def test_plot_is_written(tmp_path, tiny_weights, capsys):
     src = tmp_path / "in.fits"
     _hmi_like(src)
-    code, err = _run(capsys, "-i", src, "-o", tmp_path / "o.fits", "-w", tiny_weights, "-q", "--plot", tmp_path / "fig.png")
+    code, err = _run(capsys, "-i", src, "-o", tmp_path / "o.fits", "-w", tiny_weights, "-q",
+                     "--plot", tmp_path / "fig.png")
     assert code == 0, err
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -109,7 +110,8 @@ def test_plot_is_written(tmp_path, tiny_weights, capsys):
         ("blos_sample_left.fits", "blos_sample_left.legacy_out.fits", "blos", "blos_whole_model.hdf5", "1000"),
     ],
 )
-def test_legacy_weights_reproduce_the_original_program(shared_data, tmp_path, capsys, sample, published, kind, weights, norm):
+def test_legacy_weights_reproduce_the_original_program(shared_data, tmp_path, capsys, sample, published, kind,
+                                                        weights, norm):
     dst = tmp_path / "out.fits"
     code, err = _run(
         capsys, "-i", shared_data / sample, "-o", dst, "-t", kind,
@@ -225,7 +227,7 @@ def test_existing_output_survives_a_failure(tmp_path, tiny_weights, capsys):
     src, dst = tmp_path / "in.fits", tmp_path / "o.fits"
     _hmi_like(src)
     dst.write_bytes(b"previous result")
-    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-d", "7")
+    code, _err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-d", "7")
     assert code == 2
     assert dst.read_bytes() == b"previous result"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []

@@ -39,7 +39,8 @@ def _smooth(shape, sigma, seed):
     rng = np.random.default_rng(seed)
     fy = np.fft.fftfreq(shape[0])[:, None]
     fx = np.fft.fftfreq(shape[1])[None, :]
-    field = np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal(shape)) * np.exp(-2 * (np.pi * sigma) ** 2 * (fy**2 + fx**2))))
+    smoothing = np.exp(-2 * (np.pi * sigma) ** 2 * (fy**2 + fx**2))
+    field = np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal(shape)) * smoothing))
     return field / field.std()
 
 
@@ -56,7 +57,7 @@ def sharpening():
     stand-in that rings at any edge, as the trained networks do)."""
     config = NetworkConfig(depth=1, filters=4)
     net = upsampling_init(build_model(config), config)
-    conv = [layer for layer in net.layers if type(layer).__name__ == "Conv2D"][0]
+    conv = next(layer for layer in net.layers if type(layer).__name__ == "Conv2D")
     kernel, bias = conv.get_weights()
     sharpen = np.array([[0, -0.5, 0], [-0.5, 3.0, -0.5], [0, -0.5, 0]], np.float32)
     kernel[:, :, 0, 0], kernel[:, :, 0, 1] = sharpen, -sharpen
@@ -85,7 +86,7 @@ def test_coverage_is_exact():
     brute = limb_disk((120, 121), g, supersample=256)
     np.testing.assert_allclose(cover[rows, cols], np.nan_to_num(brute[rows, cols]), atol=2e-3)
     # the profile integrated over the covered part: brute force with a steep profile
-    coverage, integral = pixel_integrals(rows, cols, g, NECKEL_LABS_6173)
+    _coverage, integral = pixel_integrals(rows, cols, g, NECKEL_LABS_6173)
     brute = limb_disk((120, 121), g, profile=law, supersample=256)
     np.testing.assert_allclose(integral, np.nan_to_num(brute[rows, cols]), atol=2e-3)
     # a full pixel: the profile's mean over it, close to its value at the centre
@@ -98,7 +99,7 @@ def test_neckel_labs_law_at_6173():
     # F/I(1) values at 611 and 641 nm (0.8221, 0.8290), interpolated to 617.33 nm.
     k = np.arange(6)
     assert sum(NECKEL_LABS_6173) == pytest.approx(1.0, abs=1e-12)
-    flux = 2 * sum(c / (i + 2) for c, i in zip(NECKEL_LABS_6173, k))
+    flux = 2 * sum(c / (i + 2) for c, i in zip(NECKEL_LABS_6173, k, strict=False))
     assert flux == pytest.approx(0.8221 + (617.33 - 610.975) / (640.970 - 610.975) * 0.0069, abs=3e-4)
     mu = np.linspace(0, 1, 101)
     assert np.all(np.diff(law(mu)) > 0) and 0.3 < law(0.0) < 0.33
@@ -110,7 +111,10 @@ def _run(image, net, config, header, kind, *, limb):
 
 
 @pytest.mark.parametrize("kind", ["intensity", "blos"])
-@pytest.mark.parametrize("x0, y0, radius, texture", [(127.5, 127.5, 110.0, True), (126.23, 129.71, 97.4, False), (128.9, 126.35, 117.62, True)])
+@pytest.mark.parametrize(
+    "x0, y0, radius, texture",
+    [(127.5, 127.5, 110.0, True), (126.23, 129.71, 97.4, False), (128.9, 126.35, 117.62, True)],
+)
 def test_limb_treatment_with_a_ringing_network(sharpening, kind, x0, y0, radius, texture):
     net, config = sharpening
     g = DiskGeometry(x0, y0, radius)

@@ -102,5 +102,6 @@ def test_upsampling_init_starts_as_nearest_upsampling():
     x = np.random.default_rng(3).normal(size=(1, 9, 13, 1)).astype("float32")  # signed, like B
     y = to_numpy(net(x, training=False))[0, :, :, 0]
     np.testing.assert_allclose(y, np.kron(x[0, :, :, 0], np.ones((2, 2))), atol=1e-6)
+    config = NetworkConfig(depth=1, filters=4, activation="elu")
     with pytest.raises(EnhanceError, match="ReLU"):
-        upsampling_init(build_model(NetworkConfig(depth=1, filters=4, activation="elu")), NetworkConfig(depth=1, filters=4, activation="elu"))
+        upsampling_init(build_model(config), config)

@@ -1,6 +1,5 @@
 """Tests of enhance_lib.normalize: quiet-Sun level, disk geometry, limb darkening, normalisers."""
 
-import logging
 
 import numpy as np
 import pytest

@@ -105,7 +105,9 @@ def test_pixel_scale_from_cd_matrix_and_units():
     assert pixel_scale({"CUNIT1": "km", "CUNIT2": "km", "CDELT1": 360.0, "CDELT2": 360.0}) is None
 
 
-@pytest.mark.parametrize("flags, warned", [(set(), True), ({"avx512_bf16"}, True), ({"avx512_bf16", "amx_bf16"}, False)])
+@pytest.mark.parametrize(
+    "flags, warned", [(set(), True), ({"avx512_bf16"}, True), ({"avx512_bf16", "amx_bf16"}, False)]
+)
 def test_bfloat16_on_a_cpu_without_amx_says_so(monkeypatch, tiny_weights, flags, warned):
     import enhance_lib.backend as backend
     from enhance_lib.pipeline import Engine

@@ -75,7 +75,10 @@ def test_default_predictor_matches_plain_model_call(tiny_weights):
     image = _image((40, 44))
     pred = Predictor(net, config, tile=8)
     m = pred.margin
-    interior = [t for t in pred._tiles(40, 44, None) if t[0][0] >= m and t[0][1] <= 40 - m and t[1][0] >= m and t[1][1] <= 44 - m]
+    interior = [
+        ((y0, y1), (x0, x1)) for (y0, y1), (x0, x1) in pred._tiles(40, 44, None)
+        if y0 >= m and y1 <= 40 - m and x0 >= m and x1 <= 44 - m
+    ]
     assert interior  # the padding-free path is exercised
     ref = to_numpy(net(image[None, :, :, None], training=False))[0, :, :, 0]
     out = pred.run(image)

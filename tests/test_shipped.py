@@ -2,6 +2,7 @@
 published Enhance networks on the held-out region of the real data."""
 
 import importlib.util
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -130,8 +131,8 @@ def test_shipped_recipe_never_trains_on_the_validation_region():
     commands = [shlex.split(line.split("#")[0]) for line in script.splitlines() if "enhance_lib.database pairs" in line]
     assert len(commands) == 2
     for argv in commands:
-        opts = dict(zip(argv[::1], argv[1::1]))
-        y0, y1, x0, x1 = (int(v) for v in re.split("[:,]", opts["--region"]))
+        opts = dict(itertools.pairwise(argv))  # each argument -> the one after it
+        y0, _y1, _x0, x1 = (int(v) for v in re.split("[:,]", opts["--region"]))
         border = int(opts.get("--loss-border", 0)) // 2  # target -> input pixels
         assert y0 >= rows_held_out
         cut = "last-column" in opts.get("--cut-edges", "")

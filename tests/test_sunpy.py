@@ -99,7 +99,7 @@ def test_enhance_map_kind_from_the_map(tiny_weights, monkeypatch):
     assert out.meta["enhnorm"] == 1000.0  # G -> kG, the blos normalisation
     plain = _hmi_header(content="", bunit="")
     del plain["CONTENT"], plain["BUNIT"], plain["INSTRUME"], plain["TELESCOP"]
-    with pytest.raises(EnhanceError, match="cannot tell intensity from blos.*pass kind='intensity' or kind='blos'"):
+    with pytest.raises(EnhanceError, match=r"cannot tell intensity from blos.*pass kind='intensity' or kind='blos'"):
         enhance_map(_map(plain), weights=tiny_weights)
     assert enhance_map(_map(plain), kind="intensity", weights=tiny_weights).data.shape == (80, 72)
 
