@@ -90,7 +90,7 @@ class Enhancer:
 
     def __init__(self, *, kind=None, weights=None, normalization=None, tile=None, precision="float32",
                  device="auto", conserve_flux=False, model=None, depth=None, filters=None, activation=None):
-        from .pipeline import check_options
+        from .engine import check_options
 
         check_options(kind=kind, normalization=normalization, weights=weights)
         self.kind = kind
@@ -103,14 +103,14 @@ class Enhancer:
 
     def engine(self, kind):
         """The :class:`~enhance_lib.pipeline.Engine` for ``kind`` (built on first use)."""
-        from .pipeline import Engine
+        from .engine import Engine
 
         if kind not in self._engines:
             self._engines[kind] = Engine(kind=kind, **self._options)
         return self._engines[kind]
 
     def _run(self, data, header, source, kind=None):
-        from .pipeline import prepare_data
+        from .engine import prepare_data
         from .weights import recorded_kind
 
         prepared = prepare_data(data, header, kind=kind or self.kind, normalization=self._options["normalization"],
@@ -215,7 +215,7 @@ class Enhancer:
         numpy.ndarray
             The enhanced data as written.
         """
-        from .pipeline import check_output_folder, prepare
+        from .engine import check_output_folder, prepare
 
         check_output_folder(output_path)
         from .weights import recorded_kind

@@ -51,6 +51,11 @@ class DiskGeometry:
         Returns
         -------
         DiskGeometry
+
+        Examples
+        --------
+        >>> DiskGeometry(10.0, 20.0, 5.0).upsampled(2)
+        DiskGeometry(x0=20.5, y0=40.5, radius=10.0)
         """
         shift = (factor - 1) / 2
         return DiskGeometry(factor * self.x0 + shift, factor * self.y0 + shift, factor * self.radius)

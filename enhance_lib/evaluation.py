@@ -56,7 +56,7 @@ def correlation(a, b):
 
 
 def unsigned_flux(blos, *, pixel_area=1.0):
-    """Total unsigned flux sum(|B|) * pixel area (area in any consistent unit)."""
+    """Total unsigned flux sum(abs(B)) * pixel area (area in any consistent unit)."""
     return float(np.nansum(np.abs(np.asarray(blos, dtype=np.float64))) * pixel_area)
 
 
@@ -129,7 +129,7 @@ def limb_metrics(image, output, geometry, *, kind="intensity", reference=None, i
     geometry : enhance_lib.disk.DiskGeometry
         The disk on the input grid.
     kind : {'intensity', 'blos'}
-        For 'blos' the flux ratios are of |B| and the ring's mean field is compared too.
+        For 'blos' the flux ratios are of abs(B) and the ring's mean field is compared too.
     reference : numpy.ndarray, optional
         Another output of the same input (e.g. without the limb treatment): the
         largest change inside ``inner`` input pixels from the limb is reported.
@@ -144,14 +144,14 @@ def limb_metrics(image, output, geometry, *, kind="intensity", reference=None, i
         the smallest output within ``inner`` pixels of the limb over the mean input
         in the ring 1-3 pixels inside it; ``rings``: per one-input-pixel ring
         (floor(r - R) from -inner to 0), the 2x2-binned output over the input
-        (sums; of |B| for magnetograms), relative to the same ratio inside the
-        rings; ``ring_max_dev``: the largest |deviation|; ``overshoot``: the largest
-        excess of the azimuthally averaged output (|B| for magnetograms) over the
+        (sums; of abs(B) for magnetograms), relative to the same ratio inside the
+        rings; ``ring_max_dev``: the largest absolute deviation; ``overshoot``: the largest
+        excess of the azimuthally averaged output (abs(B) for magnetograms) over the
         input's at the same radius within ``rim`` pixels of the limb (beyond
         R - 1 over the input's level at R - 1), relative to the interior's ratio; ``mean_b_dev`` (blos): the largest
-        |ring mean of the binned output - ring mean of the input| over the mean |B|
-        inside; ``interior_change``: with ``reference``, max |output - reference| /
-        max |reference| over output pixels more than ``inner`` input pixels inside.
+        abs(ring mean of the binned output - ring mean of the input) over the mean abs(B)
+        inside; ``interior_change``: with ``reference``, max abs(output - reference) /
+        max abs(reference) over output pixels more than ``inner`` input pixels inside.
     """
     image = np.asarray(image, dtype=np.float64)
     output = np.asarray(output, dtype=np.float64)

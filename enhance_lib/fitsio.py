@@ -268,6 +268,14 @@ def upsample_header(header, *, shape, factor=2):
     Returns
     -------
     astropy.io.fits.Header
+
+    Examples
+    --------
+    >>> from astropy.io import fits
+    >>> header = fits.Header({"CDELT1": 0.504, "CRPIX1": 2048.5, "R_SUN": 1900.0})
+    >>> new = upsample_header(header, shape=(8192, 8192))
+    >>> new["CDELT1"], new["CRPIX1"], new["R_SUN"]
+    (0.252, 4096.5, 3800.0)
     """
     if len(shape) != 2 or min(shape) < 1:
         raise ValueError(f"shape must be the output (ny, nx), got {shape!r}")

@@ -51,6 +51,17 @@ def quiet_sun_level(image, *, width=0.1, iterations=20):
     ------
     EnhanceError
         If no pixel is finite or the median is not positive (not an intensity image).
+
+    Examples
+    --------
+    A quiet Sun at 1.0 with 4 % granulation, a third of it covered by a spot at 0.3:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> image = 1 + 0.04 * rng.standard_normal((90, 90))
+    >>> image[:30] = 0.3
+    >>> round(quiet_sun_level(image), 2)
+    1.0
     """
     values = np.asarray(image, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]

@@ -71,6 +71,13 @@ def tile_grid(length, tile, *, align=1):
     Returns
     -------
     list of (int, int)
+
+    Examples
+    --------
+    >>> tile_grid(10, 4)
+    [(0, 4), (4, 8), (8, 10)]
+    >>> tile_grid(10, 0)
+    [(0, 10)]
     """
     if tile <= 0 or tile >= length:
         return [(0, length)]
