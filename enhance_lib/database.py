@@ -20,7 +20,14 @@ package has always used.
 
 import sys
 
-from .dbfile import INPUT_KEY, MASK_KEY, TARGET_KEY, DatabaseInfo, check_database, write_database
+from .dbfile import (
+    INPUT_KEY,
+    MASK_KEY,
+    TARGET_KEY,
+    DatabaseInfo,
+    check_database,
+    write_database,
+)
 from .patches import (
     DEFAULT_NOISE,
     EDGES,

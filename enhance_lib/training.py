@@ -42,7 +42,13 @@ import math
 import os
 import time
 
-from .backend import describe, device_scope, import_keras, resolve_device, set_random_seed
+from .backend import (
+    describe,
+    device_scope,
+    import_keras,
+    resolve_device,
+    set_random_seed,
+)
 from .config import KINDS, NetworkConfig
 from .dbfile import check_database
 from .errors import EnhanceError, warn_user
