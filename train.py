@@ -11,7 +11,7 @@ once in ``$ENHANCE_CACHE_DIR`` (default ``~/.cache/enhance``).
 
 import sys
 
-from enhance_lib.train_cli import train_main as main
+from enhance_lib.scripts.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

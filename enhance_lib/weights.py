@@ -20,6 +20,8 @@ with :func:`stamp_kind`, also from the command line::
 
     python -m enhance_lib.weights network/blos.weights.h5 --kind blos
     python -m enhance_lib.weights network/*.weights.h5        # show what they hold
+
+(also installed as ``enhance-weights``; the program is :mod:`enhance_lib.scripts.weights`).
 """
 
 import json
@@ -35,6 +37,7 @@ import numpy as np
 from .atomic import atomic_path
 from .config import KINDS
 from .errors import EnhanceError, warn_user
+from .h5attrs import decode_attr
 from .models import NetworkConfig, build_model
 
 log = logging.getLogger(__name__)
@@ -93,15 +96,15 @@ class WeightsInfo:
         return f"WeightsInfo({self.path!r}, layout={self.layout!r}, config={self.config}, kind={self.kind!r})"
 
 
-def _decode(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _text(value):
+    return decode_attr(value, parse_json=False)
 
 
 def _legacy_layers(group):
     out = []
     for name in group.attrs["layer_names"]:
-        layer = group[_decode(name)]
-        names = [_decode(n) for n in layer.attrs.get("weight_names", [])]
+        layer = group[_text(name)]
+        names = [_text(n) for n in layer.attrs.get("weight_names", [])]
         if names:
             out.append([np.asarray(layer[n]) for n in names])
     return out
@@ -174,12 +177,12 @@ def inspect_weights(path):
     try:
         with f:
             stored, attrs = {}, {}
-            kind = _decode(f.attrs[KIND_ATTR]) if KIND_ATTR in f.attrs else None
+            kind = _text(f.attrs[KIND_ATTR]) if KIND_ATTR in f.attrs else None
             if kind is not None and kind not in KINDS:
                 raise ValueError(f"{KIND_ATTR} is {kind!r}, not intensity or blos")
             if CONFIG_ATTR in f.attrs:
-                stored = json.loads(_decode(f.attrs[CONFIG_ATTR]))
-                attrs = {k: _json_or_text(f.attrs[k]) for k in f.attrs if k not in (CONFIG_ATTR, KIND_ATTR)}
+                stored = json.loads(_text(f.attrs[CONFIG_ATTR]))
+                attrs = {k: decode_attr(f.attrs[k]) for k in f.attrs if k not in (CONFIG_ATTR, KIND_ATTR)}
             if "model_weights" in f and "layer_names" in f["model_weights"].attrs:
                 layout, layers = "legacy-model", _legacy_layers(f["model_weights"])
             elif "layer_names" in f.attrs:
@@ -193,14 +196,6 @@ def inspect_weights(path):
     except (KeyError, ValueError, IndexError, TypeError) as exc:
         raise EnhanceError(f"not an Enhance weights file ({exc})", path=path) from None
     return WeightsInfo(path, layout, config, layers, stored=stored, attrs=attrs, kind=kind)
-
-
-def _json_or_text(value):
-    text = _decode(value)
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _interleave(convs, bns, stored):
@@ -450,36 +445,14 @@ def fold_batchnorm(net, config):
 
 
 def main(argv=None):
-    """``python -m enhance_lib.weights FILE... [--kind KIND]``: show (or stamp) weights files.
+    """``enhance-weights`` (``python -m enhance_lib.weights``): see :func:`enhance_lib.scripts.weights.main`."""
+    from .scripts.weights import main as _main
 
-    Returns the exit code.
-    """
-    from .scripts.common import OneLineParser, run_cli, setup_logging
-
-    parser = OneLineParser(
-        prog="python -m enhance_lib.weights",
-        description="Show what Enhance weights files hold; with --kind, record the data type "
-        "they were trained for (only that attribute changes).",
-    )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="weights files")
-    parser.add_argument("--kind", choices=KINDS, help="record this data type in each (Keras 3) file")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors and warnings")
-    args = parser.parse_args(argv)
-    setup_logging(quiet=args.quiet)
-
-    def run(args):
-        for path in args.files:
-            info = stamp_kind(path, args.kind) if args.kind else inspect_weights(path)
-            c = info.config
-            print(f"{path}: {info.layout}, {c.model} depth {c.depth}, {c.filters} filters, "
-                  f"data type {info.kind or 'not recorded'}")
-        return 0
-
-    return run_cli(parser.prog, run, args)
+    return _main(argv)
 
 
 if __name__ == "__main__":
-    # Run the importable module's main, so that its logger is "enhance_lib.weights".
+    # Run the importable module's main (not a second copy of this module as __main__).
     from enhance_lib.weights import main as _main
 
     sys.exit(_main())

@@ -10,7 +10,7 @@ from astropy.io import fits
 
 from enhance_lib import database
 from enhance_lib.database import check_database, main, write_database
-from enhance_lib.errors import EnhanceError
+from enhance_lib.errors import EnhanceError, EnhanceUserWarning
 
 
 def _write_fits(path, data):
@@ -398,7 +398,8 @@ def test_synthetic_database_cache(tmp_path, monkeypatch):
     assert built and rebuilt.attrs["recipe"] == SYNTHETIC_RECIPE
     with open(info.path, "wb") as f:
         f.write(b"truncated")
-    assert synthetic_database(kind="blos", **toy)[1]
+    with pytest.warns(EnhanceUserWarning, match="cached database unusable .*not a readable HDF5 file"):
+        assert synthetic_database(kind="blos", **toy)[1]
     other, built = synthetic_database(kind="blos", **dict(toy, n_patches=12))
     assert built and other.path != info.path and other.n == 12
     monkeypatch.delenv("ENHANCE_CACHE_DIR")

@@ -4,6 +4,7 @@ import importlib.util
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 
 import h5py
@@ -12,6 +13,7 @@ import pytest
 
 from enhance_lib.backend import to_numpy
 from enhance_lib.database import write_database
+from enhance_lib.errors import EnhanceUserWarning
 from enhance_lib.train_cli import build_parser, train_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -262,7 +264,12 @@ def test_original_command_trains_on_a_cached_synthetic_database(tmp_path, monkey
     assert len(loss) == 2 and loss[1][2] is not None  # validated on the split
     # the second run reuses the cached file as it is
     stamp = db.stat().st_mtime_ns
-    assert train_main(argv) == 0
+    # (not pytest.warns: it would re-emit Keras's DeprecationWarnings, which pyproject ignores, as errors)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EnhanceUserWarning)
+        assert train_main(argv) == 0
+    assert [str(w.message) for w in caught if w.category is EnhanceUserWarning] == [
+        "starting afresh: replacing the earlier run network/test_1"]
     assert re.search(rf"reused from {re.escape(str(db))}", capsys.readouterr().err)
     assert db.stat().st_mtime_ns == stamp and len(list(cache.iterdir())) == 1
     # another data type: its own database, and the weights say so

@@ -1,0 +1,57 @@
+"""``enhance-weights`` (``python -m enhance_lib.weights``): show Enhance weights files, or stamp their data type.
+
+    enhance-weights network/*.weights.h5                       # what they hold
+    enhance-weights network/blos.weights.h5 --kind blos        # record the data type
+"""
+
+from ..config import KINDS
+from .common import OneLineParser, run_cli, setup_logging
+
+__all__ = ["build_parser", "main"]
+
+PROG = "enhance-weights"
+
+
+def build_parser():
+    """The argument parser of ``enhance-weights``."""
+    parser = OneLineParser(
+        prog=PROG,
+        description="Show what Enhance weights files hold; with --kind, record the data type "
+        "they were trained for (only that attribute changes).",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="weights files")
+    parser.add_argument("--kind", choices=KINDS, help="record this data type in each (Keras 3) file")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors and warnings")
+    return parser
+
+
+def _run(args):
+    from ..weights import inspect_weights, stamp_kind
+
+    for path in args.files:
+        info = stamp_kind(path, args.kind) if args.kind else inspect_weights(path)
+        c = info.config
+        print(f"{path}: {info.layout}, {c.model} depth {c.depth}, {c.filters} filters, "
+              f"data type {info.kind or 'not recorded'}")
+    return 0
+
+
+def main(argv=None):
+    """Entry point of ``enhance-weights``; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 done, 2 a usage error or an unusable file (one line on stderr), 130 interrupted.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # -h or a usage error, already reported: keep main() a function
+        return exc.code
+    setup_logging(quiet=args.quiet)
+    return run_cli(PROG, _run, args)
