@@ -25,7 +25,7 @@ from .h5attrs import decode_attr
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INPUT_KEY", "TARGET_KEY", "MASK_KEY", "DatabaseInfo", "write_database", "check_database"]
+__all__ = ["INPUT_KEY", "MASK_KEY", "TARGET_KEY", "DatabaseInfo", "check_database", "write_database"]
 
 #: Dataset of the inputs (HMI-like patches).
 INPUT_KEY = "imHMI"
@@ -97,17 +97,16 @@ def write_database(path, inputs, targets, *, mask=None, attrs=None):
         _check_mask(path, mask.shape, targets.shape)
     if not (np.isfinite(inputs).all() and np.isfinite(targets).all()):
         raise EnhanceError("database patches contain NaN or infinite values", path=path)
-    with atomic_path(path, suffix=".h5") as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset(INPUT_KEY, data=inputs, chunks=(1,) + inputs.shape[1:])
-            f.create_dataset(TARGET_KEY, data=targets, chunks=(1,) + targets.shape[1:])
-            if mask is not None:
-                f.create_dataset(MASK_KEY, data=mask, chunks=(1,) + mask.shape[1:])
-            for key, value in (attrs or {}).items():
-                if isinstance(value, (str, int, float, bool, np.integer, np.floating)):
-                    f.attrs[key] = value
-                else:
-                    f.attrs[key] = json.dumps(value)
+    with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset(INPUT_KEY, data=inputs, chunks=(1,) + inputs.shape[1:])
+        f.create_dataset(TARGET_KEY, data=targets, chunks=(1,) + targets.shape[1:])
+        if mask is not None:
+            f.create_dataset(MASK_KEY, data=mask, chunks=(1,) + mask.shape[1:])
+        for key, value in (attrs or {}).items():
+            if isinstance(value, (str, int, float, bool, np.integer, np.floating)):
+                f.attrs[key] = value
+            else:
+                f.attrs[key] = json.dumps(value)
     log.info("wrote %d patch pairs to %s", inputs.shape[0], path)
 
 

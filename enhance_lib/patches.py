@@ -37,19 +37,19 @@ from .errors import EnhanceError, warn_user
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "EDGES",
-    "TYPES",
     "DEFAULT_NOISE",
-    "parse_box",
-    "normalization_factor",
-    "dihedral",
-    "cut_patches",
-    "simulate_pairs",
-    "simulate_database",
-    "pairs_database",
-    "SYNTHETIC_RECIPE",
+    "EDGES",
     "SYNTHETIC_DEFAULTS",
+    "SYNTHETIC_RECIPE",
+    "TYPES",
     "cache_dir",
+    "cut_patches",
+    "dihedral",
+    "normalization_factor",
+    "pairs_database",
+    "parse_box",
+    "simulate_database",
+    "simulate_pairs",
     "synthetic_database",
 ]
 
@@ -326,7 +326,7 @@ def _find_positions(lows, highs, *, kind, patch_size, region, exclude, normaliza
     # this weight makes such pixels about as often covered as interior ones.
     edge_weight = max(1, p - 2 * math.ceil(border / 2))
     positions = _Positions(corners=[], on_edges=[], weights=[], factors=[])
-    for k, (low, high) in enumerate(zip(lows, highs)):
+    for k, (low, high) in enumerate(zip(lows, highs, strict=True)):
         low = np.asarray(low, dtype=np.float64)
         high = np.asarray(high, dtype=np.float64)
         if high.shape != (2 * low.shape[0], 2 * low.shape[1]):
@@ -848,7 +848,7 @@ def pairs_database(
     region = parse_box(region) if isinstance(region, str) else region
     exclude = [parse_box(b) if isinstance(b, str) else tuple(b) for b in exclude]
     lows, highs, names = [], [], []
-    for lo_path, hi_path in zip(low, high):
+    for lo_path, hi_path in zip(low, high, strict=True):
         lo_image, hi_image = read_image(lo_path), read_image(hi_path)
         _check_pair_kinds(lo_image, hi_image, kind)
         lo = _as_planes(lo_image.data, lo_path)
@@ -856,7 +856,7 @@ def pairs_database(
         if len(lo) != len(hi):
             msg = f"{len(lo)} low planes but {len(hi)} high planes in {hi_path}"
             raise EnhanceError(msg, path=lo_path)
-        for n, (a, b) in enumerate(zip(lo, hi)):
+        for n, (a, b) in enumerate(zip(lo, hi, strict=True)):
             lows.append(a)
             highs.append(b)
             names.append(f"{lo_path} / {hi_path}" + (f" plane {n}" if len(lo) > 1 else ""))

@@ -86,10 +86,10 @@ __all__ = [
     "TrainingRecorder",
     "TrainingResult",
     "border_mse",
-    "masked_mse",
-    "recalibrate_batchnorm",
     "learning_rate",
+    "masked_mse",
     "read_loss_log",
+    "recalibrate_batchnorm",
     "split_indices",
     "train",
 ]

@@ -73,7 +73,7 @@ def recalibrate_batchnorm(model, batches):
             count[k] += flat.shape[0]
     if not all(count):
         return 0
-    for layer, (s1, s2), n in zip(norms, total, count):
+    for layer, (s1, s2), n in zip(norms, total, count, strict=True):
         mean = s1 / n
         layer.moving_mean.assign(mean.astype(np.float32))
         layer.moving_variance.assign(np.maximum(s2 / n - mean**2, 0.0).astype(np.float32))

@@ -163,7 +163,7 @@ def split_indices(n, fraction):
     """
     if not 0.0 < float(fraction) < 1.0:
         raise EnhanceError(f"validation split must be between 0 and 1 (got {fraction})")
-    n_val = max(1, int(round(n * float(fraction))))
+    n_val = max(1, round(n * float(fraction)))
     if n - n_val < 1:
         msg = f"validation split {fraction} of {n} patches leaves none for training"
         raise EnhanceError(msg)

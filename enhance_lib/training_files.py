@@ -78,9 +78,8 @@ class TrainingFiles:
 
 def atomic_write(path, text):
     """Write ``text`` to ``path`` atomically (a temporary file, then a rename)."""
-    with atomic_path(path, suffix=".part") as tmp:
-        with open(tmp, "w") as f:
-            f.write(text)
+    with atomic_path(path, suffix=".part") as tmp, open(tmp, "w") as f:
+        f.write(text)
 
 
 def finite_or_none(value):
@@ -198,7 +197,8 @@ def read_previous_run(files, *, output, config, data, kind=None):
         warn_user(f"{exc}; starting a new batch log", stacklevel=5)
         batch_header, batch_rows = dict(header), []
     saved = info.attrs.get(VALIDATION_ATTR)
-    if not (isinstance(saved, dict) and "val_loss" in saved):  # weights saved before the validation was recorded: trust the log
+    # weights saved before the validation was recorded: trust the log
+    if not (isinstance(saved, dict) and "val_loss" in saved):
         vals = [r[2] for r in rows if isinstance(r[2], (int, float)) and math.isfinite(r[2])]
         best = min(vals) if vals else math.inf
     elif all(saved.get(k) == v for k, v in data.items()):

@@ -44,13 +44,13 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "WeightsInfo",
-    "inspect_weights",
-    "load_network",
-    "save_weights",
-    "stamp_kind",
     "check_kind_matches",
     "fold_batchnorm",
+    "inspect_weights",
+    "load_network",
     "main",
+    "save_weights",
+    "stamp_kind",
 ]
 
 CONFIG_ATTR = "enhance_config"
@@ -257,7 +257,8 @@ def check_kind_matches(info, kind):
         raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
     if info.kind is not None:
         if info.kind != kind:
-            msg = f"these weights are for {info.kind} data, not {kind} (enhance the data as {info.kind}, or give other weights)"
+            msg = (f"these weights are for {info.kind} data, not {kind} (enhance the data as {info.kind}, "
+                   "or give other weights)")
             raise EnhanceError(msg, path=info.path)
         return
     name = os.path.basename(info.path).lower()
@@ -321,7 +322,7 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None,
             f"weights file has {len(info.layers)} weighted layers, the network {len(targets)}",
             path=path,
         )
-    for layer, arrays in zip(targets, info.layers):
+    for layer, arrays in zip(targets, info.layers, strict=True):
         shapes = [tuple(w.shape) for w in layer.weights]
         if shapes != [a.shape for a in arrays]:
             raise EnhanceError(

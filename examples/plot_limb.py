@@ -40,7 +40,7 @@ print("negative output pixels: before", int(np.sum(before < 0)), "after", int(np
 
 # %%
 # A section along the row through the centre, across the right-hand limb.
-row = int(round(geometry.y0))
+row = round(geometry.y0)
 x_in = np.arange(n)
 x_out = (np.arange(2 * n) - 0.5) / 2
 fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)

@@ -99,7 +99,7 @@ def test_simulate_truth_fits_blos(tmp_path):
     info = check_database(out)
     assert info.attrs["type"] == "blos" and info.attrs["snapshots"] == 2
     assert info.attrs["sources"] == [truth]
-    x, y = _read(out)
+    x, _y = _read(out)
     assert 0.3 < np.abs(x).max() < 2.5  # kG
     # Flux (mean) is conserved by the forward model up to the PSF's spill.
     lows, highs = database.simulate_pairs([cube[0]], pixel_scale=0.063, kind="blos")
@@ -219,7 +219,7 @@ def test_pairs_region_and_exclude(toy_pair):
     # Position-coded images: low value = y * 100 + x.
     yy, xx = np.mgrid[: low.shape[0], : low.shape[1]]
     code = (yy * 100 + xx).astype(float)
-    x, y, meta = database.cut_patches(
+    x, y, _meta = database.cut_patches(
         [code], [_nearest_up(code)], kind="blos", n_patches=200, patch_size=4,
         region=(10, 30, 5, 30), exclude=[(15, 20, 0, 40)], augment=False, normalization="none",
     )
@@ -311,7 +311,7 @@ def _code_image(ny, nx):
 def test_pairs_loss_mask_follows_patch_and_image_edges(augment):
     # 20x20 image, 6x6 patches, loss border 4 target px = 2 input px; the last column is a cut.
     code = _code_image(20, 20)
-    x, y, meta = database.cut_patches(
+    _x, y, meta = database.cut_patches(
         [code], [_nearest_up(code)], kind="intensity", n_patches=300, patch_size=6, augment=augment,
         normalization="none", loss_border=4, cut_edges=["last-column"], seed=4,
     )
@@ -331,12 +331,12 @@ def test_pairs_loss_mask_follows_patch_and_image_edges(augment):
 
 def test_pairs_loss_mask_covers_image_edges_like_the_interior():
     code = _code_image(40, 40)
-    x, y, meta = database.cut_patches(
+    _x, _y, meta = database.cut_patches(
         [code], [_nearest_up(code)], kind="intensity", n_patches=6000, patch_size=10, augment=False,
         normalization="none", loss_border=4, seed=5,
     )
     counts = np.zeros((80, 80))
-    for corner, m in zip(meta["corners"], meta["mask"]):
+    for corner, m in zip(meta["corners"], meta["mask"], strict=True):
         i, j = 2 * corner
         counts[i : i + 20, j : j + 20] += m
     interior = counts[20:60, 20:60].mean()

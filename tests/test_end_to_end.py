@@ -1,4 +1,4 @@
-"""The README's "Train your own" commands, run as written at toy size."""
+"""The training guide's first commands (docs/guide/training.md), run as written at toy size."""
 
 import os
 import re
@@ -15,9 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def readme_commands():
-    text = (REPO / "README.md").read_text()
-    section = text.split("## Train your own", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    text = (REPO / "docs" / "guide" / "training.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
     return [line for line in block.splitlines() if line.strip()]
 
 

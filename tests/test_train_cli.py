@@ -235,7 +235,8 @@ TOY_SYNTHETIC = ["--epochs=1", "--depth=1", "--kernels=4", "--synthetic-patches=
 
 def test_original_command_parses_as_spelled():
     args = build_parser().parse_args(ORIGINAL_COMMAND.split())
-    assert (args.output, args.epochs, args.depth, args.action, args.model) == ("network/test", 15, 5, "start", "keepsize")
+    expected = ("network/test", 15, 5, "start", "keepsize")
+    assert (args.output, args.epochs, args.depth, args.action, args.model) == expected
     assert (args.lr, args.lr_multiplier, args.batchsize, args.noise, args.l2_regularization) == (
         1e-4, 1.0, 32, 1e-3, 1e-6,
     )
@@ -254,12 +255,15 @@ def test_original_command_trains_on_a_cached_synthetic_database(tmp_path, monkey
     assert train_main(argv) == 0
     err = capsys.readouterr().err
     (db,) = cache.iterdir()
-    assert re.search(rf"no --database: training on a synthetic-Sun intensity database of 20 patch pairs, built in {re.escape(str(db))}", err)
+    built = rf"built in {re.escape(str(db))}"
+    assert re.search(rf"no --database: training on a synthetic-Sun intensity database of 20 patch pairs, {built}", err)
     info = check_database(db)
-    assert (info.n, info.input_shape, info.attrs["type"], info.attrs["mode"]) == (20, (12, 12, 1), "intensity", "simulate")
+    described = (info.n, info.input_shape, info.attrs["type"], info.attrs["mode"])
+    assert described == (20, (12, 12, 1), "intensity", "simulate")
     assert inspect_weights(tmp_path / "network" / "test_1.weights.h5").kind == "intensity"
     args = json.loads((tmp_path / "network" / "test_1_args.json").read_text())
-    assert (args["database"], args["validation_split"], args["noise"], args["type"]) == (str(db), 0.1, 1e-3, "intensity")
+    recorded = (args["database"], args["validation_split"], args["noise"], args["type"])
+    assert recorded == (str(db), 0.1, 1e-3, "intensity")
     loss = json.loads((tmp_path / "network" / "test_1_loss.json").read_text())
     assert len(loss) == 2 and loss[1][2] is not None  # validated on the split
     # the second run reuses the cached file as it is

@@ -99,7 +99,7 @@ def test_dataset_shuffles_each_epoch_reproducibly(toy_db):
         return orders
 
     a, b = epoch_orders(5), epoch_orders(5)
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         np.testing.assert_array_equal(u, v)
     assert not np.array_equal(a[0], a[1])
     # a resumed run (initial epoch 1) sees the same orders as the uninterrupted one
@@ -269,7 +269,7 @@ def test_recalibrate_batchnorm_matches_training_mode():
     # Statistics are pooled over batches: the same batch twice changes nothing.
     before = [w.copy() for w in model.get_weights()]
     recalibrate_batchnorm(model, [x, x])
-    for a, b in zip(model.get_weights(), before):
+    for a, b in zip(model.get_weights(), before, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 

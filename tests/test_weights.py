@@ -31,11 +31,11 @@ def test_legacy_files_are_recognised(shared_data, name, layout):
     info = inspect_weights(shared_data / "legacy" / name)
     assert info.layout == layout
     assert (info.config.model, info.config.depth, info.config.filters) == ("keepsize", 5, 64)
-    net, config = load_network(shared_data / "legacy" / name)
+    net, _config = load_network(shared_data / "legacy" / name)
     assert net.count_params() == 446657
-    first = [layer for layer in net.layers if layer.weights][0]
+    first = next(layer for layer in net.layers if layer.weights)
     with h5py.File(shared_data / "legacy" / name) as f:
-        group = f["model_weights"] if "model_weights" in f else f
+        group = f.get("model_weights", f)
         np.testing.assert_array_equal(first.get_weights()[0], group["conv2d"]["conv2d"]["kernel:0"][()])
 
 
@@ -68,7 +68,7 @@ def test_explicit_options_must_match_the_file(tiny_weights):
         load_network(tiny_weights, model="encdec")
     with pytest.raises(EnhanceError, match="activation relu, not elu"):
         load_network(tiny_weights, activation="elu")
-    net, config = load_network(tiny_weights, depth=1, filters=4, model="keepsize", activation="relu")
+    _net, config = load_network(tiny_weights, depth=1, filters=4, model="keepsize", activation="relu")
     assert config.depth == 1
 
 
@@ -96,7 +96,7 @@ def test_truncated_weights_file(tmp_path, tiny_weights):
 
 def test_save_weights_requires_keras3_suffix(tmp_path):
     config = NetworkConfig(depth=1, filters=2)
-    with pytest.raises(EnhanceError, match=".weights.h5"):
+    with pytest.raises(EnhanceError, match=r"\.weights\.h5"):
         save_weights(build_model(config), tmp_path / "w.h5", config=config)
 
 
@@ -137,7 +137,7 @@ def test_weights_record_their_data_type(tmp_path):
     message = str(exc.value)
     assert message.startswith(f"{path}: ") and "for blos data, not intensity" in message
     assert "enhance the data as blos" in message and "\n" not in message
-    with pytest.raises(EnhanceError, match="unknown data type|choose intensity or blos"):
+    with pytest.raises(EnhanceError, match=r"unknown data type|choose intensity or blos"):
         save_weights(net, tmp_path / "odd.weights.h5", config=config, kind="doppler")
 
 

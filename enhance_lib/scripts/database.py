@@ -65,8 +65,10 @@ def build_parser():
     sim.add_argument("--scenes", type=int, default=4, help="synthetic scenes without --truth (default 4)")
     sim.add_argument("--scene-size", type=int, default=1024, help="synthetic scene size in pixels (default 1024)")
     sim.add_argument("--hmi-scale", type=float, default=0.504, help="input arcsec/px (default 0.504)")
-    sim.add_argument("--target-scale", type=float, default=0.252, help="target arcsec/px, half --hmi-scale (default 0.252)")
-    sim.add_argument("--psf-variant", default="enhance", choices=("enhance", "wachter"), help="HMI PSF parameters (default enhance)")
+    sim.add_argument("--target-scale", type=float, default=0.252,
+                     help="target arcsec/px, half --hmi-scale (default 0.252)")
+    sim.add_argument("--psf-variant", default="enhance", choices=("enhance", "wachter"),
+                     help="HMI PSF parameters (default enhance)")
     sim.add_argument("--diameter", type=float, default=0.28, help="target telescope aperture in m (default 0.28)")
     sim.add_argument("--wavelength", type=float, default=6173e-10, help="wavelength in m (default 6173e-10)")
     sim.add_argument(
@@ -79,8 +81,10 @@ def build_parser():
         description="High images must be exactly twice the size of their low images.",
     )
     _add_common(pairs)
-    pairs.add_argument("--low", nargs="+", action="extend", required=True, metavar="LOW.fits", help="low-resolution images")
-    pairs.add_argument("--high", nargs="+", action="extend", required=True, metavar="HIGH.fits", help="high-resolution images, in the same order")
+    pairs.add_argument("--low", nargs="+", action="extend", required=True, metavar="LOW.fits",
+                       help="low-resolution images")
+    pairs.add_argument("--high", nargs="+", action="extend", required=True, metavar="HIGH.fits",
+                       help="high-resolution images, in the same order")
     pairs.add_argument("--region", metavar="y0:y1,x0:x1", help="cut patches only inside this box (low pixels)")
     pairs.add_argument(
         "--exclude", action="append", default=[], metavar="y0:y1,x0:x1",

@@ -120,7 +120,8 @@ def build_parser():
     syn.add_argument("--synthetic-scenes", type=int, default=d["scenes"], metavar="N",
                      help=f"synthetic-Sun scenes (default {d['scenes']})")
     syn.add_argument("--synthetic-scene-size", type=int, default=d["scene_size"], metavar="PX",
-                     help=f"scene size at 0.063\"/px (default {d['scene_size']}, i.e. {d['scene_size'] // 8} HMI pixels)")
+                     help=f"scene size at 0.063\"/px (default {d['scene_size']}, "
+                     f"i.e. {d['scene_size'] // 8} HMI pixels)")
     syn.add_argument("--synthetic-patch-size", type=int, default=d["patch_size"], metavar="P",
                      help=f"input patch size; targets are 2P (default {d['patch_size']})")
     return p
