@@ -28,11 +28,14 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]
 myst_heading_anchors = 3
-suppress_warnings = ["myst.header"]
+# The architecture page's import graph is a Mermaid block: GitHub draws it, Sphinx shows its text.
+suppress_warnings = ["myst.header", "misc.highlighting_failure"]
 
 autosummary_generate = True
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_typehints = "none"
+# Keras's Callback methods carry Keras's own docstrings, in another markup.
+autodoc_inherit_docstrings = False
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
 numpydoc_validation_checks = set()

@@ -2,7 +2,7 @@
 
 The flags of the original ``train.py`` keep their names and meanings; the
 training and validation databases, which the original hard-coded, are given
-with ``--database`` and ``--validation`` (or ``--validation-split``).
+with ``--database`` and ``--validation`` (or ``--validation-split``)::
 
     enhance-train -o network/intensity -a start -e 15 -d 5 -k 64 -n 1e-3 -l2 1e-6 \\
         --database train.h5 --validation valid.h5

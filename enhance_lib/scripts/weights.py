@@ -1,5 +1,7 @@
 """``enhance-weights`` (``python -m enhance_lib.weights``): show Enhance weights files, or stamp their data type.
 
+Examples::
+
     enhance-weights network/*.weights.h5                       # what they hold
     enhance-weights network/blos.weights.h5 --kind blos        # record the data type
 """
