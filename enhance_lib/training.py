@@ -425,7 +425,7 @@ def _check_databases(options):
         log.debug("database attributes: %s", info.attrs)
     if kind is None:
         log.info("the database does not say which data type it holds: the weights will not record one "
-                 "(give the type, -t intensity or -t blos, to record it)")
+                 "(give `kind`, 'intensity' or 'blos', to record it)")
     return _Data(info=info, kind=kind, loss=loss, train_indices=train_idx, val_path=val_path, val_indices=val_idx)
 
 

@@ -175,7 +175,7 @@ def read_previous_run(files, *, output, config, data, kind=None):
 
     if not os.path.exists(files.weights):
         others = sorted(p for p in glob.glob(f"{glob.escape(output)}_*.weights.h5") if p != files.weights)
-        hint = f" (found {', '.join(others)}: check `depth`)" if others else " (run with action start first)"
+        hint = f" (found {', '.join(others)}: check `depth`)" if others else " (run with `action` 'start' first)"
         raise EnhanceError(f"no previous run to continue: {files.weights} not found{hint}")
     info = inspect_weights(files.weights)
     saved = info.config

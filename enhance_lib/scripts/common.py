@@ -36,13 +36,27 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
 
 
-def setup_logging(*, quiet=False, verbose=False):
-    """Send the library's log records to stderr: INFO by default, WARNING if quiet."""
+class _FlagFormatter(logging.Formatter):
+    """Log lines with the library's backticked parameter names shown as the program's flags."""
+
+    def __init__(self, flags):
+        super().__init__("%(message)s")
+        self.flags = flags
+
+    def format(self, record):
+        return as_flags(super().format(record), self.flags)
+
+
+def setup_logging(*, quiet=False, verbose=False, flags=None):
+    """Send the library's log records to stderr: INFO by default, WARNING if quiet.
+
+    ``flags`` as for :func:`run_cli`: parameters named in log lines are shown as flags.
+    """
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
     logger = logging.getLogger("enhance_lib")
     logger.handlers[:] = []
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(_FlagFormatter(flags))
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

@@ -157,6 +157,6 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # -h or a usage error, already reported: keep main() a function
         return exc.code
-    setup_logging(quiet=args.quiet)
+    setup_logging(quiet=args.quiet, flags=FLAGS)
     return run_cli(PROG, _run, args, flags=FLAGS)
 

@@ -201,5 +201,5 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # -h, --version, usage errors: keep main() a function
         return exc.code
-    setup_logging(quiet=args.quiet)
+    setup_logging(quiet=args.quiet, flags=FLAGS)
     return run_cli("enhance", _run, args, flags=FLAGS)

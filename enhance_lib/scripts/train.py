@@ -219,5 +219,5 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 2
-    setup_logging(quiet=args.quiet)
+    setup_logging(quiet=args.quiet, flags=FLAGS)
     return run_cli(PROG, _run, args, flags=FLAGS)
