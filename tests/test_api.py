@@ -260,3 +260,12 @@ def test_warning_family_filters_by_kind(tmp_path, tiny_weights):
         enhance(_image(), header=header, weights=tiny_weights)  # silenced alone
         with pytest.raises(el.EnhanceUserWarning, match="enhancing as blos as asked"):
             enhance(_image(), kind="blos", header=header, weights=tiny_weights)  # the rest still shows
+
+
+def test_enhance_map_without_sunpy_names_the_extra(monkeypatch):
+    """Runs with or without sunpy installed: its import is made to fail."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sunpy.map", None)  # import sunpy.map raises ImportError
+    with pytest.raises(EnhanceError, match=r"enhance_map needs sunpy \(pip install 'enhance-keras3\[sunpy\]'\)"):
+        enhance_lib.enhance_map(object())

@@ -4,6 +4,7 @@ import contextlib
 import io
 import os
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,15 @@ def _from_python_blocks():
     return code, printed
 
 
-@pytest.mark.filterwarnings("ignore::sunpy.util.exceptions.SunpyWarning")
 def test_readme_from_python_example(monkeypatch):
     pytest.importorskip("sunpy.map", reason="sunpy not installed (pip install 'enhance-keras3[sunpy]')")
+    from sunpy.util.exceptions import SunpyWarning
+
     code, printed = _from_python_blocks()
     monkeypatch.chdir(REPO)
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore", SunpyWarning)  # sunpy's notes on the metadata it completes
         exec(compile(code, "docs/guide/python.md", "exec"), {"__name__": "readme"})
     assert out.getvalue() == printed
     assert os.getcwd() == str(REPO)
