@@ -109,6 +109,34 @@ def section(image, old, new, geometry, width=12):
     }
 
 
+def radial_profile(image, old, new, geometry, *, kind, inside=12, outside=1.5, step=0.25):
+    """Azimuthal means against r - R (input pixels) in bins of ``step``: the input at its
+    pixel centres, the outputs at theirs (x2 grid); for blos, of abs(B). NaN pixels count
+    as missing (off the limb), 0-valued output pixels off the disk as 0."""
+    edges = np.arange(-inside, outside + step / 2, step)
+    centres = (edges[:-1] + edges[1:]) / 2
+
+    def profile(values, g, factor):
+        ny, nx = values.shape
+        y, x = np.mgrid[:ny, :nx]
+        d = (np.hypot(x - g.x0, y - g.y0) - g.radius) / factor
+        keep = np.isfinite(values) & (d >= edges[0]) & (d < edges[-1])
+        v = np.abs(values[keep]) if kind == "blos" else values[keep]
+        index = np.digitize(d[keep], edges) - 1
+        sums = np.bincount(index, weights=v, minlength=len(centres))
+        counts = np.bincount(index, minlength=len(centres))
+        with np.errstate(invalid="ignore"):
+            return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+    fine = geometry.upsampled(2)
+    return {
+        "r": centres.tolist(),
+        "input": profile(image, geometry, 1).tolist(),
+        "old": profile(old, fine, 2).tolist(),
+        "new": profile(new, fine, 2).tolist(),
+    }
+
+
 def run(sizes, weights=None):
     from enhance_lib.backend import describe
     from enhance_lib.cli import default_weights
@@ -117,7 +145,8 @@ def run(sizes, weights=None):
     from enhance_lib.predict import Predictor, enhance_array
     from enhance_lib.weights import load_network
 
-    results = {"cpu": cpu_model(), "flags": cpu_flags(), "backend": describe(), "rows": [], "sections": {}}
+    results = {"cpu": cpu_model(), "flags": cpu_flags(), "backend": describe(), "rows": [], "sections": {},
+               "profiles": {}}
     print(f"CPU: {results['cpu']} ({', '.join(results['flags'])}); {results['backend']}", flush=True)
     for kind in ("intensity", "blos"):
         net, config = load_network(weights[kind] if weights else default_weights(kind))
@@ -141,6 +170,7 @@ def run(sizes, weights=None):
                     print(render_row(m), flush=True)
                 if label == "R=0.465n":
                     results["sections"][f"{kind} {n}"] = section(image, old, new, norm.geometry)
+                    results["profiles"][f"{kind} {n}"] = radial_profile(image, old, new, norm.geometry, kind=kind)
     return results
 
 
@@ -168,25 +198,42 @@ def render(results):
 
 
 def figure(results, path):
+    """Azimuthally averaged profiles across the limb (top) and a row through the centre
+    (bottom), input and output before and after the limb treatment, at the largest size."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in results["sections"] if k.endswith(str(max(int(k.split()[1]) for k in results["sections"])))]
-    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4))
-    for ax, key in zip(np.atleast_1d(axes), keys, strict=False):
+    largest = max(int(k.split()[1]) for k in results["sections"])
+    keys = [k for k in results["sections"] if k.endswith(f" {largest}")]
+    fig, axes = plt.subplots(2, len(keys), figsize=(5.5 * len(keys), 7.5), squeeze=False)
+    for column, key in enumerate(keys):
+        kind = key.split()[0]
+        p = results["profiles"].get(key)
+        ax = axes[0, column]
+        if p is not None:
+            ax.plot(p["r"], p["input"], "k-", lw=1.5, label="input")
+            ax.plot(p["r"], p["old"], "-", color="tab:red", label="Enhance, limb as it is")
+            ax.plot(p["r"], p["new"], "-", color="tab:blue", label="Enhance, limb treated")
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.axhline(0, color="0.6", lw=0.8)
+        what = "abs(B) (G)" if kind == "blos" else "intensity"
+        ax.set_title(f"{kind} {largest}^2: azimuthal mean of {what}", fontsize=10)
+        ax.set_xlabel("r - R (input pixels)")
+        ax.legend(fontsize=8)
         s = results["sections"][key]
+        ax = axes[1, column]
         ax.step(s["x_in"], s["input"], where="mid", color="k", label="input")
-        ax.plot(s["x_out"], s["old"], "o-", ms=3, color="tab:red", label="before (limb=False)")
-        ax.plot(s["x_out"], s["new"], "s-", ms=3, color="tab:blue", label="after")
+        ax.plot(s["x_out"], s["old"], "o-", ms=3, color="tab:red", label="limb as it is")
+        ax.plot(s["x_out"], s["new"], "s-", ms=3, color="tab:blue", label="limb treated")
         ax.axvline(0, color="0.6", lw=0.8)
         ax.axhline(0, color="0.6", lw=0.8)
         ax.set_xlabel("r - R (input pixels)")
-        ax.set_title(f"{key}^2: a row across the limb")
+        ax.set_title(f"{kind} {largest}^2: the row through the centre", fontsize=10)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
 
 
 def main(argv=None):

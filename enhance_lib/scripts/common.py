@@ -8,7 +8,7 @@ import warnings
 
 from ..errors import EnhanceError, EnhanceWarning
 
-__all__ = ["OneLineParser", "as_flags", "run_cli", "setup_logging"]
+__all__ = ["OneLineParser", "as_flags", "run_cli", "run_program", "setup_logging"]
 
 
 def as_flags(text, flags=None):
@@ -104,3 +104,35 @@ def run_cli(prog, func, args, *, flags=None):
     finally:
         warnings.formatwarning = previous
     return 0 if code is None else int(code)
+
+
+def run_program(parser, func, argv=None, *, flags=None, validate=None):
+    """A program's ``main``: parse ``argv``, set up logging, run ``func`` with :func:`run_cli`.
+
+    Parameters
+    ----------
+    parser : OneLineParser
+    func : callable
+        The work, ``func(args)``; returns an exit code or None.
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+    flags : dict, optional
+        See :func:`as_flags`.
+    validate : callable, optional
+        ``validate(parser, args)`` after parsing, for checks argparse cannot express;
+        it reports a problem with ``parser.error``.
+
+    Returns
+    -------
+    int
+        The exit code: 0 done, 1 some inputs failed, 2 a usage error or bad input (one
+        line on stderr), 130 interrupted; ``-h`` and ``--version`` return 0.
+    """
+    try:
+        args = parser.parse_args(argv)
+        if validate is not None:
+            validate(parser, args)
+    except SystemExit as exc:  # -h, --version or a usage error, already reported: keep main() a function
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    setup_logging(quiet=getattr(args, "quiet", False), flags=flags)
+    return run_cli(parser.prog, func, args, flags=flags)

@@ -13,7 +13,7 @@ import logging
 from ..config import KINDS
 from ..errors import EnhanceError
 from ..patches import EDGES, pairs_database, simulate_database
-from .common import OneLineParser, run_cli, setup_logging
+from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
 
@@ -141,22 +141,6 @@ def _run(args):
 
 
 def main(argv=None):
-    """Entry point of ``enhance-database`` / ``python -m enhance_lib.database``; returns the exit code.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        The arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    int
-        0 done, 2 a usage error or bad input (one line on stderr), 130 interrupted.
-    """
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # -h or a usage error, already reported: keep main() a function
-        return exc.code
-    setup_logging(quiet=args.quiet, flags=FLAGS)
-    return run_cli(PROG, _run, args, flags=FLAGS)
-
+    """Entry point of ``enhance-database`` / ``python -m enhance_lib.database``; returns the exit
+    code (:func:`~enhance_lib.scripts.common.run_program`)."""
+    return run_program(build_parser(), _run, argv, flags=FLAGS)

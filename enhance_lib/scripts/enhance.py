@@ -9,7 +9,7 @@ from ..batch import enhance_files, expand_inputs, file_kind, files_by_kind, outp
 from ..config import ACTIVATIONS, COMPRESSIONS, DEVICES, KINDS, MODELS, PRECISIONS
 from ..engine import Engine, enhance_file
 from ..errors import EnhanceError
-from .common import OneLineParser, run_cli, setup_logging
+from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
 
@@ -196,10 +196,6 @@ def _report(outcomes, start):
 
 
 def main(argv=None):
-    """Entry point of ``enhance`` / ``python enhance.py``; returns the exit code."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # -h, --version, usage errors: keep main() a function
-        return exc.code
-    setup_logging(quiet=args.quiet, flags=FLAGS)
-    return run_cli("enhance", _run, args, flags=FLAGS)
+    """Entry point of ``enhance`` / ``python enhance.py``; returns the exit code
+    (:func:`~enhance_lib.scripts.common.run_program`)."""
+    return run_program(build_parser(), _run, argv, flags=FLAGS)

@@ -19,7 +19,7 @@ import sys
 
 from ..config import ACTIVATIONS, DEVICES, KINDS, MODELS
 from ..patches import SYNTHETIC_DEFAULTS
-from .common import OneLineParser, run_cli, setup_logging
+from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
 
@@ -192,32 +192,17 @@ def _run(args):
     return 0
 
 
+def _validate(parser, args):
+    """With ``--database``, the validation data must be named too."""
+    if args.database is not None and args.validation is None and args.validation_split is None:
+        parser.error("give --validation PATH or --validation-split F")
+
+
 def main(argv=None):
-    """Entry point of ``enhance-train`` / ``python train.py``; returns the exit code.
+    """Entry point of ``enhance-train`` / ``python train.py``; returns the exit code
+    (:func:`~enhance_lib.scripts.common.run_program`).
 
     Usage errors and bad input (missing or malformed databases, an unwritable
     output folder, nothing to continue) give one line on stderr and code 2.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        The arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    int
-        0 done, 2 a usage error or bad input, 130 interrupted.
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # -h (0) or a usage error (2), already reported
-        return exc.code if isinstance(exc.code, int) else 2
-    if args.database is not None and args.validation is None and args.validation_split is None:
-        print(
-            f"{parser.prog}: error: give --validation PATH or --validation-split F (see {parser.prog} -h)",
-            file=sys.stderr,
-        )
-        return 2
-    setup_logging(quiet=args.quiet, flags=FLAGS)
-    return run_cli(PROG, _run, args, flags=FLAGS)
+    return run_program(build_parser(), _run, argv, flags=FLAGS, validate=_validate)

@@ -7,7 +7,7 @@ Examples::
 """
 
 from ..config import KINDS
-from .common import OneLineParser, run_cli, setup_logging
+from .common import OneLineParser, run_program
 
 __all__ = ["build_parser", "main"]
 
@@ -39,21 +39,6 @@ def _run(args):
 
 
 def main(argv=None):
-    """Entry point of ``enhance-weights``; returns the exit code.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        The arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    int
-        0 done, 2 a usage error or an unusable file (one line on stderr), 130 interrupted.
-    """
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # -h or a usage error, already reported: keep main() a function
-        return exc.code
-    setup_logging(quiet=args.quiet)
-    return run_cli(PROG, _run, args)
+    """Entry point of ``enhance-weights`` / ``python -m enhance_lib.weights``; returns the exit
+    code (:func:`~enhance_lib.scripts.common.run_program`)."""
+    return run_program(build_parser(), _run, argv)
