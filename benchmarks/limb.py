@@ -139,7 +139,7 @@ def radial_profile(image, old, new, geometry, *, kind, inside=12, outside=1.5, s
 
 def run(sizes, weights=None):
     from enhance_lib.backend import describe
-    from enhance_lib.cli import default_weights
+    from enhance_lib.engine import default_weights
     from enhance_lib.evaluation import limb_metrics
     from enhance_lib.normalize import make_normalizer
     from enhance_lib.predict import Predictor, enhance_array
@@ -248,7 +248,7 @@ def main(argv=None):
         print(render(json.loads(Path(args.render).read_text())))
         return
     from benchmarks.report import WEIGHTS_HELP, require_files
-    from enhance_lib.pipeline import default_weights
+    from enhance_lib.engine import default_weights
 
     weights = {kind: getattr(args, kind) or default_weights(kind) for kind in ("intensity", "blos")}
     require_files("benchmarks/limb.py", weights.values(), hint=WEIGHTS_HELP + "; or give --intensity/--blos")

@@ -3,7 +3,7 @@
 
     python benchmarks/synthetic.py [--epochs 6 --depth 3 --filters 32 --patches 1200]
 
-Builds a training database with ``enhance_lib.database.simulate_database`` from
+Builds a training database with ``enhance_lib.patches.simulate_database`` from
 synthetic-Sun scenes (seeds 1..), trains a keepsize network with
 ``enhance_lib.training.train``, then, on held-out scenes drawn with other seeds
 (never seen in training), compares the RMS error against the 28 cm target of
@@ -29,8 +29,8 @@ from benchmarks.report import write_results
 
 def held_out_pairs(seeds, *, size, kind="intensity"):
     """(HMI-like, target) pairs of synthetic scenes with the given seeds, normalised."""
-    from enhance_lib.database import simulate_pairs
     from enhance_lib.normalize import quiet_sun_level
+    from enhance_lib.patches import simulate_pairs
     from enhance_lib.sun import synthetic_sun
 
     scale = 0.063
@@ -55,9 +55,9 @@ def main(argv=None):
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = p.parse_args(argv)
 
-    from enhance_lib.database import simulate_database
     from enhance_lib.evaluation import bicubic_x2, rms
     from enhance_lib.models import NetworkConfig, receptive_margin
+    from enhance_lib.patches import simulate_database
     from enhance_lib.predict import Predictor
     from enhance_lib.training import train
 
