@@ -1,4 +1,5 @@
-"""The "From Python" guide's example (docs/guide/python.md) runs and prints what the page says it prints."""
+"""The Python examples of the README and of the "From Python" guide (docs/guide/python.md) run
+and print what they say they print."""
 
 import contextlib
 import io
@@ -12,22 +13,25 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _from_python_blocks():
-    section = (REPO / "docs" / "guide" / "python.md").read_text()
+def _from_python_blocks(path="docs/guide/python.md"):
+    section = (REPO / path).read_text()
+    if path == "README.md":
+        section = section[section.index("## From Python"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     printed = re.search(r"prints\n\n```\n(.*?)```", section, re.S).group(1)
     return code, printed
 
 
-def test_readme_from_python_example(monkeypatch):
+@pytest.mark.parametrize("path", ["README.md", "docs/guide/python.md"])
+def test_readme_from_python_example(monkeypatch, path):
     pytest.importorskip("sunpy.map", reason="sunpy not installed (pip install 'enhance-keras3[sunpy]')")
     from sunpy.util.exceptions import SunpyWarning
 
-    code, printed = _from_python_blocks()
+    code, printed = _from_python_blocks(path)
     monkeypatch.chdir(REPO)
     out = io.StringIO()
     with contextlib.redirect_stdout(out), warnings.catch_warnings():
         warnings.simplefilter("ignore", SunpyWarning)  # sunpy's notes on the metadata it completes
-        exec(compile(code, "docs/guide/python.md", "exec"), {"__name__": "readme"})
+        exec(compile(code, path, "exec"), {"__name__": "readme"})
     assert out.getvalue() == printed
     assert os.getcwd() == str(REPO)
