@@ -70,24 +70,27 @@ def files_by_kind(kind, inputs, outputs, weights=None):
     dict
         kind -> (inputs, outputs), in the order the kinds first occur.
     """
+    from .weights import recorded_kind
+
+    default = None if kind else recorded_kind(weights)  # the weights file is opened once, not per input
     groups = {}
     for path, output in zip(inputs, outputs, strict=True):
-        found = kind or file_kind(None, path, weights)
+        found = kind or file_kind(None, path, default=default)
         group = groups.setdefault(found, ([], []))
         group[0].append(path)
         group[1].append(output)
     return groups
 
 
-def file_kind(kind, path, weights=None):
-    """``kind``, or the kind the file's header says, or the one the weights record (an
-    unreadable file gets the default: reading it for real then says what is wrong).
+def file_kind(kind, path, *, default=None):
+    """``kind``, or the kind the file's header says, or ``default`` (the kind the weights
+    record; see :func:`enhance_lib.weights.recorded_kind`), else intensity. An unreadable
+    file gets the default: reading it for real then says what is wrong.
 
     Only the header is read."""
     from .fitsio import read_header
-    from .weights import recorded_kind
 
-    return resolve_kind(kind, read_header(path), source=path, default=recorded_kind(weights))
+    return resolve_kind(kind, read_header(path), source=path, default=default)
 
 
 @dataclasses.dataclass

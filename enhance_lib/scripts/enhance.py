@@ -139,7 +139,9 @@ def _run(args):
         raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")
     if not batch and (args.workers or args.scheduler):
         start = time.perf_counter()
-        options = _engine_options(args, file_kind(args.type, inputs[0], args.weights))
+        from ..weights import recorded_kind
+
+        options = _engine_options(args, file_kind(args.type, inputs[0], default=recorded_kind(args.weights)))
         return _report(_run_dask(args, inputs, [args.out], options), start)
     if not batch:
         if args.skip_existing and os.path.exists(args.out):
