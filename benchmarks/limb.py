@@ -56,19 +56,6 @@ def smooth_field(n, sigma, rng):
     return field / field.std()
 
 
-def disk_header(geometry, scale):
-    from astropy.io import fits
-
-    h = fits.Header()
-    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    h["CUNIT1"] = h["CUNIT2"] = "arcsec"
-    h["CDELT1"] = h["CDELT2"] = scale
-    h["CRPIX1"], h["CRPIX2"] = geometry.x0 + 1.0, geometry.y0 + 1.0
-    h["CRVAL1"] = h["CRVAL2"] = 0.0
-    h["RSUN_OBS"] = geometry.radius * scale
-    return h
-
-
 def cases(n):
     """(label, geometry, texture?) for an n^2 image: several radii and sub-pixel centres."""
     from enhance_lib.normalize import DiskGeometry
@@ -139,6 +126,7 @@ def radial_profile(image, old, new, geometry, *, kind, inside=12, outside=1.5, s
 
 def run(sizes, weights=None):
     from enhance_lib.backend import describe
+    from enhance_lib.disk import disk_header
     from enhance_lib.engine import default_weights
     from enhance_lib.evaluation import limb_metrics
     from enhance_lib.normalize import make_normalizer
@@ -156,7 +144,7 @@ def run(sizes, weights=None):
                 if kind == "blos" and not texture:
                     continue
                 image = make_disk(kind, n, geometry, texture)
-                norm = make_normalizer(image, disk_header(geometry, 0.504 * 4096 / n), kind=kind)
+                norm = make_normalizer(image, disk_header(geometry, pixel_scale=0.504 * 4096 / n), kind=kind)
                 t0 = time.perf_counter()
                 old = enhance_array(image, predictor, norm, limb=False)
                 t1 = time.perf_counter()

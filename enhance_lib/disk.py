@@ -20,7 +20,9 @@ from .errors import warn_metadata
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MIN_DISK_RADIUS", "DiskGeometry", "disk_geometry", "mu_map", "mu_rows", "partial_disk_geometry"]
+__all__ = [
+    "MIN_DISK_RADIUS", "DiskGeometry", "disk_geometry", "disk_header", "mu_map", "mu_rows", "partial_disk_geometry",
+]
 
 MIN_DISK_RADIUS = 64.0  # px; smaller "disks" are NaN blobs, not the Sun
 
@@ -115,6 +117,40 @@ def mu_map(shape, geometry):
         float64, NaN off the disk.
     """
     return mu_rows(geometry, shape, 0, shape[0])
+
+
+def disk_header(geometry, *, pixel_scale):
+    """A minimal helioprojective header that places ``geometry``'s disk: the inverse of
+    :func:`disk_geometry` (disk centre at the reference pixel, on the Sun's centre).
+
+    For arrays without a header whose disk is known, e.g. synthetic full disks.
+
+    Parameters
+    ----------
+    geometry : DiskGeometry
+    pixel_scale : float
+        Arcsec per pixel.
+
+    Returns
+    -------
+    astropy.io.fits.Header
+
+    Examples
+    --------
+    >>> h = disk_header(DiskGeometry(2047.5, 2047.5, 1900.0), pixel_scale=0.504)
+    >>> h["CRPIX1"], h["RSUN_OBS"]
+    (2048.5, 957.6)
+    """
+    from astropy.io import fits
+
+    h = fits.Header()
+    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
+    h["CUNIT1"] = h["CUNIT2"] = "arcsec"
+    h["CDELT1"] = h["CDELT2"] = float(pixel_scale)
+    h["CRPIX1"], h["CRPIX2"] = geometry.x0 + 1.0, geometry.y0 + 1.0  # FITS pixels are 1-based
+    h["CRVAL1"] = h["CRVAL2"] = 0.0
+    h["RSUN_OBS"] = geometry.radius * float(pixel_scale)
+    return h
 
 
 def _number(header, key):

@@ -12,9 +12,8 @@ for the network and applies the coverage of the x2 grid to the output
 
 import matplotlib.pyplot as plt
 import numpy as np
-from astropy.io import fits
 
-from enhance_lib.disk import DiskGeometry
+from enhance_lib.disk import DiskGeometry, disk_header
 from enhance_lib.engine import default_weights
 from enhance_lib.limbdarkening import NECKEL_LABS_6173
 from enhance_lib.normalize import make_normalizer
@@ -27,9 +26,7 @@ rng = np.random.default_rng(0)
 texture = 1 + 0.03 * rng.standard_normal((n, n))
 disk = limb_disk((n, n), geometry, profile=lambda mu: 5e4 * np.polynomial.polynomial.polyval(mu, NECKEL_LABS_6173),
                  texture=texture)
-header = fits.Header({"CUNIT1": "arcsec", "CUNIT2": "arcsec", "CDELT1": 8.0, "CDELT2": 8.0,
-                      "CRPIX1": geometry.x0 + 1, "CRPIX2": geometry.y0 + 1, "CRVAL1": 0.0, "CRVAL2": 0.0,
-                      "RSUN_OBS": 8.0 * geometry.radius})
+header = disk_header(geometry, pixel_scale=8.0)  # where the disk is, as a full-disk file's header says
 
 net, config = load_network(default_weights("intensity"))
 predictor = Predictor(net, config)

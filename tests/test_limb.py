@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from astropy.io import fits
 
+from enhance_lib.disk import disk_header
 from enhance_lib.evaluation import limb_metrics
 from enhance_lib.limb import disk_coverage, limb_pixels, pixel_integrals
 from enhance_lib.models import NetworkConfig, build_model, upsampling_init
@@ -25,14 +25,7 @@ def _same(a, b):
 
 
 def _header(geometry, scale=2.0):
-    h = fits.Header()
-    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    h["CUNIT1"] = h["CUNIT2"] = "arcsec"
-    h["CDELT1"] = h["CDELT2"] = scale
-    h["CRPIX1"], h["CRPIX2"] = geometry.x0 + 1.0, geometry.y0 + 1.0
-    h["CRVAL1"] = h["CRVAL2"] = 0.0
-    h["RSUN_OBS"] = geometry.radius * scale
-    return h
+    return disk_header(geometry, pixel_scale=scale)
 
 
 def _smooth(shape, sigma, seed):
