@@ -98,6 +98,13 @@ class Enhancer:
                              device=device, conserve_flux=conserve_flux, model=model, depth=depth, filters=filters,
                              activation=activation)
         self._engines = {}
+        # the data type the weights file records (None: it does not say, or the shipped
+        # networks), read once: it decides the kind of inputs whose header says nothing
+        self._weights_kind = None
+        if weights is not None:
+            from .weights import recorded_kind
+
+            self._weights_kind = recorded_kind(weights)
         if kind is not None:
             self.engine(kind)
 
@@ -111,10 +118,9 @@ class Enhancer:
 
     def _run(self, data, header, source, kind=None):
         from .engine import prepare_data
-        from .weights import recorded_kind
 
         prepared = prepare_data(data, header, kind=kind or self.kind, normalization=self._options["normalization"],
-                                source=source, default_kind=recorded_kind(self._options["weights"]))
+                                source=source, default_kind=self._weights_kind)
         engine = self.engine(prepared.kind)
         result = engine.predict(prepared)
         return result, engine.output_header(prepared, result)
@@ -218,10 +224,8 @@ class Enhancer:
         from .engine import check_output_folder, prepare
 
         check_output_folder(output_path)
-        from .weights import recorded_kind
-
         prepared = prepare(input_path, kind=self.kind, normalization=self._options["normalization"],
-                           default_kind=recorded_kind(self._options["weights"]))
+                           default_kind=self._weights_kind)
         return self.engine(prepared.kind).enhance_file(input_path, output_path, progress=progress,
                                                        prepared=prepared)
 
