@@ -1,15 +1,76 @@
 """Atomic file replacement: write beside the destination, then rename onto it.
 
-A crash or an error part-way leaves the destination as it was (or absent) and no
-temporary file behind; the new file gets the permissions the old one had, or
+An error, Ctrl-C or SIGTERM part-way leaves the destination as it was (or absent)
+and no temporary file behind; the new file gets the permissions the old one had, or
 those a plain ``open()`` would give, not ``mkstemp``'s 0600.
+
+A writer that dies without cleaning up (``kill -9``, a node lost, power) leaves its
+temporary file: a hidden name that no input pattern or output check takes for a
+file of the program's, and which records the writer's process and host
+(``.out.fits.~4242@node07~k2j3h4g5.tmp``). The next write into that folder removes
+the temporary files whose writer, on this host, is gone.
 """
 
 import contextlib
+import logging
 import os
+import re
+import socket
 import tempfile
 
-__all__ = ["atomic_path", "new_file_mode"]
+log = logging.getLogger(__name__)
+
+__all__ = ["atomic_path", "is_temporary", "new_file_mode", "remove_stale_temporaries"]
+
+# ".<name>.~<pid>@<host>~<mkstemp's 8 random characters><suffix>"
+_TEMPORARY = re.compile(r"^\..*\.~(?P<pid>\d+)@(?P<host>[^~/]+)~[a-z0-9_]{8}")
+_CLEANED = set()  # folders this process has already cleaned
+
+
+def _host():
+    # '~' and '/' separate the name's fields; a host name holds neither, but be sure.
+    return re.sub(r"[~/]", "_", socket.gethostname()) or "localhost"
+
+
+def is_temporary(name):
+    """True for the name of a temporary file of :func:`atomic_path` (any writer)."""
+    return _TEMPORARY.match(os.path.basename(os.fspath(name))) is not None
+
+
+def _writer_is_gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def remove_stale_temporaries(folder):
+    """Remove the temporary files in ``folder`` whose writer (a process on this host) is gone.
+
+    Files of writers on other hosts (a shared file system) and of live processes are
+    left alone. Returns the paths removed.
+    """
+    removed = []
+    host = _host()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _TEMPORARY.match(name)
+        if match is None or match["host"] != host or not _writer_is_gone(int(match["pid"])):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            os.remove(path)
+        except OSError:
+            continue  # another run removed it first, or it is not ours to remove
+        removed.append(path)
+        log.info("removed %s, left by an interrupted run (process %s)", path, match["pid"])
+    return removed
 
 
 def new_file_mode(destination):
@@ -26,6 +87,9 @@ def new_file_mode(destination):
 @contextlib.contextmanager
 def atomic_path(path, *, suffix=".tmp"):
     """Yield a temporary path in ``path``'s folder; when the block succeeds, move it onto ``path``.
+
+    The first use of a folder in a process removes the temporary files that dead
+    writers left there (:func:`remove_stale_temporaries`).
 
     Parameters
     ----------
@@ -44,7 +108,11 @@ def atomic_path(path, *, suffix=".tmp"):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=suffix)
+    if folder not in _CLEANED:
+        remove_stale_temporaries(folder)
+        _CLEANED.add(folder)
+    prefix = f".{os.path.basename(path)}.~{os.getpid()}@{_host()}~"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
     os.close(fd)
     try:
         yield tmp

@@ -1,14 +1,18 @@
-"""What the command-line programs share: one-line errors and warnings, logging, quiet mode."""
+"""What the command-line programs share: one-line errors and warnings, logging, quiet mode,
+and signals handled as Ctrl-C is."""
 
 import argparse
+import contextlib
 import logging
 import re
+import signal
 import sys
+import threading
 import warnings
 
 from ..errors import EnhanceError, EnhanceWarning
 
-__all__ = ["OneLineParser", "as_flags", "run_cli", "run_program", "setup_logging"]
+__all__ = ["OneLineParser", "Terminated", "as_flags", "run_cli", "run_program", "setup_logging"]
 
 
 def as_flags(text, flags=None):
@@ -62,6 +66,56 @@ def setup_logging(*, quiet=False, verbose=False, flags=None):
     logger.propagate = False
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (SLURM's time limit, ``timeout``, ``kill``, a closed terminal), raised in
+    the main thread as Ctrl-C's KeyboardInterrupt is, so that the same clean-up runs (temporary
+    files removed, a batch's finished files reported).
+
+    Attributes
+    ----------
+    signum : int
+        The signal; the program exits with 128 + signum (143 for SIGTERM).
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self):
+        return signal.Signals(self.signum).name
+
+
+#: The signals that end a run cleanly: SIGINT as KeyboardInterrupt, the others as Terminated.
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts():
+    """Within the block, the first of :data:`_SIGNALS` raises KeyboardInterrupt (SIGINT) or
+    :class:`Terminated`; a second one while that unwinds is ignored, so the clean-up it runs
+    (removing a temporary file, finishing a write) is not cut short. Only in the main
+    thread, where Python runs signal handlers. A signal that is ignored stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum, frame):
+        if fired:
+            return
+        fired.append(signum)
+        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+
+    # A signal ignored by whoever started us stays ignored (nohup's SIGHUP, a background job's SIGINT).
+    previous = {signum: signal.signal(signum, handler) for signum in _SIGNALS
+                if signal.getsignal(signum) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for signum, action in previous.items():
+            signal.signal(signum, action)
+
+
 def run_cli(prog, func, args, *, flags=None):
     """Run ``func(args)`` and turn user errors into one line on stderr and exit code 2.
 
@@ -78,7 +132,8 @@ def run_cli(prog, func, args, *, flags=None):
     Returns
     -------
     int
-        0 on success, 2 on an :class:`EnhanceError`, 130 on Ctrl-C.
+        0 on success, 2 on an :class:`EnhanceError`, 130 on Ctrl-C, 128 + the signal's number
+        on SIGTERM (143) or SIGHUP (129).
     """
     previous = warnings.formatwarning
 
@@ -90,7 +145,7 @@ def run_cli(prog, func, args, *, flags=None):
     try:
         # Warnings the run survives: one line each, none with -q; a Python caller of
         # the library sees them as EnhanceWarnings instead.
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _signals_as_interrupts():
             if getattr(args, "quiet", False):
                 warnings.simplefilter("ignore", EnhanceWarning)
             warnings.formatwarning = one_line
@@ -98,6 +153,9 @@ def run_cli(prog, func, args, *, flags=None):
     except EnhanceError as exc:
         print(f"{prog}: error: {as_flags(exc, flags)}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"{prog}: terminated by {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -126,7 +184,8 @@ def run_program(parser, func, argv=None, *, flags=None, validate=None):
     -------
     int
         The exit code: 0 done, 1 some inputs failed, 2 a usage error or bad input (one
-        line on stderr), 130 interrupted; ``-h`` and ``--version`` return 0.
+        line on stderr), 130 interrupted, 143 terminated (SIGTERM); ``-h`` and ``--version``
+        return 0.
     """
     try:
         args = parser.parse_args(argv)
