@@ -15,11 +15,12 @@ header rule for the x2 grid), without files::
 """
 
 import logging
+import os
 
 import numpy as np
 
 from .errors import EnhanceError
-from .kinds import kind_from_header
+from .kinds import resolve_kind
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,22 @@ def _import_sunpy_map():
 
 def _map_kind(smap):
     """The kind of data a sunpy map holds (HMI continuum -> intensity, magnetogram -> blos),
-    or an error asking for it."""
-    kind, reason = kind_from_header({"CONTENT": smap.meta.get("content"), "BUNIT": smap.meta.get("bunit")})
-    if kind is None:
-        raise EnhanceError(f"{_map_name(smap)}: cannot tell intensity from blos from the map's metadata "
-                           f"({reason}); pass kind='intensity' or kind='blos'")
-    log.info("%s: data type %s, from the map (%s)", _map_name(smap), kind, reason)
-    return kind
+    or an error asking for it (or naming the other observable it holds)."""
+    meta = {"CONTENT": smap.meta.get("content"), "BUNIT": smap.meta.get("bunit")}
+    return resolve_kind(None, meta, source=_map_name(smap), required=True)
+
+
+#: Metadata keys of an observation time: without one, sunpy dates a map "now".
+_DATE_KEYS = ("date-obs", "date_obs", "t_obs", "date-avg", "date-beg")
 
 
 def _map_name(smap):
-    name = getattr(smap, "name", None) or type(smap).__name__
-    return str(name)
+    """A map's name for messages: its class and, when its metadata has one, its observation
+    time (sunpy's ``name`` would show the current time for a map that has none)."""
+    name = type(smap).__name__
+    if any(key in smap.meta for key in _DATE_KEYS):
+        name += f" of {smap.date.isot[:19]}"
+    return name
 
 
 class Enhancer:
@@ -126,13 +131,14 @@ class Enhancer:
         return result, engine.output_header(prepared, result)
 
     def enhance(self, data, header=None):
-        """Enhance an image or a cube given as an array.
+        """Enhance an image or a cube given as an array (or a FITS file's path).
 
         Parameters
         ----------
-        data : array_like, shape (ny, nx) or (nplanes, ny, nx)
+        data : array_like, shape (ny, nx) or (nplanes, ny, nx), or str or os.PathLike
             In physical units (I or I/I_qs; G for blos); NaN where missing (off-limb).
-            Not modified.
+            Not modified. A path: the file's first image, with its header (unless
+            ``header`` is given); :meth:`enhance_file` writes the result to a file.
         header : astropy.io.fits.Header or dict-like, optional
             Its disk geometry (RSUN_OBS, CRPIX, CDELT, ...) places the limb of a full
             disk; its CONTENT / BUNIT say the kind when the enhancer has none.
@@ -142,7 +148,22 @@ class Enhancer:
         numpy.ndarray, float32, shape (2ny, 2nx) or (nplanes, 2ny, 2nx)
             In the input's units; NaN at the 2x2 output pixels of each NaN input pixel.
         """
-        return self._run(data, header, "array")[0]
+        return self._run(*self._data_and_header(data, header))[0]
+
+    @staticmethod
+    def _data_and_header(data, header):
+        """An array and its header, and a name for messages: a path is read as FITS; anything
+        else must be numbers."""
+        if isinstance(data, (str, os.PathLike)):
+            from .fitsio import read_image
+
+            image = read_image(data)
+            return image.data, image.header if header is None else header, image.path
+        array = np.asarray(data)
+        if array.dtype.kind not in "biuf":
+            raise EnhanceError(f"data must be an array of numbers or a FITS file's path, not {type(data).__name__} "
+                               f"of {array.dtype}")
+        return array, header, "array"
 
     def enhance_header(self, data, header=None):
         """Like :meth:`enhance`, and the header of the result.
@@ -156,7 +177,7 @@ class Enhancer:
             R_SUN, X0_MP, Y0_MP and IMSCL_MP rescaled, storage keywords and stale
             statistics dropped, ENHNORM and HISTORY added.
         """
-        return self._run(data, header, "array")
+        return self._run(*self._data_and_header(data, header))
 
     def enhance_hdu(self, hdu):
         """Enhance an astropy image HDU, or a ``(data, header)`` pair.
@@ -238,10 +259,10 @@ def enhance(data, *, kind=None, header=None, weights=None, normalization=None, t
 
     Parameters
     ----------
-    data : array_like, shape (ny, nx) or (nplanes, ny, nx)
+    data : array_like, shape (ny, nx) or (nplanes, ny, nx), or str or os.PathLike
         Continuum intensity (any units: it is normalised by its quiet-Sun level, or
         a limb-darkening fit on a full disk) or B_los in G; NaN where missing.
-        Not modified.
+        Not modified. A path: the FITS file's first image and its header.
     kind : {'intensity', 'blos'} or None
         None: from ``header`` (HMI's CONTENT, then BUNIT), else intensity.
     header : astropy.io.fits.Header or dict-like, optional

@@ -14,7 +14,9 @@ from .errors import EnhanceError, warn_user
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_KIND", "KINDS", "check_kind", "kind_from_header", "resolve_kind"]
+__all__ = [
+    "DEFAULT_KIND", "KINDS", "check_kind", "kind_from_header", "observable_from_header", "resolve_kind",
+]
 
 
 # CONTENT values (upper case, compared as prefixes after HMI's optional "HMI " prefix).
@@ -31,6 +33,26 @@ _FIELD_UNITS = {"g", "gauss", "kg", "kgauss", "mx/cm^2", "mx/cm2", "mxcm^-2", "m
                 "t", "mt", "tesla"}
 # Units of an intensity (count rates, normalised or dimensionless data).
 _INTENSITY_UNITS = {"dn/s", "dn", "ct/s", "count/s", "counts/s", "erg/(s.cm2.sr.angstrom)"}
+# Other observables (HMI's Dopplergrams, line widths and depths, vector-field angles), which the
+# networks never saw: CONTENT prefixes and units, each with the observable's name.
+_OTHER_CONTENT = (
+    ("DOPPLERGRAM", "velocity"),
+    ("DOPPLER", "velocity"),
+    ("VELOCITY", "velocity"),
+    ("LINE WIDTH", "line width"),
+    ("LINEWIDTH", "line width"),
+    ("LINE DEPTH", "line depth"),
+    ("LINEDEPTH", "line depth"),
+    ("INCLINATION", "field inclination"),
+    ("AZIMUTH", "field azimuth"),
+    ("FIELD STRENGTH", "total field strength"),
+    ("MAGNETIC FIELD STRENGTH", "total field strength"),
+)
+_OTHER_UNITS = {
+    **dict.fromkeys(("cm/s", "m/s", "km/s", "cms^-1", "cms-1", "ms^-1", "ms-1", "kms^-1", "kms-1"), "velocity"),
+    **dict.fromkeys(("ma", "mangstrom", "milliangstrom", "angstrom", "nm", "pm"), "line width or depth"),
+    **dict.fromkeys(("deg", "degree", "degrees", "rad", "radian", "radians"), "angle (field inclination or azimuth)"),
+}
 
 
 def check_kind(kind):
@@ -38,6 +60,42 @@ def check_kind(kind):
     if kind not in KINDS:
         raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
     return kind
+
+
+def observable_from_header(header):
+    """What a header says its data are, among the kinds the networks enhance and the other
+    observables it knows by name (velocity, line width or depth, field angles), and why.
+
+    Returns
+    -------
+    observable : str or None
+        One of :data:`KINDS`, another observable's name, or None when the header says
+        nothing about it.
+    reason : str
+        The keyword that decided, for the messages (e.g. ``BUNIT = 'cm/s'``).
+
+    Examples
+    --------
+    >>> observable_from_header({"CONTENT": "DOPPLERGRAM", "BUNIT": "cm/s"})
+    ('velocity', "CONTENT = 'DOPPLERGRAM'")
+    >>> observable_from_header({"BUNIT": "Gauss"})
+    ('blos', "BUNIT = 'Gauss'")
+    """
+    if header is None:
+        return None, "no header"
+    content = str(header.get("CONTENT", "") or "").strip().upper()
+    words = re.sub(r"^HMI\s+", "", content)
+    for prefix, found in _CONTENT + _OTHER_CONTENT:
+        if words.startswith(prefix):
+            return found, f"CONTENT = {header.get('CONTENT')!r}"
+    bunit = header.get("BUNIT")
+    if isinstance(bunit, str) and bunit.strip():
+        unit = re.sub(r"\s+", "", bunit).lower()
+        for units, found in ((_FIELD_UNITS, "blos"), (_INTENSITY_UNITS, "intensity"), (_OTHER_UNITS, None)):
+            if unit in units:
+                return found or _OTHER_UNITS[unit], f"BUNIT = {bunit!r}"
+    return None, "the header has no CONTENT or BUNIT" if not content and not bunit else (
+        "neither CONTENT nor BUNIT names a kind of data")
 
 
 def kind_from_header(header):
@@ -62,31 +120,23 @@ def kind_from_header(header):
     ('intensity', "BUNIT = 'DN/s'")
     >>> kind_from_header({})
     (None, 'the header has no CONTENT or BUNIT')
+    >>> kind_from_header({"BUNIT": "cm/s"})
+    (None, "BUNIT = 'cm/s' (velocity)")
     """
-    if header is None:
-        return None, "no header"
-    content = str(header.get("CONTENT", "") or "").strip().upper()
-    words = re.sub(r"^HMI\s+", "", content)
-    for prefix, kind in _CONTENT:
-        if words.startswith(prefix):
-            return kind, f"CONTENT = {header.get('CONTENT')!r}"
-    bunit = header.get("BUNIT")
-    if isinstance(bunit, str) and bunit.strip():
-        unit = re.sub(r"\s+", "", bunit).lower()
-        if unit in _FIELD_UNITS:
-            return "blos", f"BUNIT = {bunit!r}"
-        if unit in _INTENSITY_UNITS:
-            return "intensity", f"BUNIT = {bunit!r}"
-    return None, "the header has no CONTENT or BUNIT" if not content and not bunit else (
-        "neither CONTENT nor BUNIT names a kind of data")
+    found, reason = observable_from_header(header)
+    if found is None or found in KINDS:
+        return found, reason
+    return None, f"{reason} ({found})"
 
 
-def resolve_kind(kind, header, *, source=None, default=None):
+def resolve_kind(kind, header, *, source=None, default=None, required=False):
     """The kind to enhance: ``kind`` if given, else the header's, else ``default`` (the
     kind the weights record), else intensity.
 
     An explicit ``kind`` that contradicts the header is obeyed, with an
-    :class:`~enhance_lib.errors.EnhanceUserWarning`. The choice and its reason are logged.
+    :class:`~enhance_lib.errors.EnhanceUserWarning`. A header that names another
+    observable (a Dopplergram's velocity, a line width, a field angle) is refused
+    by name unless ``kind`` is given. The choice and its reason are logged.
 
     Parameters
     ----------
@@ -98,6 +148,9 @@ def resolve_kind(kind, header, *, source=None, default=None):
     default : {'intensity', 'blos'} or None
         The kind when neither ``kind`` nor the header says: the one the weights file
         records (:func:`enhance_lib.weights.inspect_weights`), if any.
+    required : bool
+        When nothing says (no ``kind``, header or ``default``), raise instead of taking
+        intensity (for sunpy maps, whose metadata should say).
 
     Returns
     -------
@@ -106,15 +159,22 @@ def resolve_kind(kind, header, *, source=None, default=None):
     Raises
     ------
     EnhanceError
-        An unknown ``kind``.
+        An unknown ``kind``; a header naming another observable and no ``kind``; nothing
+        saying the kind when ``required``.
     """
-    found, reason = kind_from_header(header)
+    found, reason = observable_from_header(header)
     where = f"{source}: " if source else ""
     if kind is not None:
         check_kind(kind)
         if found is not None and found != kind:
             warn_user(f"{where}enhancing as {kind} as asked, but the header says {found} ({reason})")
         return kind
+    if found is not None and found not in KINDS:
+        raise EnhanceError(f"{where}{found} maps are not a data type these networks enhance ({reason}); they "
+                           "enhance continuum intensity and line-of-sight magnetograms (give `kind` to force one)")
+    if found is None and default is None and required:
+        raise EnhanceError(f"{where}cannot tell intensity from blos ({reason}); give `kind` "
+                           "(intensity or blos)")
     if found is None and default is not None:
         log.info("%sdata type %s, which the weights are for (%s)", where, check_kind(default), reason)
         return default
