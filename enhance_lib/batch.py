@@ -21,7 +21,10 @@ from .kinds import resolve_kind
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FITS_PATTERNS", "Outcome", "enhance_files", "expand_inputs", "file_kind", "files_by_kind", "output_paths"]
+__all__ = [
+    "FITS_PATTERNS", "Outcome", "enhance_files", "expand_inputs", "file_kind", "files_by_kind", "output_paths",
+    "summary",
+]
 
 # What a folder given as input contributes (sorted).
 FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fts")
@@ -103,12 +106,15 @@ class Outcome:
     status : {'done', 'skipped', 'failed'}
     message : str
         Why it failed (empty otherwise).
+    replaced : bool
+        Done, replacing a file that was there.
     """
 
     input: str
     output: str
     status: str
     message: str = ""
+    replaced: bool = False
 
     def fail(self, exc):
         """Mark it failed, with the error's message (without the path an EnhanceError prefixes)."""
@@ -180,31 +186,51 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
 
     bar = tqdm(total=len(outcomes), disable=not progress, unit="file", desc="enhancing")
     bar.update(len(outcomes) - len(todo))
-    with concurrent.futures.ThreadPoolExecutor(1) as reader, concurrent.futures.ThreadPoolExecutor(1) as writer:
-        ahead = reader.submit(prepare, todo[0]) if todo else None
-        writing = None
-        for k, outcome in enumerate(todo):
-            current = ahead
-            ahead = reader.submit(prepare, todo[k + 1]) if k + 1 < len(todo) else None
-            try:
-                prepared = current.result()
-                result = engine.predict(prepared)
-            except (EnhanceError, OSError) as exc:
-                fail(outcome, exc)
-                bar.update()
-                continue
+    writing = None
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as reader, \
+                concurrent.futures.ThreadPoolExecutor(1) as writer:
+            ahead = reader.submit(prepare, todo[0]) if todo else None
+            for k, outcome in enumerate(todo):
+                current = ahead
+                ahead = reader.submit(prepare, todo[k + 1]) if k + 1 < len(todo) else None
+                try:
+                    prepared = current.result()
+                    result = engine.predict(prepared)
+                except (EnhanceError, OSError) as exc:
+                    fail(outcome, exc)
+                    bar.update()
+                    continue
+                if writing is not None:
+                    _finish_write(*writing, bar, fail)
+                writing = (writer.submit(engine.write, prepared, result, outcome.output), outcome)
             if writing is not None:
                 _finish_write(*writing, bar, fail)
-            writing = (writer.submit(engine.write, prepared, result, outcome.output), outcome)
-        if writing is not None:
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: leaving the executors let the write in flight finish (an output is
+        # whole or absent, never partial); say how far the batch got, then stop.
+        if writing is not None and writing[0].done() and writing[1].status == "pending":
             _finish_write(*writing, bar, fail)
+        bar.close()
+        log.warning("stopped after %d of %d files (%s); rerun with `skip_existing` to finish the rest",
+                    sum(o.status != "pending" for o in outcomes), len(outcomes), summary(outcomes))
+        raise
     bar.close()
     return outcomes
 
 
+def summary(outcomes):
+    """``'3 done, 1 skipped, 0 failed'``: the outcomes counted (and how many of those done
+    replaced a file that was there)."""
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("done", "skipped", "failed")}
+    replaced = sum(o.replaced for o in outcomes)
+    text = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return text.replace(" done", f" done ({replaced} replacing files that were there)", 1) if replaced else text
+
+
 def _finish_write(future, outcome, bar, fail):
     try:
-        future.result()
+        outcome.replaced = future.result()
         outcome.status = "done"
     except (EnhanceError, OSError) as exc:
         fail(outcome, exc)

@@ -49,16 +49,23 @@ def default_weights(kind):
 
 def check_output_folder(path):
     """Fail before the (long) prediction when ``path`` cannot be written: a folder, a path
-    under a file, a folder that cannot be created or written."""
+    under a file, a folder that cannot be created or written.
+
+    Nothing is created: the writer makes the missing folders, so a run that fails
+    leaves none behind.
+    """
     if os.path.isdir(path):
         raise EnhanceError("output is a folder, not a file (give a file name)", path=path)
     folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=path) from None
-    if not os.access(folder, os.W_OK):
-        raise EnhanceError("output folder is not writable", path=path)
+    existing = folder
+    while not os.path.exists(existing):  # the nearest folder that exists is where it would be made
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise EnhanceError(f"cannot create the output folder ({existing} is a file)", path=path)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "output folder is not writable" if existing == folder else f"cannot create the output folder " \
+            f"({existing} is not writable)"
+        raise EnhanceError(what, path=path)
 
 
 @dataclasses.dataclass
@@ -129,13 +136,16 @@ def prepare_data(data, header=None, *, kind=None, normalization=None, source="ar
     planes = data if data.ndim == 3 else data[np.newaxis]
     normalizers = []
     for index, plane in enumerate(planes):
-        if not np.isfinite(plane).any():
-            raise EnhanceError(f"plane {index} has no finite pixels", path=source)
+        if not np.isfinite(plane).any():  # a cube's plane (a 2-D image has a finite pixel, checked above)
+            warn_user(f"{source}: plane {index + 1} of {len(planes)} (counted from 1, as ENHNnnnn) has no "
+                      "finite pixels; its output is all NaN", stacklevel=4)
+            normalizers.append(None)
+            continue
         try:
             normalizers.append(make_normalizer(plane, header, kind=kind, method=normalization))
         except EnhanceError as exc:
             raise EnhanceError(exc.message, path=source) from None
-        log.debug("plane %d: %s", index, normalizers[-1].describe())
+        log.debug("plane %d: %s", index + 1, normalizers[-1].describe())
     image = FitsImage(data=data, header=header, hdu_index=None, path=str(source))
     return _Prepared(str(source), image, planes, normalizers, kind)
 
@@ -266,11 +276,26 @@ class Engine:
         return prepare_data(data, header, kind=self.kind, normalization=self.normalization, source=source)
 
     def predict(self, prepared, *, progress=False):
-        """The enhanced data (2-D, or 3-D for a cube) in the input's units."""
+        """The enhanced data (2-D, or 3-D for a cube) in the input's units; an all-NaN plane of a
+        cube comes out all NaN.
+
+        Raises
+        ------
+        EnhanceError
+            An image smaller than the network's reach.
+        """
         from .predict import enhance_array
 
+        ny, nx = prepared.planes.shape[-2:]
+        reach = 2 * self.predictor.margin + 1
+        if min(ny, nx) < reach:
+            raise EnhanceError(
+                f"image is {ny} x {nx} pixels, smaller than the network's reach ({reach} x {reach}: each output "
+                f"pixel depends on the input up to {self.predictor.margin} pixels away), so the output would be "
+                "made mostly from the padding at its edges; enhance a larger region", path=prepared.path)
         outputs = [
-            enhance_array(plane, self.predictor, normalizer, progress=progress, response=self.response)
+            np.full((2 * ny, 2 * nx), np.nan, np.float32) if normalizer is None
+            else enhance_array(plane, self.predictor, normalizer, progress=progress, response=self.response)
             for plane, normalizer in zip(prepared.planes, prepared.normalizers, strict=True)
         ]
         return np.stack(outputs) if prepared.image.data.ndim == 3 else outputs[0]
@@ -285,20 +310,24 @@ class Engine:
         image, config = prepared.image, self.config
         header = upsample_header(image.header, shape=result.shape[-2:], factor=2)
         normalizers = prepared.normalizers
-        header["ENHNORM"] = (float(normalizers[0].constant), "Enhance normalisation constant (input units)")
+        first = next(n for n in normalizers if n is not None)  # prepare_data refuses data with no finite pixel
+        header["ENHNORM"] = (float(first.constant), "Enhance normalisation constant (input units)")
         if len(normalizers) > 1:  # a cube: every plane's constant (ENHNnnnn, 1-based as FITS axes)
             for k, normalizer in enumerate(normalizers, 1):
-                header[f"ENHN{k:04d}"] = (float(normalizer.constant), f"Enhance normalisation of plane {k}")
+                if normalizer is not None:  # an all-NaN plane has none (its HISTORY line says so)
+                    header[f"ENHN{k:04d}"] = (float(normalizer.constant), f"Enhance normalisation of plane {k}")
         header["DATE"] = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
                           "file written (UTC)")
         source = os.path.basename(prepared.path)
         if image.hdu_index is not None:
             source += f" HDU {image.hdu_index}"
         if len(normalizers) == 1:
-            normalisation = [f"normalisation: {normalizers[0].describe()}"]
+            normalisation = [f"normalisation: {first.describe()}"]
         else:
-            normalisation = [f"normalisation, plane {k}: {n.describe()}" for k, n in enumerate(normalizers, 1)]
-        photometry = (self.response.describe(self.kind, constant=normalizers[0].constant)
+            normalisation = [f"normalisation, plane {k}: " + (n.describe() if n is not None else
+                                                              "none (no finite pixels: output all NaN)")
+                             for k, n in enumerate(normalizers, 1)]
+        photometry = (self.response.describe(self.kind, constant=first.constant)
                       if self.response is not None else "the network's output as it is (faithful)")
         return add_history(
             header,
@@ -315,12 +344,17 @@ class Engine:
         )
 
     def write(self, prepared, result, output_path):
-        """Write the result with the header updated for the x2 grid (atomically)."""
+        """Write the result with the header updated for the x2 grid (atomically).
+
+        Returns
+        -------
+        bool
+            True when it replaced a file that was there.
+        """
         from .fitsio import write_image
 
-        write_image(output_path, result, self.output_header(prepared, result), input_path=prepared.path,
-                    compress=self.compress)
-        log.debug("wrote %s", output_path)
+        return write_image(output_path, result, self.output_header(prepared, result), input_path=prepared.path,
+                           compress=self.compress)
 
     def enhance_file(self, input_path, output_path, *, progress=False, prepared=None):
         """Enhance one file; return the enhanced data as written.
@@ -345,7 +379,8 @@ class Engine:
         log.info("%s: prediction took %.2f s; new size %s", input_path, time.perf_counter() - start,
                  shape_text(result.shape) if result.ndim == 2 else f"{result.shape[0]} planes of "
                  + shape_text(result.shape[1:]))
-        self.write(prepared, result, output_path)
+        replaced = self.write(prepared, result, output_path)
+        log.info("wrote %s%s", output_path, " (replaced the file that was there)" if replaced else "")
         return result
 
 
@@ -397,7 +432,6 @@ def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None
                     normalization=normalization, tile=tile, precision=precision, device=device,
                     conserve_flux=conserve_flux, compress=compress)
     result = engine.enhance_file(input_path, output_path, progress=progress, prepared=prepared)
-    log.info("wrote %s", output_path)
     if plot:
         from .plotting import plot_comparison
 

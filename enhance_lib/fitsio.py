@@ -359,10 +359,16 @@ def write_image(path, data, header, *, input_path=None, compress=None):
         the image as a tile-compressed ``CompImageHDU`` in HDU 1 (as JSOC distributes
         HMI data): 'gzip' lossless, 'rice' quantised (see :data:`COMPRESSION`).
 
+    Returns
+    -------
+    bool
+        True when a file was there (and is now replaced).
+
     Raises
     ------
     EnhanceError
-        If ``path`` is the input file or a folder, or cannot be written.
+        If ``path`` is the input file or a folder, or cannot be written (the file that was
+        there, if any, is left as it was).
     """
     path = os.fspath(path)
     if input_path is not None and same_file(path, os.fspath(input_path)):
@@ -394,10 +400,12 @@ def write_image(path, data, header, *, input_path=None, compress=None):
             hdus.writeto(f, output_verify="silentfix")
             f.flush()
             os.fsync(f.fileno())
+            replaced = os.path.exists(path)
     except OSError as exc:
         msg = f"cannot write the output file ({exc.strerror or exc})"
         raise EnhanceError(msg, path=path) from None
     log.debug("wrote %s, shape %s", path, data.shape)
+    return replaced
 
 
 def same_file(a, b):

@@ -5,9 +5,9 @@ import os
 import time
 
 from .. import __version__
-from ..batch import enhance_files, expand_inputs, file_kind, files_by_kind, output_paths
+from ..batch import enhance_files, expand_inputs, file_kind, files_by_kind, output_paths, summary
 from ..config import ACTIVATIONS, COMPRESSIONS, DEVICES, KINDS, MODELS, PRECISIONS
-from ..engine import Engine, enhance_file
+from ..engine import Engine, check_output_folder, enhance_file
 from ..errors import EnhanceError
 from .common import OneLineParser, run_program
 
@@ -34,8 +34,8 @@ def build_parser():
     )
     p.add_argument(
         "-o", "--out", required=True,
-        help="output FITS file (written atomically); with several inputs, a folder or a pattern, the "
-        "output folder, where each output keeps its input's file name",
+        help="output FITS file (written atomically), or a folder (an existing one, or a name ending in /) "
+        "where it keeps its input's file name; with several inputs, a folder or a pattern, the output folder",
     )
     p.add_argument(
         "-t", "--type", choices=KINDS,
@@ -108,8 +108,9 @@ def build_parser():
         "or dask scheduler/worker on hosts sharing the files; needs the [dask] extra)",
     )
     p.add_argument(
-        "--skip-existing", action="store_true",
-        help="leave inputs whose output exists alone (rerun a killed batch to finish it)",
+        "--no-clobber", "--skip-existing", dest="skip_existing", action="store_true",
+        help="leave outputs that exist alone (rerun a killed batch to finish it); without it an existing "
+        "output is replaced, and the log says so",
     )
     p.add_argument("--plot", metavar="PNG", help="also write a figure comparing input and output (one input)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or messages, only errors")
@@ -137,31 +138,31 @@ def _run(args):
     inputs, batch = expand_inputs(args.input)
     if args.workers is not None and args.workers < 1:
         raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")
-    if not batch and (args.workers or args.scheduler):
-        start = time.perf_counter()
-        from ..weights import recorded_kind
-
-        options = _engine_options(args, file_kind(args.type, inputs[0], default=recorded_kind(args.weights)))
-        return _report(_run_dask(args, inputs, [args.out], options), start)
     if not batch:
-        if args.skip_existing and os.path.exists(args.out):
-            log.info("%s exists: skipped", args.out)
+        output = _single_output(inputs[0], args.out)
+        if args.workers or args.scheduler:
+            start = time.perf_counter()
+            from ..weights import recorded_kind
+
+            options = _engine_options(args, file_kind(args.type, inputs[0], default=recorded_kind(args.weights)))
+            return _report(_run_dask(args, inputs, [output], options), start)
+        if args.skip_existing and os.path.exists(output):
+            log.info("%s exists: left as it is (--no-clobber)", output)
             return 0
-        enhance_file(args.input[0], args.out, plot=args.plot, progress=not args.quiet,
-                     **_engine_options(args, args.type))
+        enhance_file(inputs[0], output, plot=args.plot, progress=not args.quiet, **_engine_options(args, args.type))
         return 0
     if args.plot:
         raise EnhanceError("--plot takes one input")
     if os.path.isfile(args.out):
         raise EnhanceError("with several inputs the output must be a folder", path=args.out)
+    if args.out.lower().endswith(FITS_ENDINGS):
+        raise EnhanceError("with several inputs the output is a folder, and this name ends like a FITS file; "
+                           "give a folder name", path=args.out)
     for item in args.input:
         if os.path.isdir(item) and os.path.isdir(args.out) and os.path.samefile(item, args.out):
             raise EnhanceError("the output folder is an input folder; choose another", path=args.out)
     outputs = output_paths(inputs, args.out)
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as exc:
-        raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=args.out) from None
+    check_output_folder(os.path.join(args.out, "x"))  # fails early; the folder is made by the first write
     start = time.perf_counter()
     outcomes = []
     for kind, (group_inputs, group_outputs) in files_by_kind(args.type, inputs, outputs, args.weights).items():
@@ -180,6 +181,18 @@ def _run(args):
     return _report(outcomes, start)
 
 
+#: Endings of a FITS file name (as `-o` for a batch, a usage error).
+FITS_ENDINGS = (".fits", ".fits.gz", ".fts", ".fit")
+
+
+def _single_output(input_path, out):
+    """The output file of one input: ``out``, or ``out/<input name>`` when ``out`` is an existing
+    folder or ends with a path separator (a ``.gz`` ending dropped: outputs are not compressed)."""
+    if out.endswith(("/", os.sep)) or os.path.isdir(out):
+        return output_paths([input_path], out)[0]
+    return out
+
+
 def _run_dask(args, inputs, outputs, options):
     from ..cluster import enhance_files_on_cluster
 
@@ -190,11 +203,9 @@ def _run_dask(args, inputs, outputs, options):
 
 def _report(outcomes, start):
     """Log the summary line; the exit code (1 when any file failed)."""
-    counts = {status: sum(o.status == status for o in outcomes) for status in ("done", "skipped", "failed")}
-    summary = (f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed "
-               f"in {time.perf_counter() - start:.1f} s")
-    (log.warning if counts["failed"] else log.info)("%s", summary)
-    return 1 if counts["failed"] else 0
+    failed = any(o.status == "failed" for o in outcomes)
+    (log.warning if failed else log.info)("%s in %.1f s", summary(outcomes), time.perf_counter() - start)
+    return 1 if failed else 0
 
 
 def main(argv=None):
