@@ -8,9 +8,11 @@ one.
 """
 
 import dataclasses
+import errno
 import logging
 import os
 import re
+import shutil
 import warnings
 
 import numpy as np
@@ -402,10 +404,25 @@ def write_image(path, data, header, *, input_path=None, compress=None):
             os.fsync(f.fileno())
             replaced = os.path.exists(path)
     except OSError as exc:
-        msg = f"cannot write the output file ({exc.strerror or exc})"
+        msg = f"cannot write the output file ({_write_failure(exc, path, data.nbytes)})"
         raise EnhanceError(msg, path=path) from None
     log.debug("wrote %s, shape %s", path, data.shape)
     return replaced
+
+
+def _write_failure(exc, path, nbytes):
+    """Why a write failed, in the system's words: astropy and numpy drop the errno of a full
+    disk (and repeat their own text), so a failure without one where the free space is less
+    than the data is said as ENOSPC."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    try:
+        free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+    except OSError:
+        free = None
+    if free is not None and free < nbytes:
+        return f"{os.strerror(errno.ENOSPC)}: {nbytes / 1e6:.3g} MB to write, {free / 1e6:.3g} MB free"
+    return exc.strerror or str(exc)
 
 
 def same_file(a, b):

@@ -269,3 +269,18 @@ def test_enhance_map_without_sunpy_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sunpy.map", None)  # import sunpy.map raises ImportError
     with pytest.raises(EnhanceError, match=r"enhance_map needs sunpy \(pip install 'enhance-keras3\[sunpy\]'\)"):
         enhance_lib.enhance_map(object())
+
+
+def test_enhance_takes_a_fits_path(tmp_path, tiny_weights):
+    path = tmp_path / "i.fits"
+    fits.PrimaryHDU(_image(), header=_header()).writeto(path)
+    from_path = enhance(str(path), weights=tiny_weights)
+    np.testing.assert_array_equal(from_path, enhance(_image(), header=_header(), weights=tiny_weights))
+    np.testing.assert_array_equal(Enhancer(kind="intensity", weights=tiny_weights).enhance(path), from_path)
+
+
+def test_enhance_says_it_wants_numbers(tiny_weights):
+    with pytest.raises(EnhanceError, match="data must be an array of numbers or a FITS file's path, not list"):
+        enhance([["a", "b"], ["c", "d"]], kind="intensity", weights=tiny_weights)
+    with pytest.raises(EnhanceError, match="file not found"):
+        enhance("missing.fits", weights=tiny_weights)

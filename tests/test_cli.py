@@ -239,3 +239,113 @@ def test_bad_normalisation(tmp_path, tiny_weights, capsys):
     for value in ("abc", "-3"):
         code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-n", value)
         _assert_clean_error(code, err, dst, value)
+
+
+def test_replacing_an_output_is_said_and_no_clobber_leaves_it(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "i.fits", tmp_path / "o.fits"
+    _hmi_like(src)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
+    assert code == 0 and f"wrote {dst}\n" in err and "replaced" not in err
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
+    assert code == 0 and f"wrote {dst} (replaced the file that was there)" in err
+    dst.write_bytes(b"kept")
+    for flag in ("--no-clobber", "--skip-existing"):
+        code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, flag)
+        assert code == 0 and f"{dst} exists: left as it is (--no-clobber)" in err
+        assert dst.read_bytes() == b"kept"
+
+
+def test_a_batch_summary_counts_the_replaced(tmp_path, tiny_weights, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _hmi_like(folder / "a.fits")
+    _hmi_like(folder / "b.fits")
+    assert _run(capsys, "-i", folder, "-o", tmp_path / "out", "-w", tiny_weights)[0] == 0
+    (tmp_path / "out" / "b.fits").unlink()
+    code, err = _run(capsys, "-i", folder, "-o", tmp_path / "out", "-w", tiny_weights)
+    assert code == 0 and "2 done (1 replacing files that were there), 0 skipped, 0 failed" in err
+
+
+def test_an_image_smaller_than_the_reach_is_refused(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "tiny.fits", tmp_path / "o.fits"
+    _hmi_like(src, shape=(3, 3))
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
+    # checked once the network (and so its reach) is known: its log line comes before the error
+    assert code == 2 and "Traceback" not in err and not dst.exists()
+    assert err.strip().splitlines()[-1].startswith(
+        f"enhance: error: {src}: image is 3 x 3 pixels, smaller than the network's reach (11 x 11")
+    _hmi_like(tmp_path / "eleven.fits", shape=(11, 40))  # the reach itself is enough
+    assert _run(capsys, "-i", tmp_path / "eleven.fits", "-o", dst, "-w", tiny_weights)[0] == 0
+
+
+def test_failed_runs_leave_no_folders(tmp_path, tiny_weights, capsys):
+    bad = tmp_path / "bad.fits"
+    bad.write_text("not FITS")
+    code, err = _run(capsys, "-i", bad, "-o", tmp_path / "new" / "deeper" / "o.fits", "-w", tiny_weights)
+    _assert_clean_error(code, err, tmp_path / "new", "bad.fits")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "x.fits").write_text("not FITS either")
+    code, err = _run(capsys, "-i", folder, "-o", tmp_path / "outs", "-w", tiny_weights)
+    assert code == 1 and not (tmp_path / "outs").exists()
+    # an output under a file is refused before anything is read
+    (tmp_path / "afile").write_text("")
+    code, err = _run(capsys, "-i", bad, "-o", tmp_path / "afile" / "sub" / "o.fits", "-w", tiny_weights)
+    _assert_clean_error(code, err, tmp_path / "afile" / "sub", "is a file")
+
+
+@pytest.mark.parametrize("out", ["newdir/", "existing"])
+def test_an_output_folder_for_one_input_keeps_its_name(tmp_path, tiny_weights, capsys, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing").mkdir()
+    _hmi_like(tmp_path / "hmi.fits")
+    code, err = _run(capsys, "-i", "hmi.fits", "-o", out, "-w", tiny_weights)
+    assert code == 0, err
+    assert fits.getdata(tmp_path / out.rstrip("/") / "hmi.fits").shape == (48, 60)
+
+
+def test_a_batch_output_named_like_a_fits_file_is_a_usage_error(tmp_path, tiny_weights, capsys):
+    for k in range(2):
+        _hmi_like(tmp_path / f"i{k}.fits")
+    dst = tmp_path / "name.fits"
+    code, err = _run(capsys, "-i", tmp_path / "i0.fits", tmp_path / "i1.fits", "-o", dst, "-w", tiny_weights)
+    _assert_clean_error(code, err, dst, "with several inputs the output is a folder")
+
+
+def test_a_cube_plane_without_data_comes_out_nan(tmp_path, tiny_weights, capsys):
+    from enhance_lib.errors import EnhanceUserWarning
+
+    src, dst = tmp_path / "cube.fits", tmp_path / "cube_x2.fits"
+    rng = np.random.default_rng(1)
+    cube = (1 + 0.05 * rng.standard_normal((3, 12, 14))).astype("float32")
+    cube[1] = np.nan
+    fits.PrimaryHDU(cube).writeto(src)
+    with pytest.warns(EnhanceUserWarning, match=r"plane 2 of 3 \(counted from 1, as ENHNnnnn\) has no finite "
+                      r"pixels; its output is all NaN"):
+        code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
+    assert code == 0, err
+    with fits.open(dst) as hdul:
+        out, header = hdul[0].data, hdul[0].header
+    assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all()
+    assert "ENHN0001" in header and "ENHN0003" in header and "ENHN0002" not in header
+    assert "normalisation, plane 2: none (no finite pixels: output all NaN)" in str(header["HISTORY"])
+    single = tmp_path / "plane.fits"
+    fits.PrimaryHDU(cube[2]).writeto(single)
+    assert _run(capsys, "-i", single, "-o", tmp_path / "plane_x2.fits", "-w", tiny_weights, "-q")[0] == 0
+    np.testing.assert_allclose(out[2], fits.getdata(tmp_path / "plane_x2.fits"), rtol=1e-6)
+
+
+def test_a_dopplergram_is_refused_by_name(tmp_path, tiny_weights, capsys):
+    from enhance_lib.errors import EnhanceUserWarning
+
+    src, dst = tmp_path / "dop.fits", tmp_path / "o.fits"
+    data = np.random.default_rng(2).normal(0, 500, (30, 30)).astype("float32")
+    fits.PrimaryHDU(data, header=fits.Header({"CONTENT": "DOPPLERGRAM", "BUNIT": "cm/s"})).writeto(src)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
+    _assert_clean_error(code, err, dst, "velocity maps are not a data type these networks enhance "
+                        "(CONTENT = 'DOPPLERGRAM')", "--type")
+    fits.PrimaryHDU(data, header=fits.Header({"BUNIT": "cm/s"})).writeto(tmp_path / "v.fits")
+    code, err = _run(capsys, "-i", tmp_path / "v.fits", "-o", dst, "-w", tiny_weights)
+    _assert_clean_error(code, err, dst, "velocity maps", "BUNIT = 'cm/s'")
+    with pytest.warns(EnhanceUserWarning, match="enhancing as blos as asked, but the header says velocity"):
+        assert _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-t", "blos")[0] == 0

@@ -92,7 +92,8 @@ def test_enhance_map_kind_from_the_map(tiny_weights, monkeypatch):
     assert out.meta["enhnorm"] == 1000.0  # G -> kG, the blos normalisation
     plain = _hmi_header(content="", bunit="")
     del plain["CONTENT"], plain["BUNIT"], plain["INSTRUME"], plain["TELESCOP"]
-    with pytest.raises(EnhanceError, match=r"cannot tell intensity from blos.*pass kind='intensity' or kind='blos'"):
+    with pytest.raises(EnhanceError, match=r"^GenericMap of 2014-06-01T12:00:00: cannot tell intensity from blos "
+                       r".*give `kind` \(intensity or blos\)"):
         enhance_map(_map(plain), weights=tiny_weights)
     assert enhance_map(_map(plain), kind="intensity", weights=tiny_weights).data.shape == (80, 72)
 
@@ -142,3 +143,18 @@ def test_samples_are_what_their_headers_say():
         assert header["TELESCOP"] == "SDO/HMI" and header["INSTRUME"] == "HMI"
         assert not any(key in header for key in ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CTYPE1", "DATE-OBS"))
         assert "Real SDO/HMI" in str(header["COMMENT"]) or "published Enhance" in str(header["COMMENT"])
+
+
+def test_map_messages_carry_no_stray_time(tiny_weights):
+    """A map whose metadata has no date is named by its class, not by sunpy's current time."""
+    bare = sunpy_map.Map(np.ones((30, 30), np.float32), {"cdelt1": 0.504, "cdelt2": 0.504, "cunit1": "arcsec",
+                                                         "cunit2": "arcsec"})
+    with pytest.raises(EnhanceError) as err:
+        enhance_map(bare, weights=tiny_weights)
+    assert str(err.value).startswith("GenericMap: cannot tell intensity from blos")
+
+
+def test_a_dopplergram_map_is_refused_by_name(tiny_weights):
+    doppler = _map(_hmi_header(content="DOPPLERGRAM", bunit="cm/s"), scale=1000)
+    with pytest.raises(EnhanceError, match="velocity maps are not a data type these networks enhance"):
+        enhance_map(doppler, weights=tiny_weights)
