@@ -13,11 +13,10 @@ import glob
 import logging
 import os
 
-from tqdm.auto import tqdm
-
 from .engine import check_output_folder
 from .errors import EnhanceError
 from .kinds import resolve_kind
+from .progress import file_progress
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +177,8 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
         check_output_folder(outcome.output)
         return engine.prepare(outcome.input)
 
-    bar = tqdm(total=len(outcomes), disable=not progress, unit="file", desc="enhancing")
-    bar.update(len(outcomes) - len(todo))
-    with concurrent.futures.ThreadPoolExecutor(1) as reader, concurrent.futures.ThreadPoolExecutor(1) as writer:
+    bar = file_progress(len(outcomes), initial=len(outcomes) - len(todo), enabled=progress)
+    with bar, concurrent.futures.ThreadPoolExecutor(1) as reader, concurrent.futures.ThreadPoolExecutor(1) as writer:
         ahead = reader.submit(prepare, todo[0]) if todo else None
         writing = None
         for k, outcome in enumerate(todo):
@@ -198,7 +196,6 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
             writing = (writer.submit(engine.write, prepared, result, outcome.output), outcome)
         if writing is not None:
             _finish_write(*writing, bar, fail)
-    bar.close()
     return outcomes
 
 

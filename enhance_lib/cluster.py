@@ -8,11 +8,10 @@ partial output.
 import logging
 import os
 
-from tqdm.auto import tqdm
-
 from .batch import Outcome
 from .engine import Engine
 from .errors import EnhanceError
+from .progress import file_progress
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ def enhance_files_dask(client, inputs, outputs, *, engine_options, skip_existing
         Keyword arguments of :class:`Engine` (the workers build it).
     skip_existing : bool
     progress : bool
-        One progress bar over the files.
+        Progress over the files (:func:`~enhance_lib.progress.file_progress`).
     retries : int
         Times Dask reruns a file whose worker died (outputs are atomic, so a
         rerun never sees a partial file).
@@ -107,8 +106,7 @@ def enhance_files_dask(client, inputs, outputs, *, engine_options, skip_existing
                       pure=False, retries=retries): k
         for k in todo
     }
-    with tqdm(total=len(outcomes), initial=len(outcomes) - len(todo), disable=not progress, unit="file",
-              desc="enhancing") as bar:
+    with file_progress(len(outcomes), initial=len(outcomes) - len(todo), enabled=progress) as bar:
         for future in distributed.as_completed(futures):
             k = futures[future]
             try:
