@@ -13,9 +13,9 @@ from enhance_lib.errors import EnhanceError
 from enhance_lib.pipeline import Engine, enhance_files, output_paths
 
 
-def _write(path, seed, shape=(30, 36)):
+def _write(path, seed, shape=(30, 36), **keys):
     data = np.random.default_rng(seed).normal(1000.0, 40.0, shape).astype(np.float32)
-    header = fits.Header()
+    header = fits.Header(keys)
     header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
     header["CDELT1"], header["CDELT2"] = 0.504, 0.504
     header["CRPIX1"], header["CRPIX2"] = 10.0 + seed, 12.0
@@ -145,7 +145,68 @@ def test_workers_without_dask_is_one_line(folder, tmp_path, tiny_weights, capsys
     ]
 
 
+def _spy_local_clusters(monkeypatch):
+    """Record the worker counts of the local clusters the library starts (and start them)."""
+    from enhance_lib import cluster
+
+    started, real = [], cluster.local_cluster
+
+    def spy(workers):
+        started.append(workers)
+        return real(workers)
+
+    monkeypatch.setattr(cluster, "local_cluster", spy)
+    return started
+
+
 PROGRESS_LINE = re.compile(r"^enhancing: (\d+)/(\d+) files \(\d+ s\)$")
+
+
+def test_one_cluster_for_all_data_types(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
+    for k in (3, 4):  # magnetograms beside the three intensity files (the tiny network records no data type)
+        _write(folder / f"hmi_{k}.fits", k, CONTENT="MAGNETOGRAM", BUNIT="Gauss")
+    serial, dask_out = tmp_path / "serial", tmp_path / "dask"
+    assert _run(capsys, "-i", folder, "-o", serial, "-w", tiny_weights, "-q")[0] == 0
+    started = _spy_local_clusters(monkeypatch)
+    code, err = _run(capsys, "-i", folder, "-o", dask_out, "-w", tiny_weights, "--workers", "2")
+    assert code == 0, err
+    assert started == [2]  # one cluster for intensity and blos
+    names = [f"hmi_{k}.fits" for k in range(5)]
+    assert sorted(p.name for p in dask_out.iterdir()) == names
+    for name in names:
+        with fits.open(serial / name) as a, fits.open(dask_out / name) as b:
+            assert np.array_equal(a[0].data, b[0].data)
+            assert _without_history(a[0].header) == _without_history(b[0].header)
+    # stderr is not a terminal here: progress is whole lines, 1/5 to 5/5, one per file
+    progress = [m.groups() for m in map(PROGRESS_LINE.match, err.splitlines()) if m]
+    assert progress == [(str(k), "5") for k in range(1, 6)]
+    assert "\r" not in err
+    assert err.splitlines()[-1].startswith("5 done, 0 skipped, 0 failed")
+
+
+def test_nothing_to_do_starts_no_cluster(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    distributed = pytest.importorskip("distributed",
+                                      reason="dask.distributed is not installed (pip install -e '.[dask]')")
+    out = tmp_path / "out"
+    out.mkdir()
+    for k in range(3):
+        (out / f"hmi_{k}.fits").write_bytes(b"an earlier result")
+    started = _spy_local_clusters(monkeypatch)
+    clients = []
+    monkeypatch.setattr(distributed, "Client", lambda *a, **kw: clients.append(a) or pytest.fail("a Client"))
+    code, err = _run(capsys, "-i", folder, "-o", out, "-w", tiny_weights, "--workers", "2", "--skip-existing")
+    assert code == 0, err
+    assert err.splitlines()[-1].startswith("0 done, 3 skipped, 0 failed")
+    # one input, and an existing cluster's address (nothing listens there)
+    code, err = _run(capsys, "-i", folder / "hmi_0.fits", "-o", out / "hmi_0.fits", "-w", tiny_weights,
+                     "--workers", "2", "--skip-existing")
+    assert code == 0, err
+    code, err = _run(capsys, "-i", folder, "-o", out, "-w", tiny_weights, "--scheduler", "tcp://127.0.0.1:9",
+                     "--skip-existing", "-q")
+    assert (code, err) == (0, "")
+    assert started == [] and clients == []
+    assert all((out / f"hmi_{k}.fits").read_bytes() == b"an earlier result" for k in range(3))
 
 
 def test_error_lines_never_share_the_progress_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):

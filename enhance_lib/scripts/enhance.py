@@ -141,8 +141,8 @@ def _run(args):
         start = time.perf_counter()
         from ..weights import recorded_kind
 
-        options = _engine_options(args, file_kind(args.type, inputs[0], default=recorded_kind(args.weights)))
-        return _report(_run_dask(args, inputs, [args.out], options), start)
+        kind = file_kind(args.type, inputs[0], default=recorded_kind(args.weights))
+        return _report(_run_dask(args, {kind: (inputs, [args.out])}), start)
     if not batch:
         if args.skip_existing and os.path.exists(args.out):
             log.info("%s exists: skipped", args.out)
@@ -163,12 +163,11 @@ def _run(args):
     except OSError as exc:
         raise EnhanceError(f"cannot create the output folder ({exc.strerror})", path=args.out) from None
     start = time.perf_counter()
+    if args.workers or args.scheduler:
+        return _report(_run_dask(args, files_by_kind(args.type, inputs, outputs, args.weights)), start)
     outcomes = []
     for kind, (group_inputs, group_outputs) in files_by_kind(args.type, inputs, outputs, args.weights).items():
         options = _engine_options(args, kind)
-        if args.workers or args.scheduler:
-            outcomes += _run_dask(args, group_inputs, group_outputs, options)
-            continue
         if args.skip_existing and all(os.path.exists(o) for o in group_outputs):
             engine = None  # nothing to do: no network to build
         else:
@@ -180,12 +179,13 @@ def _run(args):
     return _report(outcomes, start)
 
 
-def _run_dask(args, inputs, outputs, options):
-    from ..cluster import enhance_files_on_cluster
+def _run_dask(args, groups):
+    """All the groups (kind -> (inputs, outputs)) on one Dask cluster."""
+    from ..cluster import enhance_groups_on_cluster
 
-    return enhance_files_on_cluster(inputs, outputs, engine_options=options, workers=args.workers,
-                                    scheduler=args.scheduler, skip_existing=args.skip_existing,
-                                    progress=not args.quiet)
+    groups = {kind: (*files, _engine_options(args, kind)) for kind, files in groups.items()}
+    return enhance_groups_on_cluster(groups, workers=args.workers, scheduler=args.scheduler,
+                                     skip_existing=args.skip_existing, progress=not args.quiet)
 
 
 def _report(outcomes, start):
