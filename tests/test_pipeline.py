@@ -1,7 +1,9 @@
 """Many files through one network: outputs as single runs, failures, resume, folders and globs."""
 
 import logging
+import os
 import re
+import signal
 import sys
 
 import numpy as np
@@ -207,6 +209,60 @@ def test_nothing_to_do_starts_no_cluster(folder, tmp_path, tiny_weights, capsys,
     assert (code, err) == (0, "")
     assert started == [] and clients == []
     assert all((out / f"hmi_{k}.fits").read_bytes() == b"an earlier result" for k in range(3))
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_no_file(tmp_path, tiny_weights, monkeypatch):
+    pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
+    from dask.distributed import Client
+
+    from enhance_lib import cluster
+
+    src = tmp_path / "in"
+    src.mkdir()
+    inputs = [src / f"hmi_{k:02d}.fits" for k in range(12)]
+    for k, path in enumerate(inputs):
+        _write(path, k)
+    serial_outputs = output_paths(inputs, tmp_path / "serial")
+    dask_outputs = output_paths(inputs, tmp_path / "dask")
+    options = {"kind": "intensity", "weights": str(tiny_weights)}
+    assert [o.status for o in enhance_files(Engine(**options), inputs, serial_outputs)] == ["done"] * 12
+
+    killed = []
+
+    class KillAfterTheFirstFile:
+        """Progress whose first update (the first file done) kills a worker that is running files."""
+
+        def __init__(self, total, *, initial=0, enabled=True):
+            self.done = initial
+
+        def update(self, n=1):
+            self.done += n
+            if not killed:
+                busy = {address: keys for address, keys in client.processing().items() if keys}
+                victim = max(busy, key=lambda address: len(busy[address]))
+                killed.append((pids[victim], len(busy[victim]), self.done))
+                os.kill(pids[victim], signal.SIGKILL)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(cluster, "file_progress", KillAfterTheFirstFile)
+    with cluster.local_cluster(2) as local, Client(local) as client:
+        pids = client.run(os.getpid)
+        outcomes = cluster.enhance_files_dask(client, inputs, dask_outputs, engine_options=options, progress=True)
+        client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed one
+        after = set(client.run(os.getpid).values())
+    [(pid, running, done)] = killed
+    assert running >= 1 and done < len(inputs)  # it died with files in hand, mid-batch
+    assert pid not in after and len(after) == 2
+    assert [o.status for o in outcomes] == ["done"] * 12, [o.message for o in outcomes]
+    for serial, dask in zip(serial_outputs, dask_outputs, strict=True):
+        assert os.path.exists(dask)
+        assert np.array_equal(fits.getdata(serial), fits.getdata(dask))
 
 
 def test_error_lines_never_share_the_progress_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
