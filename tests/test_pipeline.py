@@ -164,6 +164,7 @@ def _spy_local_clusters(monkeypatch):
 PROGRESS_LINE = re.compile(r"^enhancing: (\d+)/(\d+) files \(\d+ s\)$")
 
 
+@pytest.mark.slow
 def test_one_cluster_for_all_data_types(folder, tmp_path, tiny_weights, capsys, monkeypatch):
     pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
     for k in (3, 4):  # magnetograms beside the three intensity files (the tiny network records no data type)
