@@ -13,11 +13,10 @@ import glob
 import logging
 import os
 
-from tqdm.auto import tqdm
-
 from .engine import check_output_folder
 from .errors import EnhanceError
 from .kinds import resolve_kind
+from .progress import file_progress
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +183,10 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
         check_output_folder(outcome.output)
         return engine.prepare(outcome.input)
 
-    bar = tqdm(total=len(outcomes), disable=not progress, unit="file", desc="enhancing")
-    bar.update(len(outcomes) - len(todo))
+    bar = file_progress(len(outcomes), initial=len(outcomes) - len(todo), enabled=progress)
     writing = None
     try:
-        with concurrent.futures.ThreadPoolExecutor(1) as reader, \
+        with bar, concurrent.futures.ThreadPoolExecutor(1) as reader, \
                 concurrent.futures.ThreadPoolExecutor(1) as writer:
             ahead = reader.submit(prepare, todo[0]) if todo else None
             for k, outcome in enumerate(todo):
@@ -211,11 +209,9 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
         # whole or absent, never partial); say how far the batch got, then stop.
         if writing is not None and writing[0].done() and writing[1].status == "pending":
             _finish_write(*writing, bar, fail)
-        bar.close()
         log.warning("stopped after %d of %d files (%s); rerun with `skip_existing` to finish the rest",
                     sum(o.status != "pending" for o in outcomes), len(outcomes), summary(outcomes))
         raise
-    bar.close()
     return outcomes
 
 

@@ -1,22 +1,27 @@
 """Many files on Dask: local worker processes or an existing cluster (dask-jobqueue, SLURM, ...).
 
-Each worker builds the network once (per set of options) and enhances the files it is
-given; outputs are written atomically, so a file rerun after a worker died never sees a
-partial output.
+All the files of a batch, of every data type, go to one client: each worker builds the
+network once per set of options and enhances the files it is given. Outputs are written
+atomically, so a file that Dask reruns after its worker died never sees a partial output.
+Skipped files are decided before any cluster is started: a batch with nothing left to do
+starts none.
 """
 
+import contextlib
 import logging
 import os
-
-from tqdm.auto import tqdm
 
 from .batch import Outcome
 from .engine import Engine
 from .errors import EnhanceError
+from .progress import file_progress
 
 log = logging.getLogger(__name__)
 
-__all__ = ["enhance_files_dask", "enhance_files_on_cluster", "import_distributed", "local_cluster"]
+__all__ = [
+    "enhance_files_dask", "enhance_files_on_cluster", "enhance_groups_dask", "enhance_groups_on_cluster",
+    "import_distributed", "local_cluster",
+]
 
 _WORKER_ENGINES = {}  # per worker process: engine options -> Engine, built once
 
@@ -70,50 +75,42 @@ def local_cluster(workers):
                                     dashboard_address=None, env=env)
 
 
-def enhance_files_dask(client, inputs, outputs, *, engine_options, skip_existing=False, progress=False,
-                       retries=2):
-    """Enhance many files on a Dask cluster; each worker builds the network once.
-
-    Parameters
-    ----------
-    client : dask.distributed.Client
-        Connected to a :func:`local_cluster`, a ``dask-jobqueue`` cluster or any
-        scheduler whose workers see the same files.
-    inputs, outputs : sequence of str or os.PathLike
-    engine_options : dict
-        Keyword arguments of :class:`Engine` (the workers build it).
-    skip_existing : bool
-    progress : bool
-        One progress bar over the files.
-    retries : int
-        Times Dask reruns a file whose worker died (outputs are atomic, so a
-        rerun never sees a partial file).
+def _plan(groups, *, skip_existing):
+    """The outcome of every file of ``groups`` (skipped ones decided) and the files to run.
 
     Returns
     -------
-    list of Outcome
-        In the order of ``inputs``.
+    outcomes : list of Outcome
+        The groups' files in order, ``'skipped'`` or ``'pending'``.
+    todo : list of (int, dict)
+        Index in ``outcomes`` and engine options of each pending file.
     """
+    outcomes, todo = [], []
+    for inputs, outputs, options in groups.values():
+        for path, output in zip(inputs, outputs, strict=True):
+            outcome = Outcome(os.fspath(path), os.fspath(output), "pending")
+            if skip_existing and os.path.exists(outcome.output):
+                outcome.status = "skipped"
+            else:
+                todo.append((len(outcomes), options))
+            outcomes.append(outcome)
+    return outcomes, todo
+
+
+def _run_on_client(client, outcomes, todo, *, progress, retries):
+    """Submit the ``todo`` files of :func:`_plan` to ``client``; fill in their outcomes."""
     distributed = import_distributed()
-    outcomes = [Outcome(os.fspath(i), os.fspath(o), "pending") for i, o in zip(inputs, outputs, strict=True)]
-    todo = []
-    for k, outcome in enumerate(outcomes):
-        if skip_existing and os.path.exists(outcome.output):
-            outcome.status = "skipped"
-        else:
-            todo.append(k)
     futures = {
-        client.submit(_enhance_on_worker, outcomes[k].input, outcomes[k].output, engine_options,
-                      pure=False, retries=retries): k
-        for k in todo
+        client.submit(_enhance_on_worker, outcomes[k].input, outcomes[k].output, options, pure=False,
+                      retries=retries): k
+        for k, options in todo
     }
-    with tqdm(total=len(outcomes), initial=len(outcomes) - len(todo), disable=not progress, unit="file",
-              desc="enhancing") as bar:
+    with file_progress(len(outcomes), initial=len(outcomes) - len(todo), enabled=progress) as bar:
         for future in distributed.as_completed(futures):
             k = futures[future]
             try:
                 outcomes[k] = future.result()
-            except Exception as exc:  # the worker died more than `retries` times, or a bug there
+            except Exception as exc:  # workers died too often while running it, or a bug there
                 outcomes[k].status, outcomes[k].message = "failed", f"on the worker: {exc}"
             if outcomes[k].status == "failed":
                 log.error("%s: %s", outcomes[k].input, outcomes[k].message)
@@ -121,30 +118,134 @@ def enhance_files_dask(client, inputs, outputs, *, engine_options, skip_existing
     return outcomes
 
 
-def enhance_files_on_cluster(inputs, outputs, *, engine_options, workers=None, scheduler=None,
-                             skip_existing=False, progress=False):
-    """:func:`enhance_files_dask` on ``workers`` local processes or the cluster at ``scheduler``.
+def enhance_groups_dask(client, groups, *, skip_existing=False, progress=False, retries=2):
+    """Enhance groups of files, each with its own engine options, on one Dask client.
 
-    Paths (inputs, outputs, weights) are made absolute: workers may run elsewhere.
+    Every file of every group is submitted at once, so the workers share all the files
+    of a batch; each worker builds one network per distinct set of options.
+
+    Parameters
+    ----------
+    client : dask.distributed.Client
+        Connected to a :func:`local_cluster`, a ``dask-jobqueue`` cluster or any
+        scheduler whose workers see the same files.
+    groups : dict
+        Any key (the data type, for the CLI) -> ``(inputs, outputs, engine_options)``:
+        paired input and output files and the keyword arguments of :class:`Engine`
+        that the workers build for them.
+    skip_existing : bool
+        Leave inputs whose output exists alone.
+    progress : bool
+        Progress over all the files (:func:`~enhance_lib.progress.file_progress`).
+    retries : int
+        Times Dask reruns a file whose task raised an unexpected error on the worker.
+        A file whose worker died is rerun elsewhere anyway (up to distributed's
+        ``allowed-failures`` deaths); outputs are atomic, so a rerun never sees a
+        partial file.
+
+    Returns
+    -------
+    list of Outcome
+        The groups' files in order: the first group's, then the second's, ...
+    """
+    outcomes, todo = _plan(groups, skip_existing=skip_existing)
+    return _run_on_client(client, outcomes, todo, progress=progress, retries=retries)
+
+
+def enhance_files_dask(client, inputs, outputs, *, engine_options, skip_existing=False, progress=False,
+                       retries=2):
+    """Enhance many files with one set of engine options on a Dask cluster
+    (:func:`enhance_groups_dask` with one group).
+
+    Parameters
+    ----------
+    client : dask.distributed.Client
+    inputs, outputs : sequence of str or os.PathLike
+    engine_options : dict
+        Keyword arguments of :class:`Engine` (the workers build it).
+    skip_existing, progress, retries
+        As for :func:`enhance_groups_dask`.
+
+    Returns
+    -------
+    list of Outcome
+        In the order of ``inputs``.
+    """
+    return enhance_groups_dask(client, {engine_options.get("kind"): (inputs, outputs, engine_options)},
+                               skip_existing=skip_existing, progress=progress, retries=retries)
+
+
+def _absolute(groups):
+    """``groups`` with absolute paths (inputs, outputs, weights): workers may run elsewhere."""
+    absolute = {}
+    for key, (inputs, outputs, options) in groups.items():
+        options = dict(options)
+        if options.get("weights") is not None:
+            options["weights"] = os.path.abspath(options["weights"])
+        absolute[key] = ([os.path.abspath(p) for p in inputs], [os.path.abspath(p) for p in outputs], options)
+    return absolute
+
+
+def enhance_groups_on_cluster(groups, *, workers=None, scheduler=None, skip_existing=False, progress=False,
+                              retries=2):
+    """:func:`enhance_groups_dask` on one cluster: ``workers`` local processes or the
+    cluster at ``scheduler``, started (or connected to) once for all the groups, and only
+    when some file is left to do.
+
+    Parameters
+    ----------
+    groups : dict
+        Any key -> ``(inputs, outputs, engine_options)``, as for :func:`enhance_groups_dask`.
+        Paths (inputs, outputs, weights) are made absolute: workers may run elsewhere.
+    workers : int, optional
+        Local worker processes (:func:`local_cluster`); ignored with ``scheduler``.
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:8786``).
+    skip_existing, progress, retries
+        As for :func:`enhance_groups_dask`.
+
+    Returns
+    -------
+    list of Outcome
+        The groups' files in order.
+
+    Raises
+    ------
+    EnhanceError
+        dask.distributed is not installed, or neither ``workers`` nor ``scheduler`` is given.
+    """
+    distributed = import_distributed()
+    if not scheduler and not workers:
+        raise EnhanceError("give `workers` (local processes) or `scheduler` (an existing cluster's address)")
+    outcomes, todo = _plan(_absolute(groups), skip_existing=skip_existing)
+    if not todo:
+        log.info("nothing to do: every output exists; no Dask cluster started")
+        return outcomes
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            client = stack.enter_context(distributed.Client(scheduler))
+            log.info("Dask: %s", scheduler)
+        else:
+            cluster = stack.enter_context(local_cluster(workers))
+            client = stack.enter_context(distributed.Client(cluster))
+            log.info("Dask: %d local workers", workers)
+        return _run_on_client(client, outcomes, todo, progress=progress, retries=retries)
+
+
+def enhance_files_on_cluster(inputs, outputs, *, engine_options, workers=None, scheduler=None,
+                             skip_existing=False, progress=False, retries=2):
+    """:func:`enhance_groups_on_cluster` with one group: many files, one set of engine options.
+
+    Returns
+    -------
+    list of Outcome
+        In the order of ``inputs``.
 
     Raises
     ------
     EnhanceError
         dask.distributed is not installed.
     """
-    distributed = import_distributed()
-    options = dict(engine_options)
-    if options.get("weights") is not None:
-        options["weights"] = os.path.abspath(options["weights"])
-    inputs = [os.path.abspath(p) for p in inputs]
-    outputs = [os.path.abspath(p) for p in outputs]
-    cluster = None if scheduler else local_cluster(workers)
-    client = distributed.Client(scheduler or cluster)
-    try:
-        log.info("Dask: %s", f"{workers} local workers" if cluster is not None else scheduler)
-        return enhance_files_dask(client, inputs, outputs, engine_options=options, skip_existing=skip_existing,
-                                  progress=progress)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    return enhance_groups_on_cluster({engine_options.get("kind"): (inputs, outputs, engine_options)},
+                                     workers=workers, scheduler=scheduler, skip_existing=skip_existing,
+                                     progress=progress, retries=retries)

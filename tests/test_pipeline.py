@@ -1,5 +1,11 @@
 """Many files through one network: outputs as single runs, failures, resume, folders and globs."""
 
+import logging
+import os
+import re
+import signal
+import sys
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -9,9 +15,9 @@ from enhance_lib.errors import EnhanceError
 from enhance_lib.pipeline import Engine, enhance_files, output_paths
 
 
-def _write(path, seed, shape=(30, 36)):
+def _write(path, seed, shape=(30, 36), **keys):
     data = np.random.default_rng(seed).normal(1000.0, 40.0, shape).astype(np.float32)
-    header = fits.Header()
+    header = fits.Header(keys)
     header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
     header["CDELT1"], header["CDELT2"] = 0.504, 0.504
     header["CRPIX1"], header["CRPIX2"] = 10.0 + seed, 12.0
@@ -139,3 +145,145 @@ def test_workers_without_dask_is_one_line(folder, tmp_path, tiny_weights, capsys
     assert err.strip().splitlines() == [
         "enhance: error: --workers and --scheduler need dask and distributed (pip install 'enhance-keras3[dask]')"
     ]
+
+
+def _spy_local_clusters(monkeypatch):
+    """Record the worker counts of the local clusters the library starts (and start them)."""
+    from enhance_lib import cluster
+
+    started, real = [], cluster.local_cluster
+
+    def spy(workers):
+        started.append(workers)
+        return real(workers)
+
+    monkeypatch.setattr(cluster, "local_cluster", spy)
+    return started
+
+
+PROGRESS_LINE = re.compile(r"^enhancing: (\d+)/(\d+) files \(\d+ s\)$")
+
+
+@pytest.mark.slow
+def test_one_cluster_for_all_data_types(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
+    for k in (3, 4):  # magnetograms beside the three intensity files (the tiny network records no data type)
+        _write(folder / f"hmi_{k}.fits", k, CONTENT="MAGNETOGRAM", BUNIT="Gauss")
+    serial, dask_out = tmp_path / "serial", tmp_path / "dask"
+    assert _run(capsys, "-i", folder, "-o", serial, "-w", tiny_weights, "-q")[0] == 0
+    started = _spy_local_clusters(monkeypatch)
+    code, err = _run(capsys, "-i", folder, "-o", dask_out, "-w", tiny_weights, "--workers", "2")
+    assert code == 0, err
+    assert started == [2]  # one cluster for intensity and blos
+    names = [f"hmi_{k}.fits" for k in range(5)]
+    assert sorted(p.name for p in dask_out.iterdir()) == names
+    for name in names:
+        with fits.open(serial / name) as a, fits.open(dask_out / name) as b:
+            assert np.array_equal(a[0].data, b[0].data)
+            assert _without_history(a[0].header) == _without_history(b[0].header)
+    # stderr is not a terminal here: progress is whole lines, 1/5 to 5/5, one per file
+    progress = [m.groups() for m in map(PROGRESS_LINE.match, err.splitlines()) if m]
+    assert progress == [(str(k), "5") for k in range(1, 6)]
+    assert "\r" not in err
+    assert err.splitlines()[-1].startswith("5 done, 0 skipped, 0 failed")
+
+
+def test_nothing_to_do_starts_no_cluster(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    distributed = pytest.importorskip("distributed",
+                                      reason="dask.distributed is not installed (pip install -e '.[dask]')")
+    out = tmp_path / "out"
+    out.mkdir()
+    for k in range(3):
+        (out / f"hmi_{k}.fits").write_bytes(b"an earlier result")
+    started = _spy_local_clusters(monkeypatch)
+    clients = []
+    monkeypatch.setattr(distributed, "Client", lambda *a, **kw: clients.append(a) or pytest.fail("a Client"))
+    code, err = _run(capsys, "-i", folder, "-o", out, "-w", tiny_weights, "--workers", "2", "--skip-existing")
+    assert code == 0, err
+    assert err.splitlines()[-1].startswith("0 done, 3 skipped, 0 failed")
+    # one input, and an existing cluster's address (nothing listens there)
+    code, err = _run(capsys, "-i", folder / "hmi_0.fits", "-o", out / "hmi_0.fits", "-w", tiny_weights,
+                     "--workers", "2", "--skip-existing")
+    assert code == 0, err
+    code, err = _run(capsys, "-i", folder, "-o", out, "-w", tiny_weights, "--scheduler", "tcp://127.0.0.1:9",
+                     "--skip-existing", "-q")
+    assert (code, err) == (0, "")
+    assert started == [] and clients == []
+    assert all((out / f"hmi_{k}.fits").read_bytes() == b"an earlier result" for k in range(3))
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_no_file(tmp_path, tiny_weights, monkeypatch):
+    pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
+    from dask.distributed import Client
+
+    from enhance_lib import cluster
+
+    src = tmp_path / "in"
+    src.mkdir()
+    inputs = [src / f"hmi_{k:02d}.fits" for k in range(12)]
+    for k, path in enumerate(inputs):
+        _write(path, k)
+    serial_outputs = output_paths(inputs, tmp_path / "serial")
+    dask_outputs = output_paths(inputs, tmp_path / "dask")
+    options = {"kind": "intensity", "weights": str(tiny_weights)}
+    assert [o.status for o in enhance_files(Engine(**options), inputs, serial_outputs)] == ["done"] * 12
+
+    killed = []
+
+    class KillAfterTheFirstFile:
+        """Progress whose first update (the first file done) kills a worker that is running files."""
+
+        def __init__(self, total, *, initial=0, enabled=True):
+            self.done = initial
+
+        def update(self, n=1):
+            self.done += n
+            if not killed:
+                busy = {address: keys for address, keys in client.processing().items() if keys}
+                victim = max(busy, key=lambda address: len(busy[address]))
+                killed.append((pids[victim], len(busy[victim]), self.done))
+                os.kill(pids[victim], signal.SIGKILL)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(cluster, "file_progress", KillAfterTheFirstFile)
+    with cluster.local_cluster(2) as local, Client(local) as client:
+        pids = client.run(os.getpid)
+        outcomes = cluster.enhance_files_dask(client, inputs, dask_outputs, engine_options=options, progress=True)
+        client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed one
+        after = set(client.run(os.getpid).values())
+    [(pid, running, done)] = killed
+    assert running >= 1 and done < len(inputs)  # it died with files in hand, mid-batch
+    assert pid not in after and len(after) == 2
+    assert [o.status for o in outcomes] == ["done"] * 12, [o.message for o in outcomes]
+    for serial, dask in zip(serial_outputs, dask_outputs, strict=True):
+        assert os.path.exists(dask)
+        assert np.array_equal(fits.getdata(serial), fits.getdata(dask))
+
+
+def test_error_lines_never_share_the_progress_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    (folder / "hmi_1b.fits").write_text("not a FITS file")
+    # stderr (captured) is not a terminal: progress as whole lines, the error on its own
+    code, err = _run(capsys, "-i", folder, "-o", tmp_path / "log", "-w", tiny_weights)
+    assert code == 1
+    assert "\r" not in err
+    lines = err.splitlines()
+    progress = [m.groups() for m in map(PROGRESS_LINE.match, lines) if m]
+    assert progress == [(str(k), "4") for k in range(1, 5)]
+    [error] = [line for line in lines if "not a readable FITS file" in line]
+    assert error.startswith(str(folder / "hmi_1b.fits") + ": ")
+    # on a terminal, a bar: the error line is written through tqdm, on a line of its own
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, err = _run(capsys, "-i", folder, "-o", tmp_path / "tty", "-w", tiny_weights)
+    assert code == 1
+    shown = [line.rsplit("\r", 1)[-1] for line in err.split("\n")]  # what the terminal keeps of each line
+    [error] = [line for line in shown if "not a readable FITS file" in line]
+    assert error.startswith(str(folder / "hmi_1b.fits") + ": ")
+    assert any(re.match(r"enhancing: 100%.* 4/4", line) for line in shown)
+    handlers = logging.getLogger("enhance_lib").handlers  # the console handler is given back
+    assert [type(h) for h in handlers] == [logging.StreamHandler]

@@ -144,8 +144,8 @@ def _run(args):
             start = time.perf_counter()
             from ..weights import recorded_kind
 
-            options = _engine_options(args, file_kind(args.type, inputs[0], default=recorded_kind(args.weights)))
-            return _report(_run_dask(args, inputs, [output], options), start)
+            kind = file_kind(args.type, inputs[0], default=recorded_kind(args.weights))
+            return _report(_run_dask(args, {kind: (inputs, [output])}), start)
         if args.skip_existing and os.path.exists(output):
             log.info("%s exists: left as it is (--no-clobber)", output)
             return 0
@@ -164,12 +164,11 @@ def _run(args):
     outputs = output_paths(inputs, args.out)
     check_output_folder(os.path.join(args.out, "x"))  # fails early; the folder is made by the first write
     start = time.perf_counter()
+    if args.workers or args.scheduler:
+        return _report(_run_dask(args, files_by_kind(args.type, inputs, outputs, args.weights)), start)
     outcomes = []
     for kind, (group_inputs, group_outputs) in files_by_kind(args.type, inputs, outputs, args.weights).items():
         options = _engine_options(args, kind)
-        if args.workers or args.scheduler:
-            outcomes += _run_dask(args, group_inputs, group_outputs, options)
-            continue
         if args.skip_existing and all(os.path.exists(o) for o in group_outputs):
             engine = None  # nothing to do: no network to build
         else:
@@ -193,12 +192,13 @@ def _single_output(input_path, out):
     return out
 
 
-def _run_dask(args, inputs, outputs, options):
-    from ..cluster import enhance_files_on_cluster
+def _run_dask(args, groups):
+    """All the groups (kind -> (inputs, outputs)) on one Dask cluster."""
+    from ..cluster import enhance_groups_on_cluster
 
-    return enhance_files_on_cluster(inputs, outputs, engine_options=options, workers=args.workers,
-                                    scheduler=args.scheduler, skip_existing=args.skip_existing,
-                                    progress=not args.quiet)
+    groups = {kind: (*files, _engine_options(args, kind)) for kind, files in groups.items()}
+    return enhance_groups_on_cluster(groups, workers=args.workers, scheduler=args.scheduler,
+                                     skip_existing=args.skip_existing, progress=not args.quiet)
 
 
 def _report(outcomes, start):
