@@ -8,7 +8,8 @@ A writer that dies without cleaning up (``kill -9``, a node lost, power) leaves 
 temporary file: a hidden name that no input pattern or output check takes for a
 file of the program's, and which records the writer's process and host
 (``.out.fits.~4242@node07~k2j3h4g5.tmp``). The next write into that folder removes
-the temporary files whose writer, on this host, is gone.
+the temporary files whose writer, on this host, is gone (as does a batch into that folder,
+even one with nothing left to write).
 """
 
 import contextlib
@@ -20,7 +21,7 @@ import tempfile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["atomic_path", "is_temporary", "new_file_mode", "remove_stale_temporaries"]
+__all__ = ["atomic_path", "clean_folder", "is_temporary", "new_file_mode", "remove_stale_temporaries"]
 
 # ".<name>.~<pid>@<host>~<mkstemp's 8 random characters><suffix>"
 _TEMPORARY = re.compile(r"^\..*\.~(?P<pid>\d+)@(?P<host>[^~/]+)~[a-z0-9_]{8}")
@@ -73,6 +74,15 @@ def remove_stale_temporaries(folder):
     return removed
 
 
+def clean_folder(folder):
+    """:func:`remove_stale_temporaries` in ``folder`` (a batch calls it for its output folders); the
+    writes that follow in this process then need not look again."""
+    folder = os.path.abspath(os.fspath(folder))
+    if os.path.isdir(folder):
+        remove_stale_temporaries(folder)
+        _CLEANED.add(folder)
+
+
 def new_file_mode(destination):
     """Permissions for a file replacing ``destination``: its own, else the umask default."""
     try:
@@ -108,9 +118,8 @@ def atomic_path(path, *, suffix=".tmp"):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    if folder not in _CLEANED:
-        remove_stale_temporaries(folder)
-        _CLEANED.add(folder)
+    if folder not in _CLEANED:  # the first write into a folder in this process
+        clean_folder(folder)
     prefix = f".{os.path.basename(path)}.~{os.getpid()}@{_host()}~"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
     os.close(fd)

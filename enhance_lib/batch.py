@@ -13,6 +13,7 @@ import glob
 import logging
 import os
 
+from .atomic import clean_folder
 from .engine import check_output_folder
 from .errors import EnhanceError
 from .kinds import resolve_kind
@@ -21,8 +22,8 @@ from .progress import file_progress
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "FITS_PATTERNS", "Outcome", "enhance_files", "expand_inputs", "file_kind", "files_by_kind", "output_paths",
-    "summary",
+    "FITS_PATTERNS", "Outcome", "enhance_files", "expand_inputs", "file_kind", "files_by_kind", "log_stopped",
+    "output_paths", "summary",
 ]
 
 # What a folder given as input contributes (sorted).
@@ -166,6 +167,8 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
     from .fitsio import same_file
 
     outcomes = [Outcome(os.fspath(i), os.fspath(o), "pending") for i, o in zip(inputs, outputs, strict=True)]
+    for folder in {os.path.dirname(os.path.abspath(o.output)) for o in outcomes}:
+        clean_folder(folder)  # what killed runs left, even when nothing is left to write
     todo = []
     for outcome in outcomes:
         if skip_existing and os.path.exists(outcome.output):
@@ -209,10 +212,15 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
         # whole or absent, never partial); say how far the batch got, then stop.
         if writing is not None and writing[0].done() and writing[1].status == "pending":
             _finish_write(*writing, bar, fail)
-        log.warning("stopped after %d of %d files (%s); rerun with `skip_existing` to finish the rest",
-                    sum(o.status != "pending" for o in outcomes), len(outcomes), summary(outcomes))
+        log_stopped(outcomes)
         raise
     return outcomes
+
+
+def log_stopped(outcomes):
+    """Say how far an interrupted batch got, and how to finish it."""
+    log.warning("stopped after %d of %d files (%s); rerun with `skip_existing` to finish the rest",
+                sum(o.status != "pending" for o in outcomes), len(outcomes), summary(outcomes))
 
 
 def summary(outcomes):

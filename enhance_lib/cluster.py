@@ -11,7 +11,8 @@ import contextlib
 import logging
 import os
 
-from .batch import Outcome
+from .atomic import clean_folder
+from .batch import Outcome, log_stopped
 from .engine import Engine
 from .errors import EnhanceError
 from .progress import file_progress
@@ -35,7 +36,7 @@ def _enhance_on_worker(input_path, output_path, options):
     key = _engine_key(options)
     if key not in _WORKER_ENGINES:
         _WORKER_ENGINES[key] = Engine(**options)
-    outcome = Outcome(os.fspath(input_path), os.fspath(output_path), "done")
+    outcome = Outcome(os.fspath(input_path), os.fspath(output_path), "done", replaced=os.path.exists(output_path))
     try:
         _WORKER_ENGINES[key].enhance_file(input_path, output_path)
     except (EnhanceError, OSError) as exc:
@@ -94,6 +95,8 @@ def _plan(groups, *, skip_existing):
             else:
                 todo.append((len(outcomes), options))
             outcomes.append(outcome)
+    for folder in {os.path.dirname(os.path.abspath(o.output)) for o in outcomes}:
+        clean_folder(folder)  # what killed runs or workers left there (on this host)
     return outcomes, todo
 
 
@@ -105,16 +108,23 @@ def _run_on_client(client, outcomes, todo, *, progress, retries):
                       retries=retries): k
         for k, options in todo
     }
-    with file_progress(len(outcomes), initial=len(outcomes) - len(todo), enabled=progress) as bar:
-        for future in distributed.as_completed(futures):
-            k = futures[future]
-            try:
-                outcomes[k] = future.result()
-            except Exception as exc:  # workers died too often while running it, or a bug there
-                outcomes[k].status, outcomes[k].message = "failed", f"on the worker: {exc}"
-            if outcomes[k].status == "failed":
-                log.error("%s: %s", outcomes[k].input, outcomes[k].message)
-            bar.update()
+    try:
+        with file_progress(len(outcomes), initial=len(outcomes) - len(todo), enabled=progress) as bar:
+            for future in distributed.as_completed(futures):
+                k = futures[future]
+                try:
+                    outcomes[k] = future.result()
+                except Exception as exc:  # workers died too often while running it, or a bug there
+                    outcomes[k].status, outcomes[k].message = "failed", f"on the worker: {exc}"
+                if outcomes[k].status == "failed":
+                    log.error("%s: %s", outcomes[k].input, outcomes[k].message)
+                bar.update()
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: the files not finished are cancelled (a worker stopped mid-write leaves
+        # a temporary file that the next run into the folder removes); say how far the batch got.
+        client.cancel(list(futures))
+        log_stopped(outcomes)
+        raise
     return outcomes
 
 

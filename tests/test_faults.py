@@ -252,3 +252,57 @@ def test_a_batch_goes_on_after_a_full_disk(small_tmpfs, tmp_path, tiny_weights, 
     assert "1 done, 0 skipped, 1 failed" in err
     assert os.listdir(out) == ["b_small.fits"]
     assert fits.getdata(out / "b_small.fits").shape == (60, 60)
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_dask_batch(tmp_path, tiny_weights, monkeypatch, capsys):
+    """SIGTERM while Dask workers run a batch: exit 143 after saying how far it got; every output
+    is whole; the rerun finishes the job and removes what stopped workers left."""
+    pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
+    from enhance_lib import cluster
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(8):
+        _image(folder / f"f{k}.fits", seed=k)
+    out = tmp_path / "out"
+    real_progress = cluster.file_progress
+
+    def terminated_after_the_first_file(total, **kwargs):
+        bar = real_progress(total, **kwargs)
+        update = bar.update
+
+        def first_update_signals(n=1):
+            update(n)
+            os.kill(os.getpid(), signal.SIGTERM)  # a real signal, handled in this (the main) thread
+
+        bar.update = first_update_signals
+        return bar
+
+    monkeypatch.setattr(cluster, "file_progress", terminated_after_the_first_file)
+    code = enhance_main(["-i", str(folder), "-o", str(out), "-w", str(tiny_weights), "--workers", "2"])
+    err = capsys.readouterr().err
+    assert code == 143, err
+    lines = err.strip().splitlines()
+    assert lines[-1] == "enhance: terminated by SIGTERM"
+    assert any(line.startswith("stopped after ") and "rerun with --skip-existing" in line for line in lines), err
+    for name in os.listdir(out):
+        assert is_temporary(name) or fits.getdata(out / name).shape == (80, 96)
+    monkeypatch.setattr(cluster, "file_progress", real_progress)
+    assert enhance_main(["-i", str(folder), "-o", str(out), "-w", str(tiny_weights), "-q", "--skip-existing"]) == 0
+    assert sorted(os.listdir(out)) == [f"f{k}.fits" for k in range(8)]
+
+
+def test_a_batch_with_nothing_to_write_still_removes_dead_writers_temporaries(tmp_path, tiny_weights):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _image(folder / "a.fits")
+    out = tmp_path / "out"
+    assert enhance_main(["-i", str(folder), "-o", str(out), "-w", str(tiny_weights), "-q"]) == 0
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    from enhance_lib.atomic import _host
+
+    left = out / f".a.fits.~{int(dead.stdout)}@{_host()}~abcd1234.tmp"  # as a writer killed mid-write left it
+    left.write_bytes(b"partial")
+    assert enhance_main(["-i", str(folder), "-o", str(out), "-w", str(tiny_weights), "-q", "--skip-existing"]) == 0
+    assert os.listdir(out) == ["a.fits"]
