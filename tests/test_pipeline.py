@@ -193,3 +193,62 @@ def test_a_lying_file_does_not_stop_the_batch(folder, tmp_path, tiny_weights, ca
     ]
     assert "Traceback" not in err
     assert lines[-1].startswith("3 done, 0 skipped, 1 failed")
+
+
+def _memory_runs_out_for(monkeypatch, shape):
+    """The network runs out of memory on planes of ``shape`` (numpy's MemoryError), on others it runs."""
+    import enhance_lib.predict as predict
+
+    real = predict.enhance_array
+
+    def enhance_array(plane, *args, **kwargs):
+        if plane.shape == shape:
+            raise MemoryError("Unable to allocate 4 GiB for an array")
+        return real(plane, *args, **kwargs)
+
+    monkeypatch.setattr(predict, "enhance_array", enhance_array)
+
+
+def test_out_of_memory_fails_one_file_of_a_batch(folder, tmp_path, tiny_weights, monkeypatch):
+    _write(folder / "hmi_1b.fits", 7, shape=(40, 44))
+    _memory_runs_out_for(monkeypatch, (40, 44))
+    inputs = sorted(folder.glob("*.fits"))
+    outcomes = enhance_files(Engine(kind="intensity", weights=tiny_weights), inputs,
+                             output_paths(inputs, tmp_path / "out"))
+    assert [o.status for o in outcomes] == ["done", "done", "failed", "done"]
+    assert outcomes[2].message == ("out of memory enhancing the image of 44 x 40 pixels (0.00704 MB as float32; "
+                                   "its x2 output is 4 times that)")
+    assert not (tmp_path / "out" / "hmi_1b.fits").exists()
+
+
+def test_a_bare_memory_error_fails_one_file_of_a_batch(folder, tmp_path, tiny_weights):
+    # An engine of another making that lets a MemoryError through: the batch goes on.
+    class LeakyEngine(Engine):
+        def predict(self, prepared, **kwargs):
+            if prepared.path.endswith("hmi_1.fits"):
+                raise MemoryError
+            return super().predict(prepared, **kwargs)
+
+    inputs = sorted(folder.glob("*.fits"))
+    outcomes = enhance_files(LeakyEngine(kind="intensity", weights=tiny_weights), inputs,
+                             output_paths(inputs, tmp_path / "out"))
+    assert [(o.status, o.message) for o in outcomes] == [("done", ""), ("failed", "out of memory"), ("done", "")]
+
+
+def test_out_of_memory_in_one_run_is_one_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    _memory_runs_out_for(monkeypatch, (30, 36))
+    dst = tmp_path / "o.fits"
+    code, err = _run(capsys, "-i", folder / "hmi_0.fits", "-o", dst, "-w", tiny_weights, "-q")
+    _one_line_error(code, err, dst, "hmi_0.fits: out of memory enhancing the image of 36 x 30 pixels")
+
+
+def test_out_of_memory_reading_is_one_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    from enhance_lib import fitsio
+
+    def image_data(raw, header):
+        raise MemoryError
+
+    monkeypatch.setattr(fitsio, "image_data", image_data)
+    dst = tmp_path / "o.fits"
+    code, err = _run(capsys, "-i", folder / "hmi_0.fits", "-o", dst, "-w", tiny_weights, "-q")
+    _one_line_error(code, err, dst, "hmi_0.fits: out of memory reading the image of 36 x 30 pixels (0.00432 MB")
