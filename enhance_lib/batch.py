@@ -118,7 +118,11 @@ class Outcome:
 
     def fail(self, exc):
         """Mark it failed, with the error's message (without the path an EnhanceError prefixes)."""
-        self.status, self.message = "failed", getattr(exc, "message", None) or str(exc)
+        if isinstance(exc, MemoryError):
+            message = "out of memory"
+        else:
+            message = getattr(exc, "message", None) or str(exc)
+        self.status, self.message = "failed", message
 
 
 def output_paths(inputs, folder):
@@ -145,8 +149,9 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
     """Enhance many files through one network, reading ahead and writing behind.
 
     While file k is predicted, a thread reads and normalises file k+1 (at most
-    one file ahead) and another writes file k-1. A file that cannot be done is
-    logged as one error line naming it; the others go on.
+    one file ahead) and another writes file k-1. A file that cannot be done (an
+    :class:`EnhanceError`, an ``OSError``, or memory running out) is logged as one error
+    line naming it; the others go on.
 
     Parameters
     ----------
@@ -198,7 +203,9 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
                 try:
                     prepared = current.result()
                     result = engine.predict(prepared)
-                except (EnhanceError, OSError) as exc:
+                except (EnhanceError, OSError, MemoryError) as exc:
+                    # An Engine says which image ran out of memory (engine.out_of_memory); a bare
+                    # MemoryError (another engine's) still fails this file only.
                     fail(outcome, exc)
                     bar.update()
                     continue
@@ -236,6 +243,6 @@ def _finish_write(future, outcome, bar, fail):
     try:
         outcome.replaced = future.result()
         outcome.status = "done"
-    except (EnhanceError, OSError) as exc:
+    except (EnhanceError, OSError, MemoryError) as exc:
         fail(outcome, exc)
     bar.update()

@@ -23,7 +23,7 @@ from .kinds import check_kind, resolve_kind
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Engine", "check_options", "check_output_folder", "default_weights", "enhance_file", "prepare",
+    "Engine", "check_options", "check_output_folder", "default_weights", "enhance_file", "out_of_memory", "prepare",
     "prepare_data",
 ]
 
@@ -174,15 +174,55 @@ def prepare(path, *, kind=None, normalization=None, default_kind=None):
     Raises
     ------
     EnhanceError
-        Unreadable or not FITS, no image, an all-NaN plane, a bad normalisation.
+        Unreadable or not FITS, a header that promises more than the file holds or the
+        memory takes, no image, an all-NaN plane, a bad normalisation, or the memory
+        running out all the same (a ``MemoryError`` becomes :func:`out_of_memory`).
     """
-    from .fitsio import read_image
+    from .fitsio import read_header, read_image
 
-    image = read_image(path)
-    prepared = prepare_data(image.data, image.header, kind=kind, normalization=normalization, source=str(path),
-                            default_kind=default_kind)
+    try:
+        image = read_image(path)
+        prepared = prepare_data(image.data, image.header, kind=kind, normalization=normalization, source=str(path),
+                                default_kind=default_kind)
+    except MemoryError:
+        # read_image refuses what will not fit; the memory can still run out (other programs).
+        header = read_header(path)
+        shape = None if header is None else tuple(header.get(f"NAXIS{i}", 0) for i in range(header["NAXIS"], 0, -1))
+        raise out_of_memory("reading", shape, path) from None
     prepared.image = image  # with its HDU index, for the HISTORY
     return prepared
+
+
+def out_of_memory(step, shape, path):
+    """The :class:`EnhanceError` that stands for a ``MemoryError`` at ``step`` of enhancing an image.
+
+    Parameters
+    ----------
+    step : str
+        'reading', 'enhancing' or 'writing'.
+    shape : tuple of int or None
+        (ny, nx) or (nplanes, ny, nx) of the input image, when known.
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    EnhanceError
+        'out of memory enhancing the image of 4096 x 4096 pixels (67.1 MB as float32; its x2
+        output is 4 times that)', naming the file.
+
+    Examples
+    --------
+    >>> out_of_memory("enhancing", (4096, 4096), "hmi.fits").message
+    'out of memory enhancing the image of 4096 x 4096 pixels (67.1 MB as float32; its x2 output is 4 times that)'
+    """
+    if not shape:
+        return EnhanceError(f"out of memory {step} the image", path=path)
+    *planes, ny, nx = (int(n) for n in shape)
+    size = 4 * nx * ny * (planes[0] if planes else 1)
+    what = f"{nx} x {ny} pixels" + (f" x {planes[0]} planes" if planes else "")
+    return EnhanceError(f"out of memory {step} the image of {what} ({size / 1e6:.3g} MB as float32; its x2 output "
+                        "is 4 times that)", path=path)
 
 
 class Engine:
@@ -282,7 +322,8 @@ class Engine:
         Raises
         ------
         EnhanceError
-            An image smaller than the network's reach.
+            An image smaller than the network's reach; out of memory (:func:`out_of_memory`; a
+            ``MemoryError`` would end a batch or the program with a traceback).
         """
         from .predict import enhance_array
 
@@ -293,12 +334,15 @@ class Engine:
                 f"image is {ny} x {nx} pixels, smaller than the network's reach ({reach} x {reach}: each output "
                 f"pixel depends on the input up to {self.predictor.margin} pixels away), so the output would be "
                 "made mostly from the padding at its edges; enhance a larger region", path=prepared.path)
-        outputs = [
-            np.full((2 * ny, 2 * nx), np.nan, np.float32) if normalizer is None
-            else enhance_array(plane, self.predictor, normalizer, progress=progress, response=self.response)
-            for plane, normalizer in zip(prepared.planes, prepared.normalizers, strict=True)
-        ]
-        return np.stack(outputs) if prepared.image.data.ndim == 3 else outputs[0]
+        try:
+            outputs = [
+                np.full((2 * ny, 2 * nx), np.nan, np.float32) if normalizer is None
+                else enhance_array(plane, self.predictor, normalizer, progress=progress, response=self.response)
+                for plane, normalizer in zip(prepared.planes, prepared.normalizers, strict=True)
+            ]
+            return np.stack(outputs) if prepared.image.data.ndim == 3 else outputs[0]
+        except MemoryError:
+            raise out_of_memory("enhancing", prepared.image.data.shape, prepared.path) from None
 
     def output_header(self, prepared, result):
         """The header of ``result``: the input's, updated for the x2 grid, with HISTORY.
@@ -350,11 +394,19 @@ class Engine:
         -------
         bool
             True when it replaced a file that was there.
+
+        Raises
+        ------
+        EnhanceError
+            The output cannot be written, or the memory runs out (:func:`out_of_memory`).
         """
         from .fitsio import write_image
 
-        return write_image(output_path, result, self.output_header(prepared, result), input_path=prepared.path,
-                           compress=self.compress)
+        try:
+            return write_image(output_path, result, self.output_header(prepared, result), input_path=prepared.path,
+                               compress=self.compress)
+        except MemoryError:
+            raise out_of_memory("writing", prepared.image.data.shape, prepared.path) from None
 
     def enhance_file(self, input_path, output_path, *, progress=False, prepared=None):
         """Enhance one file; return the enhanced data as written.

@@ -2,18 +2,24 @@
 
 The reader takes the first HDU that holds an image of two or more dimensions, so
 that the Rice-compressed HMI files distributed by JSOC (an empty primary HDU and
-a ``CompImageHDU`` in HDU 1) are read like plain ones. The writer replaces its
-destination atomically: a crash never leaves a truncated file or loses an older
-one.
+a ``CompImageHDU`` in HDU 1) are read like plain ones. Before it reads any data it
+checks what the header promises against the file and the memory
+(:func:`check_promises`): a corrupt or truncated file is refused in one line
+instead of being padded with zeros or ending in a ``MemoryError``. The writer
+replaces its destination atomically: a crash never leaves a truncated file or
+loses an older one.
 """
 
+import contextlib
 import dataclasses
 import errno
 import logging
+import math
 import os
 import re
 import shutil
 import warnings
+import zlib
 
 import numpy as np
 from astropy.io import fits
@@ -26,8 +32,12 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "COMPRESSION",
+    "DEFLATE_MAX_RATIO",
+    "MEMORY_FACTOR",
     "FitsImage",
     "add_history",
+    "available_memory",
+    "check_promises",
     "image_data",
     "pixel_scale",
     "read_header",
@@ -89,6 +99,9 @@ def _is_image_hdu(hdu):
 def read_image(path):
     """Read the first image of a FITS file.
 
+    What the header promises is checked before any data is read
+    (:func:`check_promises`).
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -101,7 +114,9 @@ def read_image(path):
     ------
     EnhanceError
         If the file is missing or not FITS, holds no image, the image is 1-D or
-        has more than 3 dimensions, or no pixel is finite.
+        has more than 3 dimensions, the file is too short for what its header
+        promises (truncated or corrupt), the image would not fit in the memory
+        available, or no pixel is finite.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -116,13 +131,16 @@ def read_image(path):
             raise
         except PermissionError:
             raise EnhanceError("permission denied", path=path) from None
-        except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
+        except (OSError, EOFError, zlib.error, ValueError, TypeError, IndexError, KeyError) as exc:
+            # EOFError and zlib.error: a damaged gzip stream.
             msg = f"not a readable FITS file ({exc})"
             raise EnhanceError(msg, path=path) from None
     for w in caught:
-        # Header repairs were asked for (silentfix); anything else (e.g. a truncated
-        # file) is worth telling the user.
-        if not issubclass(w.category, VerifyWarning):
+        # Header repairs were asked for (silentfix). astropy's "File may have been
+        # truncated" (as often as it looks) is moot: check_promises found the image's data
+        # whole, only the padding after them or an HDU after the image can be missing.
+        # Anything else is worth telling the user.
+        if not issubclass(w.category, VerifyWarning) and "may have been truncated" not in str(w.message):
             warn_user(f"{path}: {w.message}")
 
     data, header, index = found
@@ -134,6 +152,9 @@ def read_image(path):
 
 def read_header(path):
     """The header of the image :func:`read_image` would read, without reading its data.
+
+    Only headers are read (cheap, whatever the header promises); :func:`read_image`
+    checks the promises.
 
     Returns
     -------
@@ -148,14 +169,19 @@ def read_header(path):
                 for hdu in hdul:
                     if _is_image_hdu(hdu) and int(hdu.header.get("NAXIS", 0)) >= 2:
                         return hdu.header.copy()
-    except (OSError, ValueError, TypeError, IndexError, KeyError):
+    except (OSError, EOFError, zlib.error, ValueError, TypeError, IndexError, KeyError):
         return None
     return None
 
 
 def _read_hdus(path):
-    """Return (data, header, index) of the first image with ndim >= 2."""
+    """Return (data, header, index) of the first image with ndim >= 2.
+
+    HDUs are chosen from their headers; data is read only from the chosen one, once
+    :func:`check_promises` has passed it.
+    """
     one_d = False
+    file_size = os.path.getsize(path)
     with fits.open(path, memmap=False) as hdul:
         # 'silentfix+ignore' is verify('silentfix') that does not stop at the
         # unfixable cards of an otherwise readable file (HMI headers have some).
@@ -163,19 +189,205 @@ def _read_hdus(path):
         for index, hdu in enumerate(hdul):
             if not _is_image_hdu(hdu):
                 continue
+            axes = _axes(hdu.header)
+            if not axes or 0 in axes:
+                continue  # no data
+            if len(axes) == 1:
+                one_d = True
+                continue
+            if len(axes) > 3:
+                msg = f"data has {len(axes)} dimensions, need a 2-D image or a 3-D cube"
+                raise EnhanceError(msg, path=path)
+            check_promises(path, hdu, file_size=file_size)
             raw = hdu.data
             if raw is None or raw.size == 0:
                 continue
-            if raw.ndim < 2:
-                one_d = True
-                continue
-            if raw.ndim > 3:
-                msg = f"data has {raw.ndim} dimensions, need a 2-D image or a 3-D cube"
-                raise EnhanceError(msg, path=path)
             return image_data(raw, hdu.header), hdu.header.copy(), index
     if one_d:
         raise EnhanceError("data is 1-D, need a 2-D image or a 3-D cube", path=path)
     raise EnhanceError("no image data in any HDU", path=path)
+
+
+def _axes(header):
+    """(NAXIS1, NAXIS2, ...) of a header, in FITS order."""
+    return tuple(int(header.get(f"NAXIS{i}", 0)) for i in range(1, int(header.get("NAXIS", 0)) + 1))
+
+
+#: Memory an ``enhance`` run takes per byte of its image as float32, beyond the program's own
+#: (libraries, network): the file as read, its float32 copy, the normalised planes, the x2
+#: output (4x) and what writing it takes. Measured by ``benchmarks/batch_memory.py`` as the
+#: growth of the peak RSS of ``enhance.py`` from a 2048^2 to a 4096^2 image: 9.9 for float32
+#: files, 11.1 for HMI's (int32 with BSCALE, Rice-compressed, read as float64); rounded up.
+#: The tiles' work space (another ~0.5 GB with tiles of 512, whatever the image) is not
+#: counted, so that the check refuses only what certainly would not fit.
+MEMORY_FACTOR = 12
+
+#: The most a deflate stream (gzip) can expand: 1032 bytes out for each byte in (RFC 1951:
+#: a 258-byte match costs at least 2 bits). A ``.fits.gz`` file of n bytes cannot hold more
+#: than 1032 n bytes of FITS.
+DEFLATE_MAX_RATIO = 1032
+
+
+def check_promises(path, hdu, *, file_size=None, memory=None):
+    """Refuse an image HDU whose header promises more than the file holds or the memory takes.
+
+    Called by :func:`read_image` before any data is read, so that a corrupt download
+    whose header says 200000 x 200000 is one line, not a ``MemoryError``, and a
+    truncated file is refused rather than padded.
+
+    * A plain image: its data, ``|BITPIX|/8 * NAXIS1 * NAXIS2 (* NAXIS3)`` bytes, must
+      lie between the end of its header and the end of the file (the padding to 2880
+      bytes after it is not required).
+    * A tile-compressed image (``CompImageHDU``): its binary table, ``NAXIS1 * NAXIS2``
+      bytes of rows and a heap of ``PCOUNT``, must lie in the file likewise, and the
+      table must have one row per tile of the image its ZNAXISn and ZTILEn describe
+      (FITS standard 4.0, section 10.1).
+    * A gzipped file (``.fits.gz``): its decompressed size cannot be known without
+      decompressing it (gzip's ISIZE trailer holds it modulo 2^32, for the last member
+      only), so the limit is what deflate can expand the file to at most
+      (:data:`DEFLATE_MAX_RATIO`), an upper bound that never refuses a good file; a
+      gzipped file cut short is refused by the decompression. Files compressed
+      otherwise (bzip2, zip, xz) get the memory check only.
+    * Memory: :data:`MEMORY_FACTOR` times the image's float32 size must not exceed
+      :func:`available_memory` (not checked where it is unknown).
+
+    Parameters
+    ----------
+    path : str
+        The file, for messages and its size.
+    hdu : astropy.io.fits.ImageHDU, PrimaryHDU or CompImageHDU
+        An HDU of a file opened by astropy, its data not yet read.
+    file_size : int, optional
+        The size of the file in bytes (default: from the file system).
+    memory : int, optional
+        Bytes available (default :func:`available_memory`).
+
+    Raises
+    ------
+    EnhanceError
+        One line naming the file: what the header promises and what the file (or the
+        memory) holds.
+    """
+    info = hdu.fileinfo()
+    file_size = os.path.getsize(path) if file_size is None else file_size
+    axes = _axes(hdu.header)
+    pixels = math.prod(axes)
+    shape = " x ".join(str(n) for n in axes)
+    compression = getattr(info["file"], "compression", None) if info else None
+    if info is not None and compression in (None, "gzip"):
+        if compression == "gzip":
+            room = DEFLATE_MAX_RATIO * file_size - info["datLoc"]
+            holds = (f"the gzipped file ({_size_text(file_size)}) can hold at most {_size_text(max(room, 0))} "
+                     "after the header")
+        else:
+            room = file_size - info["datLoc"]
+            holds = f"the file holds only {_size_text(max(room, 0))} after the header"
+        if isinstance(hdu, fits.CompImageHDU):
+            table = _stored_header(hdu, info)
+            stored = int(table["NAXIS1"]) * int(table["NAXIS2"]) + int(table.get("PCOUNT", 0))
+            promise = f"header promises a compressed image of {shape} pixels in a table of {_size_text(stored)}"
+            _check_tiles(path, table, axes, shape)
+        else:
+            bits = abs(int(hdu.header["BITPIX"]))
+            stored = bits // 8 * pixels
+            promise = f"header promises {shape} pixels of {bits}-bit data ({_size_text(stored)})"
+        if stored > room:
+            raise EnhanceError(f"{promise} but {holds}: truncated or corrupt", path=path)
+    memory = available_memory() if memory is None else memory
+    need = MEMORY_FACTOR * 4 * pixels
+    if memory is not None and need > memory:
+        msg = (f"the image ({shape} pixels, {_size_text(4 * pixels)} as float32) needs about {_size_text(need)} "
+               f"of memory to enhance, but {_size_text(memory)} is available")
+        raise EnhanceError(msg, path=path)
+
+
+def _stored_header(hdu, info):
+    """The binary-table header of a tile-compressed HDU, as stored in the file (astropy's
+    ``hdu.header`` is the image header)."""
+    file = info["file"]
+    here = file.tell()
+    try:
+        file.seek(info["hdrLoc"])
+        raw = file.read(info["datLoc"] - info["hdrLoc"])
+    finally:
+        file.seek(here)
+    return fits.Header.fromstring(raw.decode("ascii", errors="replace"))
+
+
+def _check_tiles(path, table, axes, shape):
+    """A compressed table must have one row per tile (ZTILE1 defaults to the row, the others to 1)."""
+    tiles = [int(table.get(f"ZTILE{i}", n if i == 1 else 1)) for i, n in enumerate(axes, 1)]
+    if min(tiles) < 1:
+        raise EnhanceError(f"compressed image with tiles of {' x '.join(map(str, tiles))} pixels: corrupt", path=path)
+    expected = math.prod(-(-n // t) for n, t in zip(axes, tiles, strict=True))
+    rows = int(table["NAXIS2"])
+    if rows != expected:
+        msg = (f"header promises a compressed image of {shape} pixels in {expected} tiles of "
+               f"{' x '.join(map(str, tiles))} but its table has {rows} rows: truncated or corrupt")
+        raise EnhanceError(msg, path=path)
+
+
+def _size_text(nbytes):
+    """A byte count for people: '5.8 kB', '160 GB' (powers of 1000)."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def available_memory():
+    """Bytes this process can still take without swapping, or None when unknown.
+
+    The smaller of the system's available memory (``MemAvailable`` of ``/proc/meminfo``,
+    which counts reclaimable caches; else the free pages, ``os.sysconf``) and the room
+    left under the memory limit of the process's cgroup and its parents (``memory.max``
+    less ``memory.current``; cgroup v1's ``memory.limit_in_bytes`` less
+    ``memory.usage_in_bytes``), where there is one.
+
+    Returns
+    -------
+    int or None
+    """
+    found = []
+    try:
+        with open("/proc/meminfo") as f:
+            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found:  # not Linux: the free pages, if the system says
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    found += _cgroup_room()
+    return min(found) if found else None
+
+
+def _cgroup_room():
+    """Bytes left under each memory limit of this process's cgroups (v2 and v1), from its own up."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    room = []
+    for line in lines:
+        _, controllers, group = line.split(":", 2)
+        if controllers == "":  # v2
+            root, limit, usage = "/sys/fs/cgroup", "memory.max", "memory.current"
+        elif "memory" in controllers.split(","):
+            root, limit, usage = "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
+        else:
+            continue
+        folder = os.path.normpath(root + "/" + group.strip("/"))
+        while folder.startswith(root):
+            try:
+                with open(os.path.join(folder, limit)) as f_limit, open(os.path.join(folder, usage)) as f_usage:
+                    text, used = f_limit.read().strip(), int(f_usage.read())
+                if text != "max" and int(text) < 2**60:  # v1 writes "no limit" as a huge number
+                    room.append(max(int(text) - used, 0))
+            except (OSError, ValueError):
+                pass
+            folder = os.path.dirname(folder)
+    return room
 
 
 def image_data(raw, header):

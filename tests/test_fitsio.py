@@ -1,5 +1,6 @@
 """Tests of enhance_lib.fitsio on small synthetic files."""
 
+import gzip
 import os
 import sys
 
@@ -149,6 +150,150 @@ def test_read_errors(tmp_path):
 
     with pytest.raises(EnhanceError, match="folder"):
         read_image(tmp_path)
+
+
+# --- files that lie: headers that promise more than the file or the memory holds -------
+
+
+def _set_card(raw, key, value, *, after=b""):
+    """Rewrite the integer card ``key`` (the first one after the bytes ``after``) in place."""
+    start = raw.index(after) if after else 0
+    at = raw.index(key.ljust(8).encode() + b"= ", start)
+    raw[at:at + 80] = f"{key:<8}= {value:>20}".ljust(80).encode()
+
+
+def _lying_file(path, *, nx=200000, ny=200000):
+    """A small float32 image whose header then says ``nx`` x ``ny``: a corrupt download."""
+    fits.PrimaryHDU(_image(64, 48)).writeto(path)
+    raw = bytearray(path.read_bytes())
+    _set_card(raw, "NAXIS1", nx)
+    _set_card(raw, "NAXIS2", ny)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _compressed_file(path, data):
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, compression_type="RICE_1")]).writeto(path)
+    return path
+
+
+def test_header_promising_more_than_the_file_holds(tmp_path):
+    path = _lying_file(tmp_path / "lie.fits")
+    with pytest.raises(EnhanceError) as err:
+        read_image(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: header promises 200000 x 200000 pixels of 32-bit data (160 GB)")
+    assert f"holds only {(os.path.getsize(path) - 2880) / 1e3:.3g} kB after the header" in message
+    assert message.endswith("truncated or corrupt") and "\n" not in message
+    # the header alone (for the kind of data) is still cheap to read
+    assert fitsio.read_header(path)["NAXIS1"] == 200000
+
+
+def test_truncated_file_is_refused_not_padded(tmp_path):
+    path = tmp_path / "cut.fits"
+    fits.PrimaryHDU(_image(64, 48)).writeto(path)
+    os.truncate(path, 2880 + 4 * 64 * 48 - 4)  # the last pixel is missing
+    with pytest.raises(EnhanceError, match=r"48 x 64 pixels of 32-bit data \(12.3 kB\) but the file holds only "
+                       r"12.3 kB after the header: truncated or corrupt"):
+        read_image(path)
+
+
+def test_missing_padding_alone_is_not_truncation(tmp_path):
+    # The data are whole; only the padding to a multiple of 2880 bytes after them is missing.
+    path = tmp_path / "unpadded.fits"
+    data = _image(64, 48)
+    fits.PrimaryHDU(data).writeto(path)
+    os.truncate(path, 2880 + data.nbytes)
+    np.testing.assert_array_equal(read_image(path).data, data)  # and no warning that it "may have been truncated"
+
+
+def test_gzipped_header_promising_more_than_deflate_can_hold(tmp_path):
+    plain = _lying_file(tmp_path / "lie.fits")
+    path = tmp_path / "lie.fits.gz"
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    with pytest.raises(EnhanceError, match=r"200000 x 200000 pixels of 32-bit data \(160 GB\) but the gzipped file "
+                       r"\(.* kB\) can hold at most .* MB after the header: truncated or corrupt"):
+        read_image(path)
+    # an honest gzipped file is read as the plain one
+    good = tmp_path / "good.fits"
+    fits.PrimaryHDU(_image()).writeto(good)
+    (tmp_path / "good.fits.gz").write_bytes(gzip.compress(good.read_bytes()))
+    np.testing.assert_array_equal(read_image(tmp_path / "good.fits.gz").data, _image())
+
+
+def test_compressed_table_promising_more_than_the_file_holds(tmp_path):
+    path = _compressed_file(tmp_path / "heap.fits", _image(64, 48))
+    raw = bytearray(path.read_bytes())
+    _set_card(raw, "PCOUNT", 10**9, after=b"XTENSION")  # a heap of 1 GB
+    path.write_bytes(bytes(raw))
+    with pytest.raises(EnhanceError, match=r"heap.fits: header promises a compressed image of 48 x 64 pixels in a "
+                       r"table of 1 GB but the file holds only .* kB after the header: truncated or corrupt"):
+        read_image(path)
+
+
+def test_truncated_compressed_file(tmp_path):
+    path = _compressed_file(tmp_path / "cut.fits", _image(64, 48))
+    os.truncate(path, os.path.getsize(path) - 4000)
+    with pytest.raises(EnhanceError, match=r"compressed image of 48 x 64 pixels in a table of .* truncated or corrupt"):
+        read_image(path)
+
+
+def test_compressed_image_larger_than_its_tiles(tmp_path):
+    # The table is whole, but the image it claims to hold has far more tiles (rows) than it.
+    path = _compressed_file(tmp_path / "tiles.fits", _image(64, 48))
+    raw = bytearray(path.read_bytes())
+    _set_card(raw, "ZNAXIS1", 200000, after=b"XTENSION")
+    _set_card(raw, "ZNAXIS2", 200000, after=b"XTENSION")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(EnhanceError, match=r"200000 x 200000 pixels in 833400000 tiles of 48 x 1 but its table has "
+                       r"64 rows: truncated or corrupt"):
+        read_image(path)
+
+
+def test_image_too_large_for_the_memory(tmp_path, monkeypatch):
+    path = tmp_path / "big.fits"
+    fits.PrimaryHDU(_image(64, 48)).writeto(path)
+    need = fitsio.MEMORY_FACTOR * 4 * 64 * 48
+    monkeypatch.setattr(fitsio, "available_memory", lambda: need - 1)
+    with pytest.raises(EnhanceError, match=rf"big.fits: the image \(48 x 64 pixels, 12.3 kB as float32\) needs about "
+                       rf"{need / 1e3:.3g} kB of memory to enhance, but {(need - 1) / 1e3:.3g} kB is available"):
+        read_image(path)
+    monkeypatch.setattr(fitsio, "available_memory", lambda: need)
+    assert read_image(path).data.shape == (64, 48)
+    monkeypatch.setattr(fitsio, "available_memory", lambda: None)  # unknown: not checked
+    assert read_image(path).data.shape == (64, 48)
+
+
+def test_available_memory_is_what_this_machine_has():
+    available = fitsio.available_memory()
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/meminfo")
+    with open("/proc/meminfo") as f:
+        total = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemTotal:"))
+    assert 0 < available <= total
+
+
+def test_cgroup_limit_caps_the_available_memory(tmp_path, monkeypatch):
+    # A v2 cgroup "/job" limited to 1 GB of which 300 MB are used, under an unlimited root.
+    root = tmp_path / "sys"
+    (root / "job").mkdir(parents=True)
+    (root / "memory.max").write_text("max\n")
+    (root / "memory.current").write_text("5000000000\n")
+    (root / "job" / "memory.max").write_text("1000000000\n")
+    (root / "job" / "memory.current").write_text("300000000\n")
+    (tmp_path / "cgroup").write_text("0::/job\n")
+    real_open = open
+
+    def fake_open(name, *args, **kwargs):
+        name = os.fspath(name)
+        if name == "/proc/self/cgroup":
+            name = tmp_path / "cgroup"
+        elif name.startswith("/sys/fs/cgroup"):
+            name = str(root) + name[len("/sys/fs/cgroup"):]
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    assert fitsio._cgroup_room() == [700_000_000]
 
 
 # --- header ---------------------------------------------------------------------------

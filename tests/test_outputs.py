@@ -44,11 +44,13 @@ def _err(capsys):
 
 
 def test_output_is_a_folder_reported_before_prediction(tmp_path, tiny_weights, no_prediction, capsys):
+    """`-o DIR` writes DIR/<input name>: when that is itself a folder, it is reported before any work."""
     _image(tmp_path / "in.fits")
-    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "in.fits").mkdir(parents=True)
     assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "out"), "-w", str(tiny_weights),
                          "-q"]) == 2
-    assert _err(capsys) == [f"enhance: error: {tmp_path / 'out'}: output is a folder, not a file (give a file name)"]
+    assert _err(capsys) == [f"enhance: error: {tmp_path / 'out' / 'in.fits'}: output is a folder, not a file "
+                            "(give a file name)"]
 
 
 def test_output_under_a_file_reported_before_prediction(tmp_path, tiny_weights, no_prediction, capsys):

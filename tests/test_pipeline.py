@@ -287,3 +287,116 @@ def test_error_lines_never_share_the_progress_line(folder, tmp_path, tiny_weight
     assert any(re.match(r"enhancing: 100%.* 4/4", line) for line in shown)
     handlers = logging.getLogger("enhance_lib").handlers  # the console handler is given back
     assert [type(h) for h in handlers] == [logging.StreamHandler]
+
+
+# --- files that lie and memory that runs out ---------------------------------------------
+
+
+def _lie(path, nx=200000, ny=200000):
+    """Rewrite a file's header to promise ``nx`` x ``ny`` pixels: a corrupt download."""
+    raw = bytearray(path.read_bytes())
+    for key, value in (("NAXIS1", nx), ("NAXIS2", ny)):
+        at = raw.index(key.ljust(8).encode() + b"= ")
+        raw[at:at + 80] = f"{key:<8}= {value:>20}".ljust(80).encode()
+    path.write_bytes(bytes(raw))
+
+
+def _one_line_error(code, err, output, *words):
+    """Exit code 2, a single error line with ``words`` in it, no traceback, nothing written."""
+    assert code == 2, err
+    assert err.strip().splitlines() == [err.strip()], err
+    assert err.startswith("enhance: error: ") and "Traceback" not in err
+    for word in words:
+        assert word in err
+    assert not output.exists()
+
+
+def test_lying_header_is_one_line(folder, tmp_path, tiny_weights, capsys):
+    src, dst = folder / "hmi_0.fits", tmp_path / "o.fits"
+    _lie(src)
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-q")
+    _one_line_error(code, err, dst, str(src), "200000 x 200000 pixels of 32-bit data (160 GB)", "truncated or corrupt")
+
+
+def test_image_too_large_for_the_memory_is_one_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    from enhance_lib import fitsio
+
+    monkeypatch.setattr(fitsio, "available_memory", lambda: 10_000)
+    dst = tmp_path / "o.fits"
+    code, err = _run(capsys, "-i", folder / "hmi_0.fits", "-o", dst, "-w", tiny_weights, "-q")
+    _one_line_error(code, err, dst, "hmi_0.fits", "36 x 30 pixels", "of memory to enhance, but 10 kB is available")
+
+
+def test_a_lying_file_does_not_stop_the_batch(folder, tmp_path, tiny_weights, capsys):
+    _write(folder / "hmi_1b.fits", 7)
+    _lie(folder / "hmi_1b.fits")
+    out = tmp_path / "out"
+    code, err = _run(capsys, "-i", folder, "-o", out, "-w", tiny_weights, "-q")
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["hmi_0.fits", "hmi_1.fits", "hmi_2.fits"]
+    lines = err.strip().splitlines()
+    assert [line for line in lines if "hmi_1b.fits" in line] == [
+        f"{folder / 'hmi_1b.fits'}: header promises 200000 x 200000 pixels of 32-bit data (160 GB) but the file "
+        "holds only 5.76 kB after the header: truncated or corrupt"  # 30 x 36 x 4 bytes, padded
+    ]
+    assert "Traceback" not in err
+    assert lines[-1].startswith("3 done, 0 skipped, 1 failed")
+
+
+def _memory_runs_out_for(monkeypatch, shape):
+    """The network runs out of memory on planes of ``shape`` (numpy's MemoryError), on others it runs."""
+    import enhance_lib.predict as predict
+
+    real = predict.enhance_array
+
+    def enhance_array(plane, *args, **kwargs):
+        if plane.shape == shape:
+            raise MemoryError("Unable to allocate 4 GiB for an array")
+        return real(plane, *args, **kwargs)
+
+    monkeypatch.setattr(predict, "enhance_array", enhance_array)
+
+
+def test_out_of_memory_fails_one_file_of_a_batch(folder, tmp_path, tiny_weights, monkeypatch):
+    _write(folder / "hmi_1b.fits", 7, shape=(40, 44))
+    _memory_runs_out_for(monkeypatch, (40, 44))
+    inputs = sorted(folder.glob("*.fits"))
+    outcomes = enhance_files(Engine(kind="intensity", weights=tiny_weights), inputs,
+                             output_paths(inputs, tmp_path / "out"))
+    assert [o.status for o in outcomes] == ["done", "done", "failed", "done"]
+    assert outcomes[2].message == ("out of memory enhancing the image of 44 x 40 pixels (0.00704 MB as float32; "
+                                   "its x2 output is 4 times that)")
+    assert not (tmp_path / "out" / "hmi_1b.fits").exists()
+
+
+def test_a_bare_memory_error_fails_one_file_of_a_batch(folder, tmp_path, tiny_weights):
+    # An engine of another making that lets a MemoryError through: the batch goes on.
+    class LeakyEngine(Engine):
+        def predict(self, prepared, **kwargs):
+            if prepared.path.endswith("hmi_1.fits"):
+                raise MemoryError
+            return super().predict(prepared, **kwargs)
+
+    inputs = sorted(folder.glob("*.fits"))
+    outcomes = enhance_files(LeakyEngine(kind="intensity", weights=tiny_weights), inputs,
+                             output_paths(inputs, tmp_path / "out"))
+    assert [(o.status, o.message) for o in outcomes] == [("done", ""), ("failed", "out of memory"), ("done", "")]
+
+
+def test_out_of_memory_in_one_run_is_one_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    _memory_runs_out_for(monkeypatch, (30, 36))
+    dst = tmp_path / "o.fits"
+    code, err = _run(capsys, "-i", folder / "hmi_0.fits", "-o", dst, "-w", tiny_weights, "-q")
+    _one_line_error(code, err, dst, "hmi_0.fits: out of memory enhancing the image of 36 x 30 pixels")
+
+
+def test_out_of_memory_reading_is_one_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
+    from enhance_lib import fitsio
+
+    def image_data(raw, header):
+        raise MemoryError
+
+    monkeypatch.setattr(fitsio, "image_data", image_data)
+    dst = tmp_path / "o.fits"
+    code, err = _run(capsys, "-i", folder / "hmi_0.fits", "-o", dst, "-w", tiny_weights, "-q")
+    _one_line_error(code, err, dst, "hmi_0.fits: out of memory reading the image of 36 x 30 pixels (0.00432 MB")
