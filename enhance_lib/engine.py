@@ -238,7 +238,8 @@ class Engine:
 
             if "amx_bf16" not in cpu_flags():
                 warn_user("`precision` bfloat16 will not be faster on this CPU: it has no AMX (bfloat16 ran "
-                          "0.61x as fast as float32 on an AVX512-BF16 Xeon without AMX; see README, Performance)")
+                          "0.61x as fast as float32 on an AVX512-BF16 Xeon without AMX; see the Performance guide, "
+                          "docs/guide/performance.md)")
         with device_scope(self.device):
             net, self.config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation,
                                             kind=kind)

@@ -3,6 +3,8 @@
 
 import datetime
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,8 +116,12 @@ def test_bfloat16_on_a_cpu_without_amx_says_so(monkeypatch, tiny_weights, flags,
 
     monkeypatch.setattr(backend, "cpu_flags", lambda: flags)
     if warned:
-        with pytest.warns(EnhanceUserWarning, match="bfloat16 will not be faster on this CPU"):
+        with pytest.warns(EnhanceUserWarning, match="bfloat16 will not be faster on this CPU") as record:
             Engine(weights=tiny_weights, precision="bfloat16", device="cpu")
+        # the page the message points to has the measurement
+        (page,) = re.findall(r"docs/guide/\w+\.md", str(record[0].message))
+        text = (Path(__file__).resolve().parent.parent / page).read_text()
+        assert "bfloat16" in text and "no AMX" in text and "0.61x" in text
     else:
         Engine(weights=tiny_weights, precision="bfloat16", device="cpu")
     Engine(weights=tiny_weights, precision="float32", device="cpu")  # float32: never
