@@ -407,7 +407,10 @@ def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None
         local = local_enhanced = None
         if kind == "intensity":  # contrast on I/I_qs: limb darkening is not contrast
             local = normalizer.normalize(plane)
-            local_enhanced = enhanced / normalizer.denormalize(np.ones(enhanced.shape, np.float32))
+            # the quiet-Sun level on the output's grid, then the output over it in the same
+            # array: one output-sized array (a read-only broadcast 1 costs no memory)
+            local_enhanced = normalizer.denormalize(np.broadcast_to(np.float32(1), enhanced.shape))
+            np.divide(enhanced, local_enhanced, out=local_enhanced)
         plot_comparison(plot, plane, enhanced, kind=kind, title=os.path.basename(str(input_path)),
                         header=prepared.image.header, local=local, local_enhanced=local_enhanced)
         log.info("wrote %s", plot)

@@ -225,27 +225,3 @@ def test_zoom_region_centres_on_the_spot_and_avoids_nan():
     block = image[rows, cols]
     assert block.shape == (128, 128) and np.isfinite(block).all() and block.min() <= 0.2
     assert rows.start <= 300 and rows.stop >= 310 and cols.start <= 500 and cols.stop >= 510
-
-
-def test_large_image_figure_has_zoom_and_units(tmp_path, monkeypatch):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    import enhance_lib.plotting as plotting
-
-    saved = {}
-    real_close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: saved.setdefault("fig", fig) and real_close(fig))
-    monkeypatch.setattr(plotting, "ZOOM_ABOVE", 64)
-    rng = np.random.default_rng(1)
-    image = 1 + 0.04 * rng.standard_normal((100, 120))
-    header = fits.Header({"BUNIT": "DN/s", "CROTA2": 180.0})
-    plotting.plot_comparison(tmp_path / "f.png", image, np.kron(image, np.ones((2, 2))), kind="intensity",
-                             title="t", header=header)
-    fig = saved["fig"]
-    titles = [ax.get_title() for ax in fig.axes]
-    assert sum("zoomed" in t for t in titles) == 2
-    assert any(ax.get_ylabel() == "DN/s" for ax in fig.axes)  # the colour bar
-    assert "solar north up" in fig._suptitle.get_text()
