@@ -288,7 +288,8 @@ class Engine:
 
             if "amx_bf16" not in cpu_flags():
                 warn_user("`precision` bfloat16 will not be faster on this CPU: it has no AMX (bfloat16 ran "
-                          "0.61x as fast as float32 on an AVX512-BF16 Xeon without AMX; see README, Performance)")
+                          "0.61x as fast as float32 on an AVX512-BF16 Xeon without AMX; see the Performance guide, "
+                          "docs/guide/performance.md)")
         with device_scope(self.device):
             net, self.config = load_network(weights, model=model, depth=depth, filters=filters, activation=activation,
                                             kind=kind)
@@ -492,7 +493,10 @@ def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None
         local = local_enhanced = None
         if kind == "intensity":  # contrast on I/I_qs: limb darkening is not contrast
             local = normalizer.normalize(plane)
-            local_enhanced = enhanced / normalizer.denormalize(np.ones(enhanced.shape, np.float32))
+            # the quiet-Sun level on the output's grid, then the output over it in the same
+            # array: one output-sized array (a read-only broadcast 1 costs no memory)
+            local_enhanced = normalizer.denormalize(np.broadcast_to(np.float32(1), enhanced.shape))
+            np.divide(enhanced, local_enhanced, out=local_enhanced)
         plot_comparison(plot, plane, enhanced, kind=kind, title=os.path.basename(str(input_path)),
                         header=prepared.image.header, local=local, local_enhanced=local_enhanced)
         log.info("wrote %s", plot)

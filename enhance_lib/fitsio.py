@@ -468,7 +468,10 @@ def upsample_header(header, *, shape, factor=2):
     they are (also for the alternative WCS letters A-Z). The HMI keywords measured in
     pixels follow: R_SUN is multiplied by ``factor``, the 0-based disk-centre pixel
     X0_MP/Y0_MP becomes ``factor * x + (factor - 1) / 2`` and the plate scale
-    IMSCL_MP is divided by ``factor``.
+    IMSCL_MP is divided by ``factor``. Their comments, which described the input's
+    grid (e.g. "HMI's pixel scale"), are replaced by the rule, e.g.
+    ``[arcsec/px] x2 grid: input's / 2`` (the unit in brackets kept when the input's
+    comment began with one).
 
     Parameters
     ----------
@@ -499,30 +502,47 @@ def upsample_header(header, *, shape, factor=2):
     for key in {k for k in new if _STALE.match(k)}:
         new.remove(key, ignore_missing=True, remove_all=True)
 
-    def rescale(key, func):
+    def rescale(key, func, rule):
         if key in new:
             value = new[key]
             if _is_number(value):
-                new[key] = func(float(value))  # assigning a value keeps the card's comment
+                # the input's comment (e.g. "HMI's pixel scale") would describe the input's grid:
+                # say what the value now is, keeping the unit in brackets if it had one
+                new[key] = (func(float(value)), _grid_comment(new.comments[key], f"x{factor} grid: {rule}"))
             else:
                 warn_metadata(f"header keyword {key} = {value!r} is not a number; left as it is")
 
+    shift = f"{(factor - 1) / 2:g}"
     for alt in ("",) + tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
         for i in (1, 2):
-            rescale(f"CDELT{i}{alt}", lambda v: v / factor)
-            rescale(f"CRPIX{i}{alt}", lambda v: factor * (v - 0.5) + 0.5)
+            rescale(f"CDELT{i}{alt}", lambda v: v / factor, f"input's / {factor}")
+            rescale(f"CRPIX{i}{alt}", lambda v: factor * (v - 0.5) + 0.5, f"{factor}*(input's - 0.5) + 0.5")
             for j in (1, 2):
-                rescale(f"CD{i}_{j}{alt}", lambda v: v / factor)
-    rescale("R_SUN", lambda v: v * factor)
-    rescale("X0_MP", lambda v: factor * v + (factor - 1) / 2)
-    rescale("Y0_MP", lambda v: factor * v + (factor - 1) / 2)
-    rescale("IMSCL_MP", lambda v: v / factor)
+                rescale(f"CD{i}_{j}{alt}", lambda v: v / factor, f"input's / {factor}")
+    rescale("R_SUN", lambda v: v * factor, f"input's * {factor}")
+    rescale("X0_MP", lambda v: factor * v + (factor - 1) / 2, f"{factor}*input's + {shift}")
+    rescale("Y0_MP", lambda v: factor * v + (factor - 1) / 2, f"{factor}*input's + {shift}")
+    rescale("IMSCL_MP", lambda v: v / factor, f"input's / {factor}")
 
     new.set("BITPIX", -32, after="SIMPLE" if "BITPIX" not in new else None)
     ny, nx = (int(n) for n in shape)
     new["NAXIS1"] = nx
     new["NAXIS2"] = ny
     return new
+
+
+#: Room for a comment on a card with a number: 80 - len("KEYWORD = ") - 20 (the value) - len(" / ").
+_COMMENT_ROOM = 47
+
+
+def _grid_comment(original, rule):
+    """The comment of a keyword rescaled for the new grid: ``rule``, after the unit in
+    brackets that starts ``original`` (FITS's convention, e.g. ``[arcsec/pixel]``) when
+    it has one and there is room for it."""
+    match = re.match(r"\s*(\[[^\]]*\])", original or "")
+    if match and len(match.group(1)) + 1 + len(rule) <= _COMMENT_ROOM:
+        return f"{match.group(1)} {rule}"
+    return rule
 
 
 def add_history(header, lines):

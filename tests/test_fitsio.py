@@ -371,7 +371,7 @@ def test_upsample_header_keywords():
     assert new["NAXIS1"] == 20 and new["NAXIS2"] == 24 and new["BITPIX"] == -32
     assert new["CDELT1"] == 0.25 and new["CDELT2"] == pytest.approx(0.3)
     assert new["CRPIX1"] == pytest.approx(2 * (3.3 - 0.5) + 0.5)
-    assert new.comments["CRPIX1"] == "reference pixel"
+    assert new.comments["CRPIX1"] == "x2 grid: 2*(input's - 0.5) + 0.5"
     assert new["CRVAL1"] == -120.0 and new["PC1_1"] == header["PC1_1"]
     assert new["R_SUN"] == 2 * 1905.0
     assert new["X0_MP"] == pytest.approx(2 * 2047.3 + 0.5)
@@ -380,12 +380,16 @@ def test_upsample_header_keywords():
     dropped = {"DATAMIN", "DATAMAX", "TOTVALS", "DATAVALS", "MISSVALS", "DATAMEAN", "DATARMS", "DATAMED2", "DATAP99"}
     assert not dropped & set(new.keys())
     assert new["DATASIGN"] == 1
-    changed = {"NAXIS1", "NAXIS2", "CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "R_SUN", "X0_MP", "Y0_MP", "IMSCL_MP"}
+    rescaled = {"CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "R_SUN", "X0_MP", "Y0_MP", "IMSCL_MP"}
+    changed = {"NAXIS1", "NAXIS2"} | rescaled
     for card in header.cards:
         if card.keyword in ("COMMENT", "HISTORY", "") or card.keyword in dropped:
             continue
         assert card.keyword in new, card.keyword
-        assert new.comments[card.keyword] == card.comment
+        if card.keyword in rescaled:  # the input's comment described the input's grid
+            assert new.comments[card.keyword].startswith("x2 grid: "), card.keyword
+        else:
+            assert new.comments[card.keyword] == card.comment
         if card.keyword not in changed | dropped:
             assert new[card.keyword] == card.value, card.keyword
     assert list(new["HISTORY"]) == ["first processing step"]
@@ -394,6 +398,42 @@ def test_upsample_header_keywords():
     # the input centre x maps to output 2x + 0.5 (0-based).
     x0 = header["X0_MP"]
     assert new["X0_MP"] == pytest.approx((x0 + 0.5) * 2 - 0.5)
+
+
+def test_upsample_header_comments_say_the_x2_grid_and_keep_units():
+    """HMI's comments (``[arcsec/pixel] HMI's pixel scale``) would be false after x2: the
+    rescaled keywords say the rule, after the unit in brackets; the values are the rule's."""
+    header = fits.Header()
+    for key, value, comment in (
+        ("CDELT1", 0.504, "[arcsec/pixel] HMI's pixel scale"), ("CDELT2", 0.504, ""),
+        ("CD1_1", 0.504, "[arcsec/pixel]"), ("CRPIX1", 2048.5, "[pixel] location of the Sun's centre"),
+        ("CRPIX2", 2050.0, "reference pixel"), ("R_SUN", 1905.2, "[pixel] radius of the Sun"),
+        ("X0_MP", 2047.3, "[pixel] x of the disk centre"), ("Y0_MP", 2049.1, ""),
+        ("IMSCL_MP", 0.504, "[arcsec/pixel] image scale"), ("CRVAL1", 12.0, "[arcsec] Sun's centre"),
+        ("CDELT1A", 0.5, "[a unit too long to keep beside the rule, in brackets] x"),
+    ):
+        header[key] = (value, comment)
+    new = upsample_header(header, shape=(8192, 8192))
+    expected = {
+        "CDELT1": (0.252, "[arcsec/pixel] x2 grid: input's / 2"),
+        "CDELT2": (0.252, "x2 grid: input's / 2"),
+        "CD1_1": (0.252, "[arcsec/pixel] x2 grid: input's / 2"),
+        "CRPIX1": (4096.5, "[pixel] x2 grid: 2*(input's - 0.5) + 0.5"),
+        "CRPIX2": (4099.5, "x2 grid: 2*(input's - 0.5) + 0.5"),
+        "R_SUN": (3810.4, "[pixel] x2 grid: input's * 2"),
+        "X0_MP": (4095.1, "[pixel] x2 grid: 2*input's + 0.5"),
+        "Y0_MP": (4098.7, "x2 grid: 2*input's + 0.5"),
+        "IMSCL_MP": (0.252, "[arcsec/pixel] x2 grid: input's / 2"),
+        "CRVAL1": (12.0, "[arcsec] Sun's centre"),  # not rescaled: as it was
+        "CDELT1A": (0.25, "x2 grid: input's / 2"),
+    }
+    for key, (value, comment) in expected.items():
+        assert new[key] == pytest.approx(value) and new.comments[key] == comment, key
+    assert header.comments["CDELT1"] == "[arcsec/pixel] HMI's pixel scale"  # the input's header untouched
+    # three times finer: the rule's numbers follow the factor
+    new3 = upsample_header(header, shape=(3, 3), factor=3)
+    assert new3.comments["X0_MP"] == "[pixel] x3 grid: 3*input's + 1"
+    assert new3["X0_MP"] == pytest.approx(3 * 2047.3 + 1)
 
 
 def test_upsample_header_cube_and_structural():
