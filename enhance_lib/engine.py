@@ -488,8 +488,10 @@ def enhance_file(input_path, output_path, *, kind=None, weights=None, model=None
     if plot:
         from .plotting import plot_comparison
 
-        plane, normalizer = prepared.planes[0], prepared.normalizers[0]
-        enhanced = result if result.ndim == 2 else result[0]
+        # the first plane with data (a cube's all-NaN planes have no normaliser)
+        index = next(k for k, n in enumerate(prepared.normalizers) if n is not None)
+        plane, normalizer = prepared.planes[index], prepared.normalizers[index]
+        enhanced = result if result.ndim == 2 else result[index]
         local = local_enhanced = None
         if kind == "intensity":  # contrast on I/I_qs: limb darkening is not contrast
             local = normalizer.normalize(plane)

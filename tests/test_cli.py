@@ -329,6 +329,13 @@ def test_a_cube_plane_without_data_comes_out_nan(tmp_path, tiny_weights, capsys)
     assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all()
     assert "ENHN0001" in header and "ENHN0003" in header and "ENHN0002" not in header
     assert "normalisation, plane 2: none (no finite pixels: output all NaN)" in str(header["HISTORY"])
+    cube[0] = np.nan  # the figure shows the first plane with data
+    fits.PrimaryHDU(cube).writeto(tmp_path / "cube0.fits")
+    with pytest.warns(EnhanceUserWarning) as record:
+        code, err = _run(capsys, "-i", tmp_path / "cube0.fits", "-o", tmp_path / "c0.fits", "-w", tiny_weights,
+                         "--plot", tmp_path / "c0.png")
+    assert ["plane 1 of 3" in str(w.message) for w in record] == [True, False]
+    assert code == 0 and (tmp_path / "c0.png").stat().st_size > 0, err
     single = tmp_path / "plane.fits"
     fits.PrimaryHDU(cube[2]).writeto(single)
     assert _run(capsys, "-i", single, "-o", tmp_path / "plane_x2.fits", "-w", tiny_weights, "-q")[0] == 0
