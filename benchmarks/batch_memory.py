@@ -7,7 +7,7 @@
 Two measurements, in one run:
 
 * **Batch**: ``--files`` HMI-like images go through the library's batch path in this
-  process (:func:`enhance_lib.batch.enhance_files` with one :class:`enhance_lib.engine.Engine`,
+  process (:func:`enhance_lib.run.batch.enhance_files` with one :class:`enhance_lib.run.enhancer.Engine`,
   as the ``enhance`` command does) and the resident memory (VmRSS of
   ``/proc/self/status``) is sampled after each file is written. Reported: RSS after
   file 20 and after the last, and their ratio (the goal: within 10 %).
@@ -17,7 +17,7 @@ Two measurements, in one run:
   image between the two sizes, and what is left at the larger (the tiles' work space,
   which does not grow with the image); once for float32 files and once for HMI-like
   ones (32-bit integers, BSCALE, Rice tile-compressed in HDU 1). This is what
-  :data:`enhance_lib.fitsio.MEMORY_FACTOR` is taken from.
+  :data:`enhance_lib.io.fits.MEMORY_FACTOR` is taken from.
 
 Results go to stdout and to ``benchmarks/results/batch_memory.{json,md}``.
 """
@@ -81,8 +81,8 @@ def write_hmi_like(path, image, *, compressed):
 
 def batch_rss(folder, weights, files, size):
     """Run ``files`` images of ``size``^2 through enhance_files; RSS (MB) after each and the wall time."""
-    from enhance_lib.batch import enhance_files
-    from enhance_lib.engine import Engine
+    from enhance_lib.run.batch import enhance_files
+    from enhance_lib.run.enhancer import Engine
 
     src, out = folder / "in", folder / "out"
     src.mkdir()
@@ -138,7 +138,7 @@ def main(argv=None):
     if args.files < 20:
         p.error("--files must be at least 20 (the RSS after file 20 is the reference)")
 
-    from enhance_lib.backend import describe
+    from enhance_lib.nets.backend import describe
 
     results = {"cpu": cpu_model(), "flags": cpu_flags(), "cores": os.cpu_count(), "backend": describe(),
                "files": args.files, "size": args.size}

@@ -75,9 +75,9 @@ def data_dir(path=None):
 def enhance_in_memory(images, weights, *, kind):
     """Our pipeline with its defaults (normalisation, tiling) on each array of ``images``
     (one array or a list of them), with the network loaded once."""
-    from enhance_lib.normalize import make_normalizer
-    from enhance_lib.predict import Predictor, enhance_array
-    from enhance_lib.weights import load_network
+    from enhance_lib.nets.weights import load_network
+    from enhance_lib.run.tiling import Predictor, enhance_array
+    from enhance_lib.sun.normalization import make_normalizer
 
     predictor = Predictor(*load_network(weights))
     if isinstance(images, np.ndarray):
@@ -89,7 +89,7 @@ def fidelity(kind, weights, *, data=None):
     """All figures of merit for one network on the validation region (a dict)."""
     from astropy.io import fits
 
-    from enhance_lib import evaluation as ev
+    from enhance_lib.training.loop import evaluation as ev
 
     folder = data_dir(data)
     low = fits.getdata(folder / FILES[kind][0]).astype(np.float32)
@@ -162,7 +162,7 @@ def linear_baseline(low, *outputs, size=13):
     from the validation rows), with the eight rotations/flips of the crop as extra
     samples. Returns one prediction on the whole crop (x2 grid) per output.
     """
-    from enhance_lib.patches import dihedral
+    from enhance_lib.training.databases import dihedral
 
     r = size // 2
 
@@ -204,7 +204,7 @@ def _diagnostics(kind, ours, published, bicubic):
     """Where the differences are: RMS ratios near the crop's edges and inside, on the
     training region (seen in training: how much of the validation error is
     generalisation), and for blos by field strength of the published output."""
-    from enhance_lib import evaluation as ev
+    from enhance_lib.training.loop import evaluation as ev
 
     m = 2 * MARGIN  # output pixels
     ry, rx = VALIDATION

@@ -6,12 +6,12 @@
     python benchmarks/limb.py --render benchmarks/results/limb.json
 
 For each shipped network (intensity, blos) and each synthetic full disk with a
-pixel-integrated limb (:func:`enhance_lib.sun.limb_disk`: the limb pixels hold the
+pixel-integrated limb (:func:`enhance_lib.training.synthetic_sun.limb_disk`: the limb pixels hold the
 profile integrated over their covered part, NaN off the disk; intensity with the
 Neckel & Labs 6173 A limb darkening, with and without 4 % granulation-like texture;
 blos a random smooth field), it runs ``enhance_array`` without (``limb=False``, the
 previous pipeline) and with the limb treatment and reports
-:func:`enhance_lib.evaluation.limb_metrics`: negative output pixels on the disk,
+:func:`enhance_lib.training.evaluation.limb_metrics`: negative output pixels on the disk,
 the largest per-ring deviation of the 2x2-binned output over the input (rings of one
 input pixel from 15 inside to the outermost partial ring, relative to the interior),
 the overshoot of the azimuthal profile within 5 pixels of the limb, the mean-field
@@ -58,7 +58,7 @@ def smooth_field(n, sigma, rng):
 
 def cases(n):
     """(label, geometry, texture?) for an n^2 image: several radii and sub-pixel centres."""
-    from enhance_lib.normalize import DiskGeometry
+    from enhance_lib.sun.normalization import DiskGeometry
 
     c = (n - 1) / 2
     if n >= 4096:
@@ -71,8 +71,8 @@ def cases(n):
 
 
 def make_disk(kind, n, geometry, texture, seed=0):
-    from enhance_lib.normalize import NECKEL_LABS_6173
-    from enhance_lib.sun import limb_disk
+    from enhance_lib.sun.normalization import NECKEL_LABS_6173
+    from enhance_lib.training.synthetic_sun import limb_disk
 
     rng = np.random.default_rng(seed)
     if kind == "intensity":
@@ -125,13 +125,13 @@ def radial_profile(image, old, new, geometry, *, kind, inside=12, outside=1.5, s
 
 
 def run(sizes, weights=None):
-    from enhance_lib.backend import describe
-    from enhance_lib.disk import disk_header
-    from enhance_lib.engine import default_weights
-    from enhance_lib.evaluation import limb_metrics
-    from enhance_lib.normalize import make_normalizer
-    from enhance_lib.predict import Predictor, enhance_array
-    from enhance_lib.weights import load_network
+    from enhance_lib.nets.backend import describe
+    from enhance_lib.nets.weights import load_network
+    from enhance_lib.run.enhancer import default_weights
+    from enhance_lib.run.tiling import Predictor, enhance_array
+    from enhance_lib.sun.disk import disk_header
+    from enhance_lib.sun.normalization import make_normalizer
+    from enhance_lib.training.evaluation import limb_metrics
 
     results = {"cpu": cpu_model(), "flags": cpu_flags(), "backend": describe(), "rows": [], "sections": {},
                "profiles": {}}
@@ -236,7 +236,7 @@ def main(argv=None):
         print(render(json.loads(Path(args.render).read_text())))
         return
     from benchmarks.report import WEIGHTS_HELP, require_files
-    from enhance_lib.engine import default_weights
+    from enhance_lib.run.enhancer import default_weights
 
     weights = {kind: getattr(args, kind) or default_weights(kind) for kind in ("intensity", "blos")}
     require_files("benchmarks/limb.py", weights.values(), hint=WEIGHTS_HELP + "; or give --intensity/--blos")

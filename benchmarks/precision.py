@@ -36,9 +36,9 @@ def main(argv=None):
 
     from astropy.io import fits
 
-    from enhance_lib.normalize import make_normalizer
-    from enhance_lib.predict import Predictor, enhance_array
-    from enhance_lib.weights import load_network
+    from enhance_lib.nets.weights import load_network
+    from enhance_lib.run.tiling import Predictor, enhance_array
+    from enhance_lib.sun.normalization import make_normalizer
 
     rows = []
     for kind, name in SAMPLES.items():

@@ -109,7 +109,7 @@ def cpu_model():
 
 def matmul_peak(n=4096, repeats=5):
     """float32 GFLOP/s of a large matrix product on the backend's device (all cores)."""
-    from enhance_lib.backend import backend_name, import_keras
+    from enhance_lib.nets.backend import backend_name, import_keras
 
     keras = import_keras()
     a = keras.random.normal((n, n))
@@ -167,8 +167,8 @@ def weights_path(tmp):
     shipped = REPO / "network" / "intensity.weights.h5"
     if shipped.is_file():
         return shipped, "shipped network/intensity.weights.h5"
-    from enhance_lib.models import NetworkConfig, build_model
-    from enhance_lib.weights import save_weights
+    from enhance_lib.nets.models import NetworkConfig, build_model
+    from enhance_lib.nets.weights import save_weights
 
     config = NetworkConfig()
     path = Path(tmp) / "random.weights.h5"
@@ -189,7 +189,7 @@ def time_call(func, repeats=1):
 @contextlib.contextmanager
 def keras_ops_everywhere(on):
     """Within the block (when ``on``), the fast network uses keras.ops on every backend."""
-    import enhance_lib.inference as inference
+    import enhance_lib.nets.fast as inference
 
     saved = inference.tensor_ops
     if on:
@@ -202,7 +202,7 @@ def keras_ops_everywhere(on):
 
 def device_name():
     """The device the backend computes on, in words."""
-    from enhance_lib.backend import gpu_names
+    from enhance_lib.nets.backend import gpu_names
 
     gpus = gpu_names()
     return f"GPU: {', '.join(gpus)}" if gpus else f"CPU: {os.cpu_count()} cores, {cpu_model()}"
@@ -237,10 +237,10 @@ def main(argv=None):
 
     from astropy.io import fits
 
-    from enhance_lib.backend import describe, import_keras
-    from enhance_lib.inference import compile_model
-    from enhance_lib.predict import Predictor
-    from enhance_lib.weights import load_network
+    from enhance_lib.nets.backend import describe, import_keras
+    from enhance_lib.nets.fast import compile_model
+    from enhance_lib.nets.weights import load_network
+    from enhance_lib.run.tiling import Predictor
 
     assert count_macs() == 553_792
     peak = matmul_peak()
@@ -350,9 +350,9 @@ def main(argv=None):
 
 def predict_only(n):
     """Print the tiled predictor's best time on an n^2 image (after a warm-up), as JSON."""
-    from enhance_lib.backend import describe
-    from enhance_lib.predict import Predictor
-    from enhance_lib.weights import load_network
+    from enhance_lib.nets.backend import describe
+    from enhance_lib.nets.weights import load_network
+    from enhance_lib.run.tiling import Predictor
 
     with tempfile.TemporaryDirectory() as tmp:
         weights, _ = weights_path(tmp)

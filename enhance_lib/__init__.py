@@ -5,7 +5,7 @@ The Python face is :func:`enhance` (numpy arrays), :func:`enhance_hdu` (astropy
 HDUs), :func:`enhance_map` (sunpy maps) and :class:`Enhancer` (the network built
 once, for many inputs). The modules are independent concerns; importing this
 package does not import Keras or its backend (TensorFlow, JAX or PyTorch:
-:mod:`enhance_lib.backend`).
+:mod:`enhance_lib.nets.backend`).
 """
 
 __version__ = "0.1.0"

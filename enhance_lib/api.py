@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from .errors import EnhanceError
-from .kinds import resolve_kind
+from .sun.kinds import resolve_kind
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Enhancer:
 
     def __init__(self, *, kind=None, weights=None, normalization=None, tile=None, precision="float32",
                  device="auto", conserve_flux=False, model=None, depth=None, filters=None, activation=None):
-        from .engine import check_options
+        from .run.enhancer import check_options
 
         check_options(kind=kind, normalization=normalization, weights=weights)
         self.kind = kind
@@ -107,7 +107,7 @@ class Enhancer:
         # networks), read once: it decides the kind of inputs whose header says nothing
         self._weights_kind = None
         if weights is not None:
-            from .weights import recorded_kind
+            from .nets.weights import recorded_kind
 
             self._weights_kind = recorded_kind(weights)
         if kind is not None:
@@ -115,14 +115,14 @@ class Enhancer:
 
     def engine(self, kind):
         """The :class:`~enhance_lib.pipeline.Engine` for ``kind`` (built on first use)."""
-        from .engine import Engine
+        from .run.enhancer import Engine
 
         if kind not in self._engines:
             self._engines[kind] = Engine(kind=kind, **self._options)
         return self._engines[kind]
 
     def _run(self, data, header, source, kind=None):
-        from .engine import prepare_data
+        from .run.enhancer import prepare_data
 
         prepared = prepare_data(data, header, kind=kind or self.kind, normalization=self._options["normalization"],
                                 source=source, default_kind=self._weights_kind)
@@ -155,7 +155,7 @@ class Enhancer:
         """An array and its header, and a name for messages: a path is read as FITS; anything
         else must be numbers."""
         if isinstance(data, (str, os.PathLike)):
-            from .fitsio import read_image
+            from .io.fits import read_image
 
             image = read_image(data)
             return image.data, image.header if header is None else header, image.path
@@ -201,7 +201,7 @@ class Enhancer:
             raise EnhanceError(f"not an image HDU: {type(hdu).__name__}")
         if hdu.data is None:
             raise EnhanceError("the HDU holds no data")
-        from .fitsio import image_data
+        from .io.fits import image_data
 
         data = image_data(hdu.data, hdu.header)
         name = hdu.name or type(hdu).__name__
@@ -242,7 +242,7 @@ class Enhancer:
         numpy.ndarray
             The enhanced data as written.
         """
-        from .engine import check_output_folder, prepare
+        from .run.enhancer import check_output_folder, prepare
 
         check_output_folder(output_path)
         prepared = prepare(input_path, kind=self.kind, normalization=self._options["normalization"],

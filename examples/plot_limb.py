@@ -4,22 +4,22 @@ The limb without ringing
 
 A deconvolution network rings at any sharp edge, and the limb of a full disk is one: the
 partly covered pixels next to the off-limb region make a dip that the network deepens
-into negative intensities and a bright rim. :func:`enhance_lib.predict.enhance_array`
+into negative intensities and a bright rim. :func:`enhance_lib.run.tiling.enhance_array`
 divides the limb pixels by their coverage of the disk, continues the disk past the limb
 for the network and applies the coverage of the x2 grid to the output
-(:mod:`enhance_lib.limb`). Here on a small synthetic disk with a pixel-integrated limb.
+(:mod:`enhance_lib.sun.limb`). Here on a small synthetic disk with a pixel-integrated limb.
 """
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from enhance_lib.disk import DiskGeometry, disk_header
-from enhance_lib.engine import default_weights
-from enhance_lib.limbdarkening import NECKEL_LABS_6173
-from enhance_lib.normalize import make_normalizer
-from enhance_lib.predict import Predictor, enhance_array
-from enhance_lib.sun import limb_disk
-from enhance_lib.weights import load_network
+from enhance_lib.nets.weights import load_network
+from enhance_lib.run.enhancer import default_weights
+from enhance_lib.run.tiling import Predictor, enhance_array
+from enhance_lib.sun.disk import DiskGeometry, disk_header
+from enhance_lib.sun.limb_darkening import NECKEL_LABS_6173
+from enhance_lib.sun.normalization import make_normalizer
+from enhance_lib.training.synthetic_sun import limb_disk
 
 n, geometry = 256, DiskGeometry(127.3, 128.1, 112.6)
 rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@ Photometry: the flat-field response and ``conserve_flux``
 The networks darken a uniform intensity by about 1.8 % and add a field of a few gauss to
 a field-free magnetogram, as the published ones did. ``conserve_flux=True``
 (``--conserve-flux``) inverts their response to uniform inputs and keeps the input's
-flux on scales above 8 pixels (:mod:`enhance_lib.photometry`).
+flux on scales above 8 pixels (:mod:`enhance_lib.sun.photometry`).
 """
 
 from pathlib import Path

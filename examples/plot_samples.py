@@ -17,7 +17,7 @@ import numpy as np
 from astropy.io import fits
 
 import enhance_lib
-from enhance_lib.evaluation import bicubic_x2, radial_power_spectrum
+from enhance_lib.training.evaluation import bicubic_x2, radial_power_spectrum
 
 SAMPLES = Path(enhance_lib.__file__).resolve().parent.parent / "samples"
 ROWS = (("intensity", "hmi", "I / I_qs"), ("blos", "blos", "G"))

@@ -12,7 +12,7 @@ mkdir -p run/shipped
 #    13-row buffer (the receptive margin) are never seen, nor the crop's unreliable right edge.
 for t in intensity blos; do
     pre=$([ "$t" = intensity ] && echo hmi || echo blos)
-    python -m enhance_lib.database pairs -o run/shipped/${t}_train.h5 -t $t \
+    python -m enhance_lib.scripts.database pairs -o run/shipped/${t}_train.h5 -t $t \
         --low "$DATA/${pre}_sample_left.fits" --high "$DATA/${pre}_enhanced_left.fits" \
         --region 69:200,0:114 --patches 2400 --patch-size 64 --seed 1
 done
@@ -47,7 +47,7 @@ phase continue 2 2e-5
 #  of its mean |B|; see network/README.md.)
 for t in intensity; do
     pre=hmi
-    python -m enhance_lib.database pairs -o run/shipped/${t}_edges.h5 -t $t \
+    python -m enhance_lib.scripts.database pairs -o run/shipped/${t}_edges.h5 -t $t \
         --low "$DATA/${pre}_sample_left.fits" --high "$DATA/${pre}_enhanced_left.fits" \
         --region 56:200,0:140 --patches 2400 --patch-size 64 --seed 2 \
         --loss-border 26 --cut-edges last-column

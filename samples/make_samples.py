@@ -11,7 +11,7 @@ written with headers saying what they are. Their date and pointing are not known
 so their headers hold HMI's pixel scale (which sunpy needs to open them) and no
 reference coordinate.
 
-The synthetic images are a scene of :func:`enhance_lib.sun.synthetic_sun` (a
+The synthetic images are a scene of :func:`enhance_lib.training.synthetic_sun.synthetic_sun` (a
 sunspot, pores, plage, network and granulation at 0.063"/px) degraded by the forward
 model of Díaz Baso & Asensio Ramos (2018, A&A 614, A5) -- the HMI PSF (Enhance
 variant) and resampling to 0.504"/px -- with HMI-like noise added. The headers carry
@@ -28,7 +28,8 @@ from astropy.io import fits
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
-from enhance_lib import psf, sun
+from enhance_lib.training.loop import forward_model as psf
+from enhance_lib.training.loop import synthetic_sun as sun
 
 SEED = 2018
 HMI_PIXELS = 256
@@ -116,12 +117,12 @@ def make_header(kind, shape):
     h["HGLT_OBS"] = (HGLT_OBS, "[deg]")
     h["ORIGIN"] = "Enhance (Keras 3) samples"
     h["COMMENT"] = "SYNTHETIC data, not an SDO/HMI observation."
-    h["COMMENT"] = "Made by samples/make_samples.py from enhance_lib.sun.synthetic_sun"
+    h["COMMENT"] = "Made by samples/make_samples.py from enhance_lib.training.synthetic_sun.synthetic_sun"
     h["COMMENT"] = f"(seed {SEED}, {TRUTH_SCALE:g} arcsec/px, sunspot, pores, plage),"
     h["COMMENT"] = "HMI PSF (Diaz Baso & Asensio Ramos 2018 variant), 0.504 arcsec/px,"
     noise = f"{NOISE_INTENSITY:g} I/I_qs" if kind == "intensity" else f"{NOISE_BLOS:g} G"
     h["COMMENT"] = f"Gaussian noise {noise}; no limb darkening, disk-centre physics."
-    h["HISTORY"] = "samples/make_samples.py: synthetic Sun -> enhance_lib.psf.to_hmi + noise"
+    h["HISTORY"] = "samples/make_samples.py: synthetic Sun -> enhance_lib.training.forward_model.to_hmi + noise"
     return h
 
 

@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parent.parent
 def pytest_configure(config):
     """On a backend that is not installed (KERAS_BACKEND=torch without torch), say so and
     run nothing, successfully: .ci/run tries every backend, CI installs only some."""
-    from enhance_lib.backend import backend_name, check_installed
     from enhance_lib.errors import EnhanceError
+    from enhance_lib.nets.backend import backend_name, check_installed
 
     try:
         backend_name()
@@ -44,9 +44,9 @@ def shared_data():
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory):
     """A depth-1, 4-filter keepsize network with non-trivial BN statistics, saved in Keras 3 format."""
-    from enhance_lib.backend import set_random_seed
-    from enhance_lib.models import NetworkConfig, build_model
-    from enhance_lib.weights import save_weights
+    from enhance_lib.nets.backend import set_random_seed
+    from enhance_lib.nets.models import NetworkConfig, build_model
+    from enhance_lib.nets.weights import save_weights
 
     set_random_seed(3)
     config = NetworkConfig(depth=1, filters=4)
@@ -66,8 +66,8 @@ def tiny_weights(tmp_path_factory):
 @pytest.fixture(scope="session")
 def upsampling_weights(tmp_path_factory):
     """A depth-1 keepsize network initialised as nearest x2 upsampling: its output is known."""
-    from enhance_lib.models import NetworkConfig, build_model, upsampling_init
-    from enhance_lib.weights import save_weights
+    from enhance_lib.nets.models import NetworkConfig, build_model, upsampling_init
+    from enhance_lib.nets.weights import save_weights
 
     config = NetworkConfig(depth=1, filters=4)
     net = upsampling_init(build_model(config), config)

@@ -9,8 +9,8 @@ from astropy.io import fits
 
 import enhance_lib
 from enhance_lib import EnhanceError, Enhancer, EnhanceUserWarning, enhance, enhance_hdu
-from enhance_lib.cli import enhance_main
-from enhance_lib.kinds import kind_from_header, resolve_kind
+from enhance_lib.scripts.enhance import main as enhance_main
+from enhance_lib.sun.kinds import kind_from_header, resolve_kind
 
 pytestmark = pytest.mark.filterwarnings("ignore::enhance_lib.EnhanceUserWarning")
 
@@ -188,8 +188,8 @@ def test_cli_warning_is_one_line(tmp_path):
     import sys
 
     blos = _write(tmp_path / "m.fits", _image(), _header("MAGNETOGRAM"))
-    code = ("import sys, warnings; warnings.resetwarnings(); from enhance_lib.cli import enhance_main; "
-            "sys.exit(enhance_main(sys.argv[1:]))")
+    code = ("import sys, warnings; warnings.resetwarnings(); from enhance_lib.scripts.enhance import main; "
+            "sys.exit(main(sys.argv[1:]))")
     argv = [sys.executable, "-c", code, "-i", blos, "-t", "intensity", "-o", str(tmp_path / "o.fits")]
     proc = subprocess.run(argv, capture_output=True, text=True, env=_env())
     assert proc.returncode == 0, proc.stderr
@@ -225,7 +225,7 @@ def test_cli_batch_groups_files_by_kind(tmp_path):
 def test_weights_decide_when_the_header_does_not(tmp_path, capsys):
     """A header that says nothing and blos weights: enhanced as blos; -t intensity with blos
     weights: an error naming the file and both kinds."""
-    from enhance_lib.pipeline import default_weights
+    from enhance_lib.run.enhancer import default_weights
 
     rng = np.random.default_rng(8)
     path = _write(tmp_path / "plain.fits", (80 * rng.standard_normal((40, 40))).astype(np.float32), _header(None))

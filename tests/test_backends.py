@@ -18,7 +18,7 @@ import pytest
 from astropy.io import fits
 from conftest import shared_data_dir
 
-from enhance_lib.backend import BACKENDS, backend_name
+from enhance_lib.nets.backend import BACKENDS, backend_name
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,8 +28,8 @@ RUNNER = """
 import json, sys
 if "--no-tf" in sys.argv[2:]:
     sys.modules["tensorflow"] = None
-from enhance_lib.cli import enhance_main
-from enhance_lib.train_cli import train_main
+from enhance_lib.scripts.enhance import main as enhance_main
+from enhance_lib.scripts.train import main as train_main
 mains = {"enhance": enhance_main, "train": train_main}
 codes = [mains[prog](argv) for prog, argv in json.loads(sys.argv[1])]
 print(json.dumps({"codes": codes, "tensorflow": sys.modules.get("tensorflow") is not None}))
@@ -115,7 +115,7 @@ def outputs(jobs, tmp_path_factory):
             folder = tmp_path_factory.mktemp(f"out_{backend}")
             todo = [("enhance", argv + ["-o", str(folder / f"{name}.fits"), "-q"]) for name, argv in jobs.items()]
             if backend == backend_name():
-                from enhance_lib.cli import enhance_main
+                from enhance_lib.scripts.enhance import main as enhance_main
 
                 assert [enhance_main(argv) for _, argv in todo] == [0] * len(todo)
             else:
@@ -162,7 +162,7 @@ def test_runs_without_tensorflow_installed(backend, tmp_path):
     need(backend)
     env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(REPO))
     db = [sys.executable, "-c", "import sys; sys.modules['tensorflow'] = None; "
-          "from enhance_lib.database import main; sys.exit(main(sys.argv[1:]))",
+          "from enhance_lib.scripts.database import main; sys.exit(main(sys.argv[1:]))",
           "simulate", "-o", "db.h5", "-t", "intensity", "--patches", "24", "--seed", "1", "--scenes", "1"]
     proc = subprocess.run(db, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -192,7 +192,7 @@ def test_weights_written_on_one_backend_predict_the_same_on_another(writer, read
     """A network trained and saved on one backend loads on the other and predicts the same."""
     need(writer)
     need(reader)
-    from enhance_lib.database import write_database
+    from enhance_lib.training.database_file import write_database
 
     rng = np.random.default_rng(4)
     write_database(tmp_path / "db.h5", rng.normal(1, 0.1, (16, 12, 12, 1)).astype(np.float32),
@@ -227,7 +227,7 @@ def test_unknown_backend_is_one_line(tmp_path):
 
 def test_missing_backend_package_names_the_extra(tmp_path):
     env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=str(REPO))
-    code = ("import sys; sys.modules['torch'] = None; from enhance_lib.cli import enhance_main; "
+    code = ("import sys; sys.modules['torch'] = None; from enhance_lib.scripts.enhance import main as enhance_main; "
             "sys.exit(enhance_main(sys.argv[1:]))")
     proc = subprocess.run([sys.executable, "-c", code, "-i", str(REPO / "samples/hmi.fits"), "-o", "o.fits"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -240,8 +240,8 @@ def test_missing_backend_package_names_the_extra(tmp_path):
 
 @pytest.mark.backend
 def test_gpu_without_a_gpu_is_one_line(tmp_path, capsys):
-    from enhance_lib.backend import gpu_names
-    from enhance_lib.cli import enhance_main
+    from enhance_lib.nets.backend import gpu_names
+    from enhance_lib.scripts.enhance import main as enhance_main
 
     if gpu_names():
         pytest.skip("this machine has a GPU")
@@ -255,7 +255,7 @@ def test_gpu_without_a_gpu_is_one_line(tmp_path, capsys):
 
 @pytest.mark.backend
 def test_device_choice(monkeypatch):
-    import enhance_lib.backend as backend
+    import enhance_lib.nets.backend as backend
 
     assert backend.resolve_device("cpu") == "cpu"
     monkeypatch.setattr(backend, "gpu_names", lambda: [])

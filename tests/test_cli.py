@@ -8,7 +8,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 import enhance
-from enhance_lib.cli import enhance_main
+from enhance_lib.scripts.enhance import main as enhance_main
 
 
 def _hmi_like(path, shape=(24, 30), *, nan=False, value=1.0):
@@ -200,7 +200,7 @@ def test_mismatched_depth(tmp_path, tiny_weights, capsys):
 def test_missing_default_weights_says_how_to_pass_them(tmp_path, capsys, monkeypatch):
     src, dst = tmp_path / "in.fits", tmp_path / "o.fits"
     _hmi_like(src)
-    monkeypatch.setattr("enhance_lib.engine.default_weights", lambda kind: tmp_path / f"{kind}.weights.h5")
+    monkeypatch.setattr("enhance_lib.run.enhancer.default_weights", lambda kind: tmp_path / f"{kind}.weights.h5")
     code, err = _run(capsys, "-i", src, "-o", dst)
     _assert_clean_error(code, err, dst, "--weights")
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from enhance_lib import database
-from enhance_lib.database import check_database, main, write_database
 from enhance_lib.errors import EnhanceError, EnhanceUserWarning
+from enhance_lib.scripts.database import main
+from enhance_lib.training import databases as database
+from enhance_lib.training.database_file import check_database, write_database
 
 
 def _write_fits(path, data):
@@ -381,7 +382,7 @@ def test_check_database_rejects_bad_mask(tmp_path):
 
 
 def test_synthetic_database_cache(tmp_path, monkeypatch):
-    from enhance_lib.database import SYNTHETIC_RECIPE, cache_dir, synthetic_database
+    from enhance_lib.training.databases import SYNTHETIC_RECIPE, cache_dir, synthetic_database
 
     monkeypatch.setenv("ENHANCE_CACHE_DIR", str(tmp_path / "cache"))
     assert cache_dir() == str(tmp_path / "cache")
@@ -436,7 +437,7 @@ def test_pairs_warn_when_the_headers_say_different_data_types(tmp_path, toy_pair
 
     _with_header(lo, CONTENT="CONTINUUM INTENSITY")
     out = tmp_path / "cli.h5"
-    code = ("import sys, warnings; warnings.resetwarnings(); from enhance_lib.database import main; "
+    code = ("import sys, warnings; warnings.resetwarnings(); from enhance_lib.scripts.database import main; "
             f"sys.exit(main(['pairs', '-o', {str(out)!r}, '--low', {lo!r}, '--high', {hi!r}, "
             "'--patch-size', '6', '--patches', '4']))")
     repo = Path(__file__).resolve().parent.parent

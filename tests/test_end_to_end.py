@@ -22,8 +22,8 @@ def readme_commands():
 
 def synthetic_pair(folder):
     """A co-aligned blos pair (HMI-like LOW, 28 cm-like HIGH at twice the sampling)."""
-    from enhance_lib.psf import to_hmi, to_target
-    from enhance_lib.sun import synthetic_sun
+    from enhance_lib.training.forward_model import to_hmi, to_target
+    from enhance_lib.training.synthetic_sun import synthetic_sun
 
     scene = synthetic_sun(shape=(1024, 1024), pixel_scale=0.063, seed=5, pores=2, plage=1)
     low = to_hmi(scene.blos, pixel_scale=0.063)
@@ -57,6 +57,6 @@ def test_train_your_own_commands_run_as_written(tmp_path):
     out = fits.getdata(tmp_path / "toy.fits")
     assert out.shape == tuple(2 * s for s in fits.getdata(REPO / "samples" / "hmi.fits").shape)
     assert np.isfinite(out).all()
-    from enhance_lib.database import check_database
+    from enhance_lib.training.database_file import check_database
 
     assert check_database(tmp_path / "pairs.h5").n == 64

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from enhance_lib.evaluation import (
+from enhance_lib.training.evaluation import (
     bicubic_x2,
     contrast,
     correlation,
@@ -12,7 +12,7 @@ from enhance_lib.evaluation import (
     rms_ratio,
     unsigned_flux,
 )
-from enhance_lib.psf import to_hmi
+from enhance_lib.training.forward_model import to_hmi
 
 
 def test_bicubic_reproduces_smooth_functions_on_the_x2_grid():
@@ -36,7 +36,7 @@ def test_ratios_and_correlation():
 def test_forward_residual_is_small_for_a_consistent_pair():
     rng = np.random.default_rng(1)
     truth = np.kron(rng.normal(size=(40, 40)), np.ones((4, 4)))  # 0.126"/px
-    from enhance_lib.psf import resample
+    from enhance_lib.training.forward_model import resample
 
     x2 = resample(truth, from_scale=0.126, to_scale=0.252)
     hmi = to_hmi(x2, pixel_scale=0.252)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from enhance_lib.atomic import atomic_path, is_temporary, remove_stale_temporaries
+from enhance_lib.io.atomic import atomic_path, is_temporary, remove_stale_temporaries
 from enhance_lib.scripts.enhance import main as enhance_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ _RUNNER = textwrap.dedent("""
 _MOMENTS = {
     # while the network predicts (the engine is built, nothing written yet)
     "predict": """
-        from enhance_lib import engine
+        from enhance_lib.run import enhancer as engine
         _predict = engine.Engine.predict
         def predict(self, *args, **kwargs):
             os.kill(os.getpid(), SIGNAL)
@@ -64,7 +64,7 @@ _MOMENTS = {
     """,
     # the whole temporary file written, just before the rename onto the output
     "before-rename": """
-        from enhance_lib import fitsio
+        from enhance_lib.io import fits as fitsio
         _fsync = os.fsync
         def fsync(fd):
             os.kill(os.getpid(), SIGNAL)
@@ -140,7 +140,7 @@ def test_sigterm_in_a_batch_says_how_far_it_got(tmp_path, tiny_weights):
     out = tmp_path / "out"
     # the signal arrives while the third file is predicted
     hook = """
-        from enhance_lib import engine
+        from enhance_lib.run import enhancer as engine
         _predict = engine.Engine.predict
         calls = []
         def predict(self, *args, **kwargs):
@@ -259,7 +259,7 @@ def test_sigterm_during_a_dask_batch(tmp_path, tiny_weights, monkeypatch, capsys
     """SIGTERM while Dask workers run a batch: exit 143 after saying how far it got; every output
     is whole; the rerun finishes the job and removes what stopped workers left."""
     pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
-    from enhance_lib import cluster
+    from enhance_lib.run import cluster
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -300,7 +300,7 @@ def test_a_batch_with_nothing_to_write_still_removes_dead_writers_temporaries(tm
     out = tmp_path / "out"
     assert enhance_main(["-i", str(folder), "-o", str(out), "-w", str(tiny_weights), "-q"]) == 0
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    from enhance_lib.atomic import _host
+    from enhance_lib.io.atomic import _host
 
     left = out / f".a.fits.~{int(dead.stdout)}@{_host()}~abcd1234.tmp"  # as a writer killed mid-write left it
     left.write_bytes(b"partial")

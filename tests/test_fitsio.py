@@ -1,4 +1,4 @@
-"""Tests of enhance_lib.fitsio on small synthetic files."""
+"""Tests of enhance_lib.io.fits on small synthetic files."""
 
 import gzip
 import os
@@ -9,9 +9,9 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from enhance_lib import fitsio
 from enhance_lib.errors import EnhanceError
-from enhance_lib.fitsio import FitsImage, add_history, read_image, upsample_header, write_image
+from enhance_lib.io import fits as fitsio
+from enhance_lib.io.fits import FitsImage, add_history, read_image, upsample_header, write_image
 
 
 def _image(ny=12, nx=10, seed=0):
@@ -594,7 +594,7 @@ def test_write_permission_denied_simulated(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("enhance_lib.atomic.tempfile.mkstemp", denied)
+    monkeypatch.setattr("enhance_lib.io.atomic.tempfile.mkstemp", denied)
     with pytest.raises(EnhanceError, match="Permission denied") as err:
         write_image(tmp_path / "out.fits", _image(), fits.Header())
     assert err.value.path == str(tmp_path / "out.fits")

@@ -3,7 +3,7 @@
 import pytest
 
 from enhance_lib.errors import EnhanceError, EnhanceUserWarning
-from enhance_lib.kinds import kind_from_header, observable_from_header, resolve_kind
+from enhance_lib.sun.kinds import kind_from_header, observable_from_header, resolve_kind
 
 
 @pytest.mark.parametrize(("header", "observable"), [

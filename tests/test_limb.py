@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from enhance_lib.disk import disk_header
-from enhance_lib.evaluation import limb_metrics
-from enhance_lib.limb import disk_coverage, limb_pixels, pixel_integrals
-from enhance_lib.models import NetworkConfig, build_model, upsampling_init
-from enhance_lib.normalize import NECKEL_LABS_6173, DiskGeometry, make_normalizer, mu_map
-from enhance_lib.predict import Predictor, enhance_array
-from enhance_lib.sun import limb_disk
+from enhance_lib.nets.models import NetworkConfig, build_model, upsampling_init
+from enhance_lib.run.tiling import Predictor, enhance_array
+from enhance_lib.sun.disk import disk_header
+from enhance_lib.sun.limb import disk_coverage, limb_pixels, pixel_integrals
+from enhance_lib.sun.normalization import NECKEL_LABS_6173, DiskGeometry, make_normalizer, mu_map
+from enhance_lib.training.evaluation import limb_metrics
+from enhance_lib.training.synthetic_sun import limb_disk
 
 pytestmark = pytest.mark.backend
 
@@ -144,8 +144,8 @@ def test_limb_treatment_with_a_ringing_network(sharpening, kind, x0, y0, radius,
 
 @pytest.mark.parametrize("kind", ["intensity", "blos"])
 def test_limb_treatment_shipped_networks(kind):
-    from enhance_lib.cli import default_weights
-    from enhance_lib.weights import load_network
+    from enhance_lib.nets.weights import load_network
+    from enhance_lib.run.enhancer import default_weights
 
     net, config = load_network(default_weights(kind))
     g = DiskGeometry(128.31, 127.12, 112.7)

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from enhance_lib.backend import import_keras, to_numpy
 from enhance_lib.errors import EnhanceError
-from enhance_lib.layers import ReflectionPadding2D
-from enhance_lib.models import NetworkConfig, build_model, encdec, keepsize, receptive_margin
+from enhance_lib.nets.backend import import_keras, to_numpy
+from enhance_lib.nets.layers import ReflectionPadding2D
+from enhance_lib.nets.models import NetworkConfig, build_model, encdec, keepsize, receptive_margin
 
 keras = import_keras()
 
@@ -95,7 +95,7 @@ def test_receptive_margin_bounds_the_influence_of_a_pixel(model):
 
 
 def test_upsampling_init_starts_as_nearest_upsampling():
-    from enhance_lib.models import upsampling_init
+    from enhance_lib.nets.models import upsampling_init
 
     config = NetworkConfig(depth=2, filters=6, noise=0.0)
     net = upsampling_init(build_model(config), config)

@@ -1,4 +1,4 @@
-"""Tests of enhance_lib.normalize: quiet-Sun level, disk geometry, limb darkening, normalisers."""
+"""Tests of enhance_lib.sun.normalization: quiet-Sun level, disk geometry, limb darkening, normalisers."""
 
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from astropy.io import fits
 
 from enhance_lib.errors import EnhanceError
-from enhance_lib.normalize import (
+from enhance_lib.sun.normalization import (
     DiskGeometry,
     disk_geometry,
     limb_darkening,

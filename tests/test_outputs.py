@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 
 from enhance_lib import EnhanceUserWarning
-from enhance_lib.cli import enhance_main
+from enhance_lib.scripts.enhance import main as enhance_main
 
 
 def _image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
@@ -33,7 +33,7 @@ def _image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
 @pytest.fixture
 def no_prediction(monkeypatch):
     """Fail the test if a prediction starts."""
-    import enhance_lib.pipeline as pipeline
+    import enhance_lib.run.enhancer as pipeline
 
     def predict(*args, **kwargs):
         raise AssertionError("the prediction started")
@@ -98,7 +98,7 @@ def test_pixel_scale_far_from_hmi_warns(tmp_path, tiny_weights):
 
 
 def test_pixel_scale_from_cd_matrix_and_units():
-    from enhance_lib.fitsio import pixel_scale
+    from enhance_lib.io.fits import pixel_scale
 
     assert pixel_scale({"CUNIT1": "arcsec", "CUNIT2": "arcsec", "CDELT1": -0.6, "CDELT2": 0.6}) == pytest.approx(0.6)
     c, s = np.cos(0.3), np.sin(0.3)
@@ -113,8 +113,8 @@ def test_pixel_scale_from_cd_matrix_and_units():
     "flags, warned", [(set(), True), ({"avx512_bf16"}, True), ({"avx512_bf16", "amx_bf16"}, False)]
 )
 def test_bfloat16_on_a_cpu_without_amx_says_so(monkeypatch, tiny_weights, flags, warned):
-    import enhance_lib.backend as backend
-    from enhance_lib.pipeline import Engine
+    import enhance_lib.nets.backend as backend
+    from enhance_lib.run.enhancer import Engine
 
     monkeypatch.setattr(backend, "cpu_flags", lambda: flags)
     if warned:
@@ -150,7 +150,7 @@ def test_cube_header_has_every_plane_and_a_fresh_date(tmp_path, tiny_weights):
 
 @pytest.mark.parametrize("compress", ["gzip", "rice"])
 def test_compressed_output(tmp_path, tiny_weights, compress):
-    from enhance_lib.fitsio import read_image
+    from enhance_lib.io.fits import read_image
 
     data = _image(tmp_path / "in.fits", shape=(64, 64))
     with fits.open(tmp_path / "in.fits", mode="update") as hdul:
@@ -180,7 +180,7 @@ def test_log_and_plot_say_rows_by_columns(tmp_path, tiny_weights, capsys):
     assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "o.fits"), "-w", str(tiny_weights),
                          "--plot", str(tmp_path / "f.png")]) == 0
     assert "new size 80 x 96 (rows x columns)" in capsys.readouterr().err
-    from enhance_lib.plotting import shape_text
+    from enhance_lib.io.figures import shape_text
 
     assert shape_text((40, 48)) == "40 x 48 (rows x columns)"
 
@@ -189,7 +189,7 @@ def test_log_and_plot_say_rows_by_columns(tmp_path, tiny_weights, capsys):
 
 
 def test_north_up_for_hmi_orientation():
-    from enhance_lib.plotting import north_up
+    from enhance_lib.io.figures import north_up
 
     assert north_up(fits.Header({"CROTA2": 179.93}))
     assert north_up(fits.Header({"CROTA2": -180.1}))
@@ -200,7 +200,7 @@ def test_north_up_for_hmi_orientation():
 
 def test_quiet_sun_contrast_ignores_limb_darkening():
     """The figure's contrast of a limb-darkened disk is that of its granulation."""
-    from enhance_lib.plotting import quiet_sun_mask, rms_contrast
+    from enhance_lib.io.figures import quiet_sun_mask, rms_contrast
 
     rng = np.random.default_rng(0)
     n, radius = 256, 120
@@ -217,7 +217,7 @@ def test_quiet_sun_contrast_ignores_limb_darkening():
 
 
 def test_zoom_region_centres_on_the_spot_and_avoids_nan():
-    from enhance_lib.plotting import zoom_region
+    from enhance_lib.io.figures import zoom_region
 
     image = np.ones((600, 700))
     image[:, :40] = np.nan

@@ -5,9 +5,9 @@ import pytest
 from astropy.io import fits
 
 import enhance_lib
-from enhance_lib.cli import enhance_main
 from enhance_lib.errors import EnhanceError
-from enhance_lib.photometry import FlatResponse, match_large_scales, measure_response
+from enhance_lib.scripts.enhance import main as enhance_main
+from enhance_lib.sun.photometry import FlatResponse, match_large_scales, measure_response
 
 pytestmark = pytest.mark.filterwarnings("ignore::enhance_lib.EnhanceUserWarning")
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from enhance_lib.cli import enhance_main, expand_inputs
 from enhance_lib.errors import EnhanceError
-from enhance_lib.pipeline import Engine, enhance_files, output_paths
+from enhance_lib.run.batch import enhance_files, expand_inputs, output_paths
+from enhance_lib.run.enhancer import Engine
+from enhance_lib.scripts.enhance import main as enhance_main
 
 
 def _write(path, seed, shape=(30, 36), **keys):
@@ -149,7 +150,7 @@ def test_workers_without_dask_is_one_line(folder, tmp_path, tiny_weights, capsys
 
 def _spy_local_clusters(monkeypatch):
     """Record the worker counts of the local clusters the library starts (and start them)."""
-    from enhance_lib import cluster
+    from enhance_lib.run import cluster
 
     started, real = [], cluster.local_cluster
 
@@ -217,7 +218,7 @@ def test_a_killed_worker_loses_no_file(tmp_path, tiny_weights, monkeypatch):
     pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
     from dask.distributed import Client
 
-    from enhance_lib import cluster
+    from enhance_lib.run import cluster
 
     src = tmp_path / "in"
     src.mkdir()
@@ -319,7 +320,7 @@ def test_lying_header_is_one_line(folder, tmp_path, tiny_weights, capsys):
 
 
 def test_image_too_large_for_the_memory_is_one_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
-    from enhance_lib import fitsio
+    from enhance_lib.io import fits as fitsio
 
     monkeypatch.setattr(fitsio, "available_memory", lambda: 10_000)
     dst = tmp_path / "o.fits"
@@ -345,7 +346,7 @@ def test_a_lying_file_does_not_stop_the_batch(folder, tmp_path, tiny_weights, ca
 
 def _memory_runs_out_for(monkeypatch, shape):
     """The network runs out of memory on planes of ``shape`` (numpy's MemoryError), on others it runs."""
-    import enhance_lib.predict as predict
+    import enhance_lib.run.tiling as predict
 
     real = predict.enhance_array
 
@@ -391,7 +392,7 @@ def test_out_of_memory_in_one_run_is_one_line(folder, tmp_path, tiny_weights, ca
 
 
 def test_out_of_memory_reading_is_one_line(folder, tmp_path, tiny_weights, capsys, monkeypatch):
-    from enhance_lib import fitsio
+    from enhance_lib.io import fits as fitsio
 
     def image_data(raw, header):
         raise MemoryError

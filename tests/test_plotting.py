@@ -1,4 +1,4 @@
-"""Tests of enhance_lib.plotting: the ``--plot`` figure's titles, units, axes, zoom and
+"""Tests of enhance_lib.io.figures: the ``--plot`` figure's titles, units, axes, zoom and
 downsampled panels, on small synthetic images."""
 
 import itertools
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from enhance_lib.plotting import block_mean, comparison_figure, plot_comparison, rms_contrast, zoom_region
+from enhance_lib.io.figures import block_mean, comparison_figure, plot_comparison, rms_contrast, zoom_region
 
 
 def _pair(shape, *, seed=0, value=1.0, kind="intensity"):

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from enhance_lib.backend import to_numpy
 from enhance_lib.errors import EnhanceError
-from enhance_lib.models import NetworkConfig, build_model
-from enhance_lib.predict import Predictor, enhance_array, tile_grid
-from enhance_lib.weights import load_network
+from enhance_lib.nets.backend import to_numpy
+from enhance_lib.nets.models import NetworkConfig, build_model
+from enhance_lib.nets.weights import load_network
+from enhance_lib.run.tiling import Predictor, enhance_array, tile_grid
 
 # Backend-sensitive: .ci/run runs these on the JAX backend too.
 pytestmark = pytest.mark.backend
@@ -174,7 +174,7 @@ def test_disk_mask_tiling_matches_whole_image_on_the_disk(tiny_weights, tile):
 @pytest.mark.parametrize("activation", ["relu", "elu"])
 @pytest.mark.parametrize("shape", [(9, 14), (2, 2), (31, 17)])
 def test_subpixel_tail_equals_the_upsampled_convolution(activation, shape):
-    from enhance_lib.backend import set_random_seed
+    from enhance_lib.nets.backend import set_random_seed
 
     set_random_seed(7)
     config = NetworkConfig(depth=1, filters=5, activation=activation)
@@ -188,7 +188,7 @@ def test_subpixel_tail_equals_the_upsampled_convolution(activation, shape):
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_interior_tiles_without_padding_match_the_padded_network(precision):
-    from enhance_lib.backend import set_random_seed
+    from enhance_lib.nets.backend import set_random_seed
 
     set_random_seed(11)
     config = NetworkConfig(depth=2, filters=5)

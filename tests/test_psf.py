@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from enhance_lib import psf
 from enhance_lib.errors import EnhanceError
+from enhance_lib.training.loop import forward_model as psf
 
 LAMBDA = 6173e-10
 

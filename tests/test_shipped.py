@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from enhance_lib.cli import default_weights, enhance_main
-from enhance_lib.evaluation import contrast
-from enhance_lib.weights import inspect_weights
+from enhance_lib.nets.weights import inspect_weights
+from enhance_lib.run.enhancer import default_weights
+from enhance_lib.scripts.enhance import main as enhance_main
+from enhance_lib.training.evaluation import contrast
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,7 +23,7 @@ def test_shipped_weights_are_the_published_architecture(kind):
     assert (info.config.model, info.config.depth, info.config.filters, info.config.activation) == (
         "keepsize", 5, 64, "relu",
     )
-    assert info.kind == kind  # stamped: python -m enhance_lib.weights network/KIND.weights.h5 --kind KIND
+    assert info.kind == kind  # stamped: python -m enhance_lib.scripts.weights network/KIND.weights.h5 --kind KIND
     assert (REPO / "network" / f"{kind}_args.json").is_file()
 
 
@@ -74,7 +75,7 @@ def test_blos_sample_physics(enhanced_samples, name):
 def test_real_sample_close_to_the_published_output(enhanced_samples, kind):
     """On the real crop, away from the columns the published output computed from pixels
     the crop lacks, ours follows the published network far better than bicubic does."""
-    from enhance_lib.evaluation import bicubic_x2
+    from enhance_lib.training.evaluation import bicubic_x2
 
     low, ours = enhanced_samples[SAMPLES[kind][0]]
     published = fits.getdata(REPO / "samples" / f"{SAMPLES[kind][0].split('.')[0]}_published.fits").astype(float)
@@ -122,13 +123,14 @@ def test_shipped_recipe_never_trains_on_the_validation_region():
     import re
     import shlex
 
-    from enhance_lib.models import NetworkConfig, receptive_margin
+    from enhance_lib.nets.models import NetworkConfig, receptive_margin
 
     fidelity = _fidelity_module()
     rows_held_out = fidelity.VALIDATION[0].stop
     margin = receptive_margin(NetworkConfig(depth=5))  # input pixels
     script = (REPO / "network" / "train_shipped.sh").read_text().replace("\\\n", " ")
-    commands = [shlex.split(line.split("#")[0]) for line in script.splitlines() if "enhance_lib.database pairs" in line]
+    commands = [shlex.split(line.split("#")[0]) for line in script.splitlines()
+                if "enhance_lib.scripts.database pairs" in line]
     assert len(commands) == 2
     for argv in commands:
         opts = dict(itertools.pairwise(argv))  # each argument -> the one after it

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from enhance_lib import psf, sun
 from enhance_lib.errors import EnhanceError
+from enhance_lib.training.loop import forward_model as psf
+from enhance_lib.training.loop import synthetic_sun as sun
 
 SCALE = 0.06
 

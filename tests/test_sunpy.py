@@ -9,7 +9,7 @@ import pytest
 from astropy.io import fits
 
 from enhance_lib import EnhanceError, Enhancer, enhance_map
-from enhance_lib.cli import enhance_main
+from enhance_lib.scripts.enhance import main as enhance_main
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = sorted((REPO / "samples").glob("*.fits"))

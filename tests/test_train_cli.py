@@ -11,10 +11,11 @@ import h5py
 import numpy as np
 import pytest
 
-from enhance_lib.backend import to_numpy
-from enhance_lib.database import write_database
 from enhance_lib.errors import EnhanceUserWarning
-from enhance_lib.train_cli import build_parser, train_main
+from enhance_lib.nets.backend import to_numpy
+from enhance_lib.scripts.train import build_parser
+from enhance_lib.scripts.train import main as train_main
+from enhance_lib.training.database_file import write_database
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["-d", "1", "-k", "4", "-l2", "0", "-b", "6", "-lr", "1e-2", "--seed", "0", "--quiet"]
@@ -172,7 +173,7 @@ def test_errors_one_line_exit_2(case, match, dbs, tmp_path, capsys):
 
 @pytest.mark.backend
 def test_border_mse_ignores_the_patch_edges():
-    from enhance_lib.training import border_mse
+    from enhance_lib.training.loop import border_mse
 
     assert border_mse(0) == "mse"
     loss = border_mse(3)
@@ -197,7 +198,7 @@ def test_loss_border_flag(dbs, tmp_path, capsys):
 
 
 def test_weights_record_the_database_data_type(tmp_path, capsys):
-    from enhance_lib.weights import inspect_weights
+    from enhance_lib.nets.weights import inspect_weights
 
     write_database(tmp_path / "blos.h5", *toy_pairs(12), attrs={"type": "blos"})
     write_database(tmp_path / "plain.h5", *toy_pairs(12))  # says nothing
@@ -245,8 +246,8 @@ def test_original_command_parses_as_spelled():
 
 @pytest.mark.backend
 def test_original_command_trains_on_a_cached_synthetic_database(tmp_path, monkeypatch, capsys):
-    from enhance_lib.database import check_database
-    from enhance_lib.weights import inspect_weights
+    from enhance_lib.nets.weights import inspect_weights
+    from enhance_lib.training.database_file import check_database
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("ENHANCE_CACHE_DIR", str(cache))

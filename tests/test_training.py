@@ -10,11 +10,12 @@ import h5py
 import numpy as np
 import pytest
 
-from enhance_lib.backend import to_numpy
-from enhance_lib.database import write_database
 from enhance_lib.errors import EnhanceError
-from enhance_lib.models import NetworkConfig
-from enhance_lib.training import (
+from enhance_lib.nets.backend import to_numpy
+from enhance_lib.nets.models import NetworkConfig
+from enhance_lib.nets.weights import load_network
+from enhance_lib.training.database_file import write_database
+from enhance_lib.training.loop import (
     PatchDataset,
     TrainingFiles,
     learning_rate,
@@ -24,7 +25,6 @@ from enhance_lib.training import (
     split_indices,
     train,
 )
-from enhance_lib.weights import load_network
 
 # Backend-sensitive: .ci/run runs these on the JAX backend too.
 pytestmark = pytest.mark.backend
@@ -249,7 +249,7 @@ def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
 
 
 def test_recalibrate_batchnorm_matches_training_mode():
-    from enhance_lib.models import build_model
+    from enhance_lib.nets.models import build_model
 
     model = build_model(NetworkConfig(depth=2, filters=4, l2=0.0))
     x = np.random.default_rng(2).normal(2.0, 3.0, size=(6, 12, 12, 1)).astype(np.float32)

@@ -4,10 +4,10 @@ import h5py
 import numpy as np
 import pytest
 
-from enhance_lib.backend import to_numpy
 from enhance_lib.errors import EnhanceError
-from enhance_lib.models import NetworkConfig, build_model
-from enhance_lib.weights import fold_batchnorm, inspect_weights, load_network, save_weights
+from enhance_lib.nets.backend import to_numpy
+from enhance_lib.nets.models import NetworkConfig, build_model
+from enhance_lib.nets.weights import fold_batchnorm, inspect_weights, load_network, save_weights
 
 # Backend-sensitive: .ci/run runs these on the JAX backend too.
 pytestmark = pytest.mark.backend
@@ -171,7 +171,7 @@ def test_legacy_files_say_no_data_type(shared_data):
 def test_stamp_kind_adds_only_the_attribute(tmp_path, tiny_weights, capsys):
     import shutil
 
-    from enhance_lib.weights import main, stamp_kind
+    from enhance_lib.nets.weights import main, stamp_kind
 
     path = tmp_path / "net.weights.h5"
     shutil.copyfile(tiny_weights, path)
@@ -196,7 +196,7 @@ def test_stamp_kind_adds_only_the_attribute(tmp_path, tiny_weights, capsys):
 def test_stamp_kind_refuses_legacy_files(shared_data, tmp_path):
     import shutil
 
-    from enhance_lib.weights import stamp_kind
+    from enhance_lib.nets.weights import stamp_kind
 
     legacy = tmp_path / "legacy.hdf5"
     shutil.copyfile(shared_data / "legacy" / "intensity_weights_only.hdf5", legacy)

@@ -1,18 +1,19 @@
-"""``enhance-database`` (``python -m enhance_lib.database``): build an Enhance training database.
+"""``enhance-database`` (``python -m enhance_lib.scripts.database``): build an Enhance training database.
 
     enhance-database simulate -o db.h5 -t intensity --patches 1000
     enhance-database pairs -o pairs.h5 -t blos --low lo.fits --high hi.fits --loss-border 8
 
-The builders are :func:`enhance_lib.patches.simulate_database` and
-:func:`enhance_lib.patches.pairs_database`; their messages name their parameters,
+The builders are :func:`enhance_lib.training.databases.simulate_database` and
+:func:`enhance_lib.training.databases.pairs_database`; their messages name their parameters,
 shown here as flags (:data:`FLAGS`).
 """
 
 import logging
+import sys
 
-from ..config import KINDS
 from ..errors import EnhanceError
-from ..patches import EDGES, pairs_database, simulate_database
+from ..nets.config import KINDS
+from ..training.databases import EDGES, pairs_database, simulate_database
 from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,10 @@ def _run(args):
 
 
 def main(argv=None):
-    """Entry point of ``enhance-database`` / ``python -m enhance_lib.database``; returns the exit
+    """Entry point of ``enhance-database`` / ``python -m enhance_lib.scripts.database``; returns the exit
     code (:func:`~enhance_lib.scripts.common.run_program`)."""
     return run_program(build_parser(), _run, argv, flags=FLAGS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

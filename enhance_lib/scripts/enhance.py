@@ -2,13 +2,14 @@
 
 import logging
 import os
+import sys
 import time
 
 from .. import __version__
-from ..batch import enhance_files, expand_inputs, file_kind, files_by_kind, output_paths, summary
-from ..config import ACTIVATIONS, COMPRESSIONS, DEVICES, KINDS, MODELS, PRECISIONS
-from ..engine import Engine, check_output_folder, enhance_file
 from ..errors import EnhanceError
+from ..nets.config import ACTIVATIONS, COMPRESSIONS, DEVICES, KINDS, MODELS, PRECISIONS
+from ..run.batch import enhance_files, expand_inputs, file_kind, files_by_kind, output_paths, summary
+from ..run.enhancer import Engine, check_output_folder, enhance_file
 from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
@@ -126,13 +127,13 @@ def _engine_options(args, kind):
 
 
 def _run(args):
-    from ..backend import check_installed, resolve_device
+    from ..nets.backend import check_installed, resolve_device
 
     check_installed()  # an unusable KERAS_BACKEND, or no GPU for --device gpu, fails before any file is read
     if args.device == "gpu":
         resolve_device("gpu")
     if args.workers or args.scheduler:
-        from ..cluster import import_distributed
+        from ..run.cluster import import_distributed
 
         import_distributed()
     inputs, batch = expand_inputs(args.input)
@@ -142,7 +143,7 @@ def _run(args):
         output = _single_output(inputs[0], args.out)
         if args.workers or args.scheduler:
             start = time.perf_counter()
-            from ..weights import recorded_kind
+            from ..nets.weights import recorded_kind
 
             kind = file_kind(args.type, inputs[0], default=recorded_kind(args.weights))
             return _report(_run_dask(args, {kind: (inputs, [output])}), start)
@@ -194,7 +195,7 @@ def _single_output(input_path, out):
 
 def _run_dask(args, groups):
     """All the groups (kind -> (inputs, outputs)) on one Dask cluster."""
-    from ..cluster import enhance_groups_on_cluster
+    from ..run.cluster import enhance_groups_on_cluster
 
     groups = {kind: (*files, _engine_options(args, kind)) for kind, files in groups.items()}
     return enhance_groups_on_cluster(groups, workers=args.workers, scheduler=args.scheduler,
@@ -212,3 +213,7 @@ def main(argv=None):
     """Entry point of ``enhance`` / ``python enhance.py``; returns the exit code
     (:func:`~enhance_lib.scripts.common.run_program`)."""
     return run_program(build_parser(), _run, argv, flags=FLAGS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,14 +11,14 @@ with ``--database`` and ``--validation`` (or ``--validation-split``)::
 Without ``--database`` (the original README's command, whose databases were the
 authors' own files) it trains on a synthetic-Sun database of the data type
 ``-t`` (intensity by default), built once in the cache folder
-(:func:`enhance_lib.patches.synthetic_database`) and validated on its last 10 %.
+(:func:`enhance_lib.training.databases.synthetic_database`) and validated on its last 10 %.
 """
 
 import logging
 import sys
 
-from ..config import ACTIVATIONS, DEVICES, KINDS, MODELS
-from ..patches import SYNTHETIC_DEFAULTS
+from ..nets.config import ACTIVATIONS, DEVICES, KINDS, MODELS
+from ..training.databases import SYNTHETIC_DEFAULTS
 from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 __all__ = ["FLAGS", "SYNTHETIC_VALIDATION_SPLIT", "build_parser", "main"]
 
 PROG = "enhance-train"
-#: Parameters of :func:`enhance_lib.training.train` (and :class:`~enhance_lib.config.NetworkConfig`)
+#: Parameters of :func:`enhance_lib.training.loop.train` (and :class:`~enhance_lib.nets.config.NetworkConfig`)
 #: whose flag is not ``--name-with-dashes``: the original program's spellings.
 FLAGS = {
     "filters": "--kernels",
@@ -129,7 +129,7 @@ def build_parser():
 
 def _synthetic(args):
     """The cached synthetic-Sun database for a run without ``--database`` (built if needed)."""
-    from ..patches import synthetic_database
+    from ..training.databases import synthetic_database
 
     kind = args.type or "intensity"
     info, built = synthetic_database(
@@ -144,8 +144,8 @@ def _synthetic(args):
 
 
 def _run(args):
-    from ..config import NetworkConfig
-    from ..training import train
+    from ..nets.config import NetworkConfig
+    from ..training.loop import train
 
     config = NetworkConfig(
         model=args.model,
@@ -206,3 +206,7 @@ def main(argv=None):
     output folder, nothing to continue) give one line on stderr and code 2.
     """
     return run_program(build_parser(), _run, argv, flags=FLAGS, validate=_validate)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""``enhance-weights`` (``python -m enhance_lib.weights``): show Enhance weights files, or stamp their data type.
+"""``enhance-weights`` (``python -m enhance_lib.scripts.weights``): show Enhance weights files, or stamp
+their data type.
 
 Examples::
 
@@ -6,7 +7,9 @@ Examples::
     enhance-weights network/blos.weights.h5 --kind blos        # record the data type
 """
 
-from ..config import KINDS
+import sys
+
+from ..nets.config import KINDS
 from .common import OneLineParser, run_program
 
 __all__ = ["build_parser", "main"]
@@ -28,7 +31,7 @@ def build_parser():
 
 
 def _run(args):
-    from ..weights import inspect_weights, stamp_kind
+    from ..nets.weights import inspect_weights, stamp_kind
 
     for path in args.files:
         info = stamp_kind(path, args.kind) if args.kind else inspect_weights(path)
@@ -39,6 +42,10 @@ def _run(args):
 
 
 def main(argv=None):
-    """Entry point of ``enhance-weights`` / ``python -m enhance_lib.weights``; returns the exit
+    """Entry point of ``enhance-weights`` / ``python -m enhance_lib.scripts.weights``; returns the exit
     code (:func:`~enhance_lib.scripts.common.run_program`)."""
     return run_program(build_parser(), _run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,531 @@
+"""Figures: input and enhanced output side by side (``enhance --plot``).
+
+The figure never draws a full-resolution image: each panel shows a NaN-aware block
+average of its image (:func:`block_mean`) with at most one image pixel per screen pixel,
+so a 4096^2 full disk costs little memory beyond its data. The numbers in the titles
+are measured on the full-resolution data, in row blocks, and a pair of zoomed panels
+shows a region at full resolution whenever a whole-image panel cannot.
+"""
+
+import math
+
+import numpy as np
+
+from ..errors import EnhanceError
+from .atomic import atomic_path
+
+__all__ = [
+    "block_mean", "comparison_figure", "north_up", "plot_comparison", "quiet_sun_mask", "rms_contrast",
+    "shape_text", "zoom_region",
+]
+
+DPI = 100  # the saved figure's dots per inch
+WIDTH = 11.0  # inches
+ZOOM_SIZE = 128  # input pixels of the zoomed region (fewer when the zoom panel is smaller)
+_CHUNK = 1 << 22  # pixels per block of rows when an image is measured or averaged
+_ALIGNED = math.radians(1.0)  # axes in arcsec when the image axes are within 1 degree of the WCS's
+
+
+def shape_text(shape):
+    """A 2-D shape as the log writes it: ``'400 x 280 (rows x columns)'``."""
+    return f"{' x '.join(str(n) for n in shape)} (rows x columns)"
+
+
+def quiet_sun_mask(local):
+    """Quiet-Sun pixels of an intensity normalised to its local quiet-Sun level (I/I_qs):
+    within 10 % of 1, which holds granulation and leaves out spots, pores and faculae."""
+    local = np.asarray(local)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(local) & (np.abs(local - 1) < 0.1)
+
+
+def _row_blocks(n_rows, row_length, step=1):
+    """(start, stop) of blocks of rows, a multiple of ``step`` long, of about _CHUNK pixels."""
+    rows = max(step, _CHUNK // max(row_length, 1) // step * step)
+    for start in range(0, n_rows, rows):
+        yield start, min(start + rows, n_rows)
+
+
+def _values(image, mask):
+    """Generator of the finite (and masked) pixels of ``image``, float64, a block of rows at a time.
+
+    ``mask`` has the image's shape, or is ``k`` times coarser (each of its pixels covers
+    k x k of the image: the input's mask on the x2 output).
+    """
+    ny, nx = image.shape
+    k = 1 if mask is None else ny // mask.shape[0]
+    if mask is not None and (mask.shape[0] * k, mask.shape[1] * k) != image.shape:
+        raise ValueError(f"mask shape {mask.shape} does not tile the image shape {image.shape}")
+    for start, stop in _row_blocks(ny, nx, k):
+        block = np.asarray(image[start:stop], dtype=np.float64)
+        keep = np.isfinite(block)
+        if mask is not None:
+            part = mask[start // k:stop // k]
+            keep &= np.repeat(np.repeat(part, k, axis=0), k, axis=1) if k > 1 else part
+        yield block[keep]
+
+
+def rms_contrast(image, *, kind, mask=None, unit=None):
+    """Contrast figure for a title.
+
+    Intensity: sigma / mean (per cent) over ``mask`` (quiet Sun; all finite pixels
+    when None). Magnetograms have a mean near zero, so their figure is the RMS field,
+    followed by ``unit`` (the image's, e.g. ``'G'``; ``'data units'`` when None).
+    Measured in float64 a block of rows at a time: no full-size copy.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (ny, nx)
+    kind : {'intensity', 'blos'}
+    mask : numpy.ndarray of bool, optional
+        The image's shape, or ``k`` times coarser in both axes (the input's mask
+        applied to its x``k`` output: each mask pixel covers k x k image pixels).
+    unit : str, optional
+
+    Returns
+    -------
+    str
+    """
+    image = np.asarray(image)
+    mask = None if mask is None else np.asarray(mask, dtype=bool)
+    count = total = 0.0
+    for values in _values(image, mask):
+        count += values.size
+        total += values.sum() if kind == "intensity" else np.dot(values, values)
+    if count == 0:
+        return "no pixels to measure"
+    if kind != "intensity":
+        return f"RMS {math.sqrt(total / count):.1f} {unit or 'data units'}"
+    mean = total / count
+    deviation = sum(float(np.dot(v - mean, v - mean)) for v in _values(image, mask))
+    where = "quiet-Sun " if mask is not None else ""
+    return f"{where}contrast {100 * math.sqrt(deviation / count) / mean:.2f} %"
+
+
+def block_mean(image, factor):
+    """The NaN-aware block average of an image: a new, smaller float32 array.
+
+    Each output pixel is the mean of the finite pixels of a ``factor`` x ``factor`` block
+    (the blocks of the last rows and columns may be cut by the image's edge); NaN where
+    a block holds none. Computed a block of rows at a time: memory beyond the result
+    stays small for any image size.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (ny, nx)
+        Not modified.
+    factor : int
+        Block size (1: a float32 copy).
+
+    Returns
+    -------
+    numpy.ndarray, shape (ceil(ny / factor), ceil(nx / factor))
+
+    Examples
+    --------
+    >>> block_mean(np.array([[1.0, 3.0, 5.0], [np.nan, 2.0, np.nan]]), 2)
+    array([[2., 5.]], dtype=float32)
+    """
+    image = np.asarray(image)
+    factor = int(factor)
+    if image.ndim != 2 or factor < 1:
+        raise ValueError(f"need a 2-D image and a factor >= 1, got shape {image.shape} and {factor}")
+    ny, nx = image.shape
+    oy, ox = -(-ny // factor), -(-nx // factor)
+    out = np.empty((oy, ox), dtype=np.float32)
+    for start, stop in _row_blocks(ny, nx * factor, factor):
+        block = np.full((stop - start, ox * factor), np.nan)
+        block[:, :nx] = image[start:stop]
+        rows = -(-(stop - start) // factor)
+        if rows * factor != stop - start:  # the image's last, short block of rows
+            block = np.vstack([block, np.full((rows * factor - (stop - start), ox * factor), np.nan)])
+        block = block.reshape(rows, factor, ox, factor)
+        finite = np.isfinite(block)
+        count = finite.sum(axis=(1, 3))
+        total = np.where(finite, block, 0.0).sum(axis=(1, 3))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start // factor:start // factor + rows] = total / count  # 0 / 0: NaN
+    return out
+
+
+def north_up(header):
+    """True when the image is stored with solar north down (HMI's CROTA2 ~ 180): the
+    figure then turns it by 180 degrees."""
+    if header is None:
+        return False
+    crota = header.get("CROTA2")
+    if crota is None and "PC1_1" in header and "PC2_2" in header:
+        # a rotation matrix: cos(rho) on the diagonal
+        try:
+            return float(header["PC1_1"]) < -0.7 and float(header["PC2_2"]) < -0.7
+        except (TypeError, ValueError):
+            return False
+    try:
+        angle = float(crota) % 360
+    except (TypeError, ValueError):
+        return False
+    return 135 <= angle <= 225
+
+
+def zoom_region(image, *, kind, size=ZOOM_SIZE):
+    """(row, column) slices of a ``size`` x ``size`` block centred, as far as the image
+    allows, on its most telling pixel: the darkest (intensity: a sunspot) or strongest
+    field (blos), among those whose block holds no NaN (off-limb).
+
+    The 200 most telling pixels are found a block of rows at a time (no full-size copy),
+    among those whose block is known, from a coarse map of where NaN is, to be finite:
+    the darkest pixels of a full disk are often on the limb.
+    """
+    values = np.asarray(image)
+    ny, nx = values.shape
+    size = min(size, ny, nx)
+    cell, usable = _usable_cells(values, size)
+    scores, indices = [], []
+    for start, stop in _row_blocks(ny, nx, cell):
+        block = np.asarray(values[start:stop], dtype=np.float64)
+        score = -block if kind == "intensity" else np.abs(block)
+        ok = np.repeat(np.repeat(usable[start // cell:-(-stop // cell)], cell, axis=0), cell, axis=1)
+        score = np.where(np.isfinite(score) & ok[:stop - start, :nx], score, -np.inf).ravel()
+        keep = min(200, score.size)
+        best = np.argpartition(score, score.size - keep)[score.size - keep:]
+        scores.append(score[best])
+        indices.append(best + start * nx)
+    scores, indices = np.concatenate(scores), np.concatenate(indices)
+    order = np.argsort(scores, kind="stable")[::-1]
+    for index in indices[order[:200]]:
+        y, x = np.unravel_index(index, values.shape)
+        y0 = int(np.clip(y - size // 2, 0, ny - size))
+        x0 = int(np.clip(x - size // 2, 0, nx - size))
+        block = (slice(y0, y0 + size), slice(x0, x0 + size))
+        if np.isfinite(values[block]).all():
+            return block
+    y0, x0 = (ny - size) // 2, (nx - size) // 2  # nothing telling on a finite block: the centre
+    return slice(y0, y0 + size), slice(x0, x0 + size)
+
+
+def _usable_cells(values, size):
+    """(cell, usable): cells of ``cell`` x ``cell`` pixels (about size / 4) and, for each,
+    whether every pixel of a ``size`` block centred in it is away from NaN (a block
+    reaching past the image's edge is moved inside it by :func:`zoom_region`, so the
+    edge does not count)."""
+    ny, nx = values.shape
+    cell = max(1, size // 4)
+    cy, cx = -(-ny // cell), -(-nx // cell)
+    bad = np.zeros((cy, cx), dtype=bool)
+    for start, stop in _row_blocks(ny, nx, cell):
+        rows = -(-(stop - start) // cell)
+        block = np.zeros((rows * cell, cx * cell), dtype=bool)
+        block[:stop - start, :nx] = ~np.isfinite(values[start:stop])
+        bad[start // cell:start // cell + rows] = block.reshape(rows, cell, cx, cell).any(axis=(1, 3))
+    reach = -(-(size // 2 + 1) // cell)  # cells a centred block can touch on each side
+    padded = np.pad(bad, reach)
+    near = np.zeros_like(bad)
+    for dy in range(2 * reach + 1):
+        for dx in range(2 * reach + 1):
+            near |= padded[dy:dy + cy, dx:dx + cx]
+    return cell, ~near
+
+
+class _Frame:
+    """The figure's axes for an image of ``shape`` (input pixels): helioprojective arcsec
+    from the WCS when it gives angular units and image axes along its axes, else pixels.
+
+    Positions are input pixel edges: ``(e, g)`` is the corner below and left of stored
+    pixel (row e, column g); the x``f`` output's edge ``E`` is the input's ``E / f``
+    (the two grids' edges coincide, :func:`enhance_lib.io.fits.upsample_header`).
+    """
+
+    def __init__(self, header, shape, *, turned):
+        self.shape, self.turned = shape, turned
+        ny, nx = shape
+        matrix = _linear_wcs(header)
+        if matrix is None:
+            # stored column and row (0-based centres), also when the figure is turned
+            self.x = (-0.5, 1.0)
+            self.y = (-0.5, 1.0)
+            self.xlabel, self.ylabel = "column (input pixels)", "row (input pixels)"
+            self.unit = "px"
+            return
+        (sx, sy), reference = matrix
+        if reference is None:  # no CRPIX/CRVAL: from the image's centre
+            x0, y0, origin = -sx * nx / 2, -sy * ny / 2, ", from the image centre"
+        else:
+            (crpix1, crpix2), (crval1, crval2) = reference
+            # FITS pixel p (1-based centres) is at CRVAL + CDELT * (p - CRPIX); edge g is at p = g + 0.5
+            x0, y0, origin = crval1 + sx * (0.5 - crpix1), crval2 + sy * (0.5 - crpix2), ""
+        self.x, self.y = (x0, sx), (y0, sy)
+        ctype1 = str(header.get("CTYPE1", "") or "")
+        ctype2 = str(header.get("CTYPE2", "") or "")
+        name_x = "solar x" if ctype1.upper().startswith("HPLN") else "x"
+        name_y = "solar y" if ctype2.upper().startswith("HPLT") else "y"
+        self.xlabel, self.ylabel = f"{name_x} (arcsec{origin})", f"{name_y} (arcsec{origin})"
+        self.unit = "arcsec"
+
+    def extent(self, rows=None, cols=None):
+        """imshow's (left, right, bottom, top) for the stored block between row edges
+        ``rows`` and column edges ``cols`` (default: the whole image), as the figure
+        shows it (turned 180 degrees when ``turned``)."""
+        e0, e1 = rows if rows is not None else (0, self.shape[0])
+        g0, g1 = cols if cols is not None else (0, self.shape[1])
+        left, right = (self.x[0] + self.x[1] * g for g in (g0, g1))
+        bottom, top = (self.y[0] + self.y[1] * e for e in (e0, e1))
+        return (right, left, top, bottom) if self.turned else (left, right, bottom, top)
+
+
+def _linear_wcs(header):
+    """((arcsec per pixel along columns, along rows), ((CRPIX1, CRPIX2), (CRVAL1, CRVAL2)) or None),
+    in the image's own axes, or None: no angular CUNIT, no scale, or image axes more than
+    1 degree from the WCS's (a 180 degree rotation counts as aligned: it negates the scales).
+    """
+    from .fits import _ANGLE, _is_number
+
+    if header is None:
+        return None
+    units = [_ANGLE.get(str(header.get(f"CUNIT{i}", "") or "").strip().lower()) for i in (1, 2)]
+    if None in units:
+        return None
+    if any(f"CD{i}_{j}" in header for i in (1, 2) for j in (1, 2)):
+        cd = [[header.get(f"CD{i}_{j}", 0.0) for j in (1, 2)] for i in (1, 2)]
+        if not all(_is_number(v) for row in cd for v in row):
+            return None
+        m = np.array(cd, dtype=float)
+    else:
+        cdelt = [header.get(f"CDELT{i}") for i in (1, 2)]
+        if not all(_is_number(v) for v in cdelt):
+            return None
+        pc = np.eye(2)
+        if any(f"PC{i}_{j}" in header for i in (1, 2) for j in (1, 2)):
+            values = [[header.get(f"PC{i}_{j}", float(i == j)) for j in (1, 2)] for i in (1, 2)]
+            if not all(_is_number(v) for row in values for v in row):
+                return None
+            pc = np.array(values, dtype=float)
+        elif _is_number(header.get("CROTA2")):
+            rho = math.radians(float(header["CROTA2"]))
+            ratio = float(cdelt[1]) / float(cdelt[0]) if float(cdelt[0]) else 0.0
+            pc = np.array([[math.cos(rho), -math.sin(rho) * ratio],
+                           [math.sin(rho) / ratio if ratio else 0.0, math.cos(rho)]])
+        m = np.diag(np.asarray(cdelt, dtype=float)) @ pc
+    m = m * np.array(units)[:, None]
+    sx, sy = m[0, 0], m[1, 1]
+    if sx == 0 or sy == 0 or abs(m[0, 1]) > math.tan(_ALIGNED) * abs(sy) or abs(m[1, 0]) > math.tan(_ALIGNED) * abs(sx):
+        return None
+    keys = ("CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2")
+    reference = None
+    if all(_is_number(header.get(k)) for k in keys):
+        crpix1, crpix2, crval1, crval2 = (float(header[k]) for k in keys)
+        reference = ((crpix1, crpix2), (crval1 * units[0], crval2 * units[1]))
+    return (float(sx), float(sy)), reference
+
+
+def _data_unit(header):
+    """The data's unit for numbers in titles: BUNIT, 'dimensionless' when empty, else None."""
+    bunit = None if header is None else header.get("BUNIT")
+    if isinstance(bunit, str):
+        return bunit.strip() or "dimensionless"
+    return None
+
+
+def _colour_limits(original, kind):
+    """(vmin, vmax): the 0.5 and 99.5 percentiles (intensity) or +-the 99.5th of |B| (blos),
+    of the input's finite pixels (of every pixel, or a regular sample of about 4 M)."""
+    step = max(1, math.ceil(math.sqrt(original.size / _CHUNK)))
+    sample = np.asarray(original[::step, ::step], dtype=np.float64)
+    finite = sample[np.isfinite(sample)]
+    if kind == "blos":
+        vmax = float(np.percentile(np.abs(finite), 99.5)) or 1.0
+        return -vmax, vmax  # symmetric: zero field is the middle of the colour scale
+    vmin, vmax = (float(v) for v in np.percentile(finite, [0.5, 99.5]))
+    return vmin, vmax
+
+
+def _panel_pixels(ax):
+    """(height, width) of ``ax`` on the saved figure, in whole screen pixels."""
+    box = ax.get_window_extent()
+    return int(box.height), int(box.width)
+
+
+def comparison_figure(original, enhanced, *, kind, title=None, header=None, local=None, local_enhanced=None,
+                      dpi=DPI):
+    """The figure :func:`plot_comparison` saves: a :class:`matplotlib.figure.Figure`.
+
+    Panels show NaN-aware block averages (:func:`block_mean`) with at most one image
+    pixel per screen pixel; when a panel cannot show every pixel of its image, a second
+    row shows a region of both at full resolution (:func:`zoom_region`), framed in
+    orange on the input. Axes are helioprojective arcsec when the header gives an
+    angular CUNIT and a scale (CDELT or CD), measured from CRVAL at CRPIX when the header
+    has them; input pixels otherwise. Titles give each image's shape and its contrast
+    (intensity, per cent) or RMS field (blos, in BUNIT); a magnetogram's colour scale is
+    symmetric about zero.
+
+    Parameters
+    ----------
+    original, enhanced : numpy.ndarray
+        2-D input and its x2 (or x``f``) output. Not modified.
+    kind : {'intensity', 'blos'}
+    title : str, optional
+    header : astropy.io.fits.Header, optional
+        The input's.
+    local, local_enhanced : numpy.ndarray, optional
+        See :func:`plot_comparison`.
+    dpi : float
+        Dots per inch of the saved figure: sets how many screen pixels a panel has.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Not registered with pyplot; drawn once, so that ``get_window_extent`` of its
+        artists gives their place on the saved figure.
+    """
+    original, enhanced = np.asarray(original), np.asarray(enhanced)
+    ny, nx = original.shape
+    factor = enhanced.shape[0] // ny
+    if enhanced.shape != (factor * ny, factor * nx) or factor < 1:
+        raise ValueError(f"output shape {enhanced.shape} is not a multiple of the input's {original.shape}")
+    unit = _data_unit(header)
+    masks = (None, None)
+    measured = (original, enhanced)
+    if kind == "intensity" and local is not None and local_enhanced is not None:
+        quiet = quiet_sun_mask(local)
+        masks = (quiet, quiet)  # the input's quiet Sun, on the output too
+        measured = (local, local_enhanced)
+    stats = [rms_contrast(m, kind=kind, mask=q, unit=unit) for m, q in zip(measured, masks, strict=True)]
+    vmin, vmax = _colour_limits(original, kind)
+    turned = north_up(header)
+    frame = _Frame(header, (ny, nx), turned=turned)
+    names = ("input", f"Enhance x{factor}")
+    layout = dict(kind=kind, title=title, header=header, frame=frame, limits=(vmin, vmax), dpi=dpi,
+                  turned=turned)
+    heads = [f"{name}: {shape_text(img.shape)}\n{s}" for name, img, s in zip(names, (original, enhanced), stats,
+                                                                               strict=True)]
+    fig, axes = _layout(rows=1, heads=heads, **layout)
+    shown = [_panel_pixels(ax) for ax in axes[0]]
+    if any(n > p for img, panel in zip((original, enhanced), shown, strict=True)
+           for n, p in zip(img.shape, panel, strict=True)):
+        fig, axes = _layout(rows=2, heads=heads, **layout)
+        shown = [_panel_pixels(ax) for ax in axes[0]]
+        zoom_shown = _panel_pixels(axes[1, 1])
+        size = max(1, min(ZOOM_SIZE, min(zoom_shown) // factor))
+        zoom = zoom_region(measured[0], kind=kind, size=size)
+    else:
+        zoom = None
+    for ax, img, panel, f in zip(axes[0], (original, enhanced), shown, (1, factor), strict=True):
+        _show(ax, img, panel, frame, f, layout)
+    if zoom is not None:
+        rows_, cols_ = zoom
+        r0, r1, c0, c1 = rows_.start, rows_.stop, cols_.start, cols_.stop
+        left, right, bottom, top = frame.extent((r0, r1), (c0, c1))
+        axes[0, 0].add_patch(_rectangle((min(left, right), min(bottom, top)), abs(right - left), abs(top - bottom)))
+        up = (slice(factor * r0, factor * r1), slice(factor * c0, factor * c1))
+        for ax, img, name in ((axes[1, 0], original[zoom], names[0]), (axes[1, 1], enhanced[up], names[1])):
+            img = np.rot90(img, 2) if turned else img
+            ax.imshow(img, origin="lower", cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest",
+                      extent=(left, right, bottom, top))
+            ax.set_xlim(left, right)
+            ax.set_ylim(bottom, top)
+            ax.set_title(f"{name}, zoomed (orange box):\ninput rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}",
+                         fontsize=10)
+    fig.draw_without_rendering()
+    return fig
+
+
+def _rectangle(corner, width, height):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(corner, width, height, fill=False, color="tab:orange", lw=1)
+
+
+def _show(ax, image, panel, frame, factor, layout):
+    """Draw the block average of ``image`` (an x``factor`` grid) with at most one pixel per
+    screen pixel of ``panel`` (height, width)."""
+    ny, nx = image.shape
+    k = max(1, math.ceil(ny / max(panel[0], 1)), math.ceil(nx / max(panel[1], 1)))
+    small = block_mean(image, k)
+    if layout["turned"]:
+        small = np.rot90(small, 2)
+    # the last block may reach past the image's edge: its extent too, the axes' limits do not
+    # (when turned, that overhang is at the figure's left and bottom: Frame.extent turns it)
+    rows, cols = (0, small.shape[0] * k / factor), (0, small.shape[1] * k / factor)
+    vmin, vmax = layout["limits"]
+    ax.imshow(small, origin="lower", cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest",
+              extent=frame.extent(rows, cols))
+    left, right, bottom, top = frame.extent()
+    ax.set_xlim(left, right)
+    ax.set_ylim(bottom, top)
+
+
+def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned):
+    """The figure's axes, titles, labels, colour bar and notes, laid out (no image yet)."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    ny, nx = frame.shape
+    fig = Figure(figsize=(WIDTH, rows * (5.5 * ny / max(nx, 1)) + 0.8), dpi=dpi, layout="constrained")
+    axes = fig.subplots(rows, 2, squeeze=False)
+    left, right, bottom, top = frame.extent()
+    for ax in axes.ravel():
+        ax.set_xlim(left, right)
+        ax.set_ylim(bottom, top)
+        ax.set_aspect("equal")
+        ax.set_xlabel(frame.xlabel, fontsize=9)
+        ax.set_ylabel(frame.ylabel, fontsize=9)
+        ax.tick_params(labelsize=8)
+    for ax, head in zip(axes[0], heads, strict=True):
+        ax.set_title(head, fontsize=10)
+    if rows > 1:  # the zoomed panels' own limits come with their images
+        for ax in axes[1]:
+            ax.set_title("zoomed\n", fontsize=10)
+    mappable = ScalarMappable(Normalize(*limits), cmap="gray")
+    fig.colorbar(mappable, ax=axes, shrink=0.8, label=_unit_label(header, kind))
+    notes = [title] if title else []
+    if turned:
+        notes.append(f"turned 180 degrees (CROTA2 = {header.get('CROTA2', 'PC matrix')}): solar north up")
+    if notes:
+        fig.suptitle("\n".join(str(n) for n in notes))
+    fig.draw_without_rendering()
+    return fig, axes
+
+
+def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, local=None, local_enhanced=None):
+    """Write a PNG with the input and the output on the same colour scale.
+
+    The figure is :func:`comparison_figure`'s: block averages at the figure's resolution,
+    axes in arcsec where the WCS allows, a zoomed pair of panels when the whole-image
+    panels cannot show every pixel.
+
+    Parameters
+    ----------
+    path : str
+        PNG file (written atomically).
+    original, enhanced : numpy.ndarray
+        2-D input and x2 output (first plane of a cube). Not modified.
+    kind : {'intensity', 'blos'}
+    title : str, optional
+        Figure title (e.g. the input file name).
+    header : astropy.io.fits.Header, optional
+        The input's: its BUNIT labels the colour bar and the RMS field, its CDELT/CD,
+        CUNIT, CRPIX and CRVAL the axes, its CROTA2 (or PC matrix) turns an image stored
+        south up (HMI: CROTA2 ~ 180) so that solar north is up.
+    local, local_enhanced : numpy.ndarray, optional
+        The input and the output divided by their local quiet-Sun level (I/I_qs; the
+        limb-darkening profile on a full disk): the intensity contrast is measured on
+        them, over the input's quiet Sun, so that limb darkening does not count as
+        contrast; the zoomed region is chosen on them.
+    """
+    fig = comparison_figure(original, enhanced, kind=kind, title=title, header=header, local=local,
+                            local_enhanced=local_enhanced)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=fig.dpi, format="png")
+    except OSError as exc:
+        raise EnhanceError(f"cannot write the figure ({exc.strerror or exc})", path=path) from None
+
+
+def _unit_label(header, kind):
+    """The colour bar's label: the data's BUNIT as the header gives it."""
+    bunit = None if header is None else header.get("BUNIT")
+    if isinstance(bunit, str) and bunit.strip():
+        return bunit.strip()
+    if isinstance(bunit, str):
+        return "dimensionless"
+    return "data units (no BUNIT)" if kind == "intensity" else "B_los (no BUNIT)"

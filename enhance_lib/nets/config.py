@@ -1,0 +1,80 @@
+"""The choices the package offers, and the network's architecture: no Keras import here.
+
+Command-line parsers and option checks take their choices from this module, so that
+building a parser (``enhance -h``) does not import Keras or its backend.
+"""
+
+import dataclasses
+
+from ..errors import EnhanceError
+
+__all__ = [
+    "ACTIVATIONS", "COMPRESSIONS", "DEFAULT_KIND", "DEVICES", "KINDS", "MODELS", "PRECISIONS", "NetworkConfig",
+]
+
+#: Kinds of data the networks enhance: continuum intensity and line-of-sight magnetograms.
+KINDS = ("intensity", "blos")
+#: The kind when neither the user nor the header says (the original program's default).
+DEFAULT_KIND = "intensity"
+#: Network families: ``keepsize`` (published) and ``encdec``.
+MODELS = ("keepsize", "encdec")
+#: Non-linearities of the networks.
+ACTIVATIONS = ("relu", "elu")
+#: Arithmetic of the prediction.
+PRECISIONS = ("float32", "bfloat16")
+#: Where to compute.
+DEVICES = ("auto", "cpu", "gpu")
+#: How outputs are stored (:func:`enhance_lib.io.fits.write_image`).
+COMPRESSIONS = ("none", "gzip", "rice")
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture of an Enhance network.
+
+    Attributes
+    ----------
+    model : {'keepsize', 'encdec'}
+        Network family; ``keepsize`` is the published one.
+    depth : int
+        Number of residual blocks (5 published).
+    filters : int
+        Convolution kernels per layer (64 published).
+    activation : {'relu', 'elu'}
+        Non-linearity.
+    noise : float
+        Standard deviation of the Gaussian noise added to the input during training
+        (``keepsize`` only; inactive at inference).
+    l2 : float
+        L2 regularisation of the convolution kernels (training only).
+
+    Examples
+    --------
+    >>> NetworkConfig(depth=1, filters=8).to_dict()
+    {'model': 'keepsize', 'depth': 1, 'filters': 8, 'activation': 'relu', 'noise': 0.0, 'l2': 1e-07}
+    >>> NetworkConfig(model="unet")
+    Traceback (most recent call last):
+    ...
+    enhance_lib.errors.EnhanceError: unknown model 'unet'; choose one of keepsize, encdec
+    """
+
+    model: str = "keepsize"
+    depth: int = 5
+    filters: int = 64
+    activation: str = "relu"
+    noise: float = 0.0
+    l2: float = 1e-7
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise EnhanceError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.activation not in ACTIVATIONS:
+            raise EnhanceError(
+                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
+        if int(self.depth) < 0 or int(self.filters) < 1:
+            raise EnhanceError(f"depth must be >= 0 and filters >= 1 (got {self.depth}, {self.filters})")
+
+    def to_dict(self):
+        """Return the configuration as a plain dictionary (JSON-serializable)."""
+        return dataclasses.asdict(self)

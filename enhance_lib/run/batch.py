@@ -1,0 +1,248 @@
+"""Many files through one network: expanding the inputs, grouping them by data type, and a
+pipeline that overlaps reading, prediction and writing.
+
+:func:`enhance_files` runs a list of files through an :class:`~enhance_lib.run.enhancer.Engine`:
+while one file is predicted, a thread reads and normalises the next (at most one ahead,
+so memory stays bounded) and another writes the last. A file that cannot be done is
+reported and skipped; the others go on.
+"""
+
+import concurrent.futures
+import dataclasses
+import glob
+import logging
+import os
+
+from ..errors import EnhanceError
+from ..io.atomic import clean_folder
+from ..sun.kinds import resolve_kind
+from .enhancer import check_output_folder
+from .progress import file_progress
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "FITS_PATTERNS", "Outcome", "enhance_files", "expand_inputs", "file_kind", "files_by_kind", "log_stopped",
+    "output_paths", "summary",
+]
+
+# What a folder given as input contributes (sorted).
+FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fts")
+
+
+def expand_inputs(items):
+    """The input files of ``-i``: files as given, folders' FITS files and glob patterns sorted.
+
+    Returns
+    -------
+    files : list of str
+    batch : bool
+        True when the output is a folder: several inputs, a folder or a pattern.
+
+    Raises
+    ------
+    EnhanceError
+        A folder or pattern with no FITS files.
+    """
+    files, batch = [], len(items) > 1
+    for item in items:
+        if os.path.isdir(item):
+            folder = glob.escape(item)
+            found = sorted({f for pattern in FITS_PATTERNS for f in glob.glob(os.path.join(folder, pattern))})
+            if not found:
+                raise EnhanceError("no FITS files (*.fits, *.fits.gz, *.fts) in this folder", path=item)
+            files += found
+            batch = True
+        elif glob.has_magic(item) and not os.path.exists(item):
+            found = sorted(glob.glob(item))
+            if not found:
+                raise EnhanceError("no file matches this pattern", path=item)
+            files += found
+            batch = True
+        else:
+            files.append(item)
+    return files, batch
+
+
+def files_by_kind(kind, inputs, outputs, weights=None):
+    """The files of each kind of data: all of ``kind`` when given, else each file's header's
+    (:func:`file_kind`).
+
+    Returns
+    -------
+    dict
+        kind -> (inputs, outputs), in the order the kinds first occur.
+    """
+    from ..nets.weights import recorded_kind
+
+    default = None if kind else recorded_kind(weights)  # the weights file is opened once, not per input
+    groups = {}
+    for path, output in zip(inputs, outputs, strict=True):
+        found = kind or file_kind(None, path, default=default)
+        group = groups.setdefault(found, ([], []))
+        group[0].append(path)
+        group[1].append(output)
+    return groups
+
+
+def file_kind(kind, path, *, default=None):
+    """``kind``, or the kind the file's header says, or ``default`` (the kind the weights
+    record; see :func:`enhance_lib.nets.weights.recorded_kind`), else intensity. An unreadable
+    file gets the default: reading it for real then says what is wrong.
+
+    Only the header is read."""
+    from ..io.fits import read_header
+
+    return resolve_kind(kind, read_header(path), source=path, default=default)
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What happened to one input of :func:`enhance_files`.
+
+    Attributes
+    ----------
+    input, output : str
+    status : {'done', 'skipped', 'failed'}
+    message : str
+        Why it failed (empty otherwise).
+    replaced : bool
+        Done, replacing a file that was there.
+    """
+
+    input: str
+    output: str
+    status: str
+    message: str = ""
+    replaced: bool = False
+
+    def fail(self, exc):
+        """Mark it failed, with the error's message (without the path an EnhanceError prefixes)."""
+        if isinstance(exc, MemoryError):
+            message = "out of memory"
+        else:
+            message = getattr(exc, "message", None) or str(exc)
+        self.status, self.message = "failed", message
+
+
+def output_paths(inputs, folder):
+    """Output paths in ``folder`` keeping each input's file name (a ``.gz`` ending dropped:
+    outputs are not compressed).
+
+    Raises
+    ------
+    EnhanceError
+        Two inputs with the same file name (their outputs would collide).
+    """
+    outputs, seen = [], {}
+    for path in inputs:
+        name = os.path.basename(os.fspath(path))
+        name = name[:-3] if name.endswith(".gz") else name
+        if name in seen:
+            raise EnhanceError(f"{seen[name]} and {path} would both be written as {name}", path=folder)
+        seen[name] = path
+        outputs.append(os.path.join(os.fspath(folder), name))
+    return outputs
+
+
+def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=False):
+    """Enhance many files through one network, reading ahead and writing behind.
+
+    While file k is predicted, a thread reads and normalises file k+1 (at most
+    one file ahead) and another writes file k-1. A file that cannot be done (an
+    :class:`EnhanceError`, an ``OSError``, or memory running out) is logged as one error
+    line naming it; the others go on.
+
+    Parameters
+    ----------
+    engine : Engine
+        May be None when every output exists and ``skip_existing`` is set.
+    inputs, outputs : sequence of str or os.PathLike
+        Paired input and output files.
+    skip_existing : bool
+        Leave inputs whose output exists alone (to finish an interrupted run).
+    progress : bool
+        One progress bar over the files.
+
+    Returns
+    -------
+    list of Outcome
+        In the order of ``inputs``.
+    """
+    from ..io.fits import same_file
+
+    outcomes = [Outcome(os.fspath(i), os.fspath(o), "pending") for i, o in zip(inputs, outputs, strict=True)]
+    for folder in {os.path.dirname(os.path.abspath(o.output)) for o in outcomes}:
+        clean_folder(folder)  # what killed runs left, even when nothing is left to write
+    todo = []
+    for outcome in outcomes:
+        if skip_existing and os.path.exists(outcome.output):
+            outcome.status = "skipped"
+        elif same_file(outcome.input, outcome.output):
+            outcome.status, outcome.message = "failed", "output would overwrite the input file"
+        else:
+            todo.append(outcome)
+
+    def fail(outcome, exc):
+        outcome.fail(exc)
+        log.error("%s: %s", outcome.input, outcome.message)
+
+    def prepare(outcome):
+        check_output_folder(outcome.output)
+        return engine.prepare(outcome.input)
+
+    bar = file_progress(len(outcomes), initial=len(outcomes) - len(todo), enabled=progress)
+    writing = None
+    try:
+        with bar, concurrent.futures.ThreadPoolExecutor(1) as reader, \
+                concurrent.futures.ThreadPoolExecutor(1) as writer:
+            ahead = reader.submit(prepare, todo[0]) if todo else None
+            for k, outcome in enumerate(todo):
+                current = ahead
+                ahead = reader.submit(prepare, todo[k + 1]) if k + 1 < len(todo) else None
+                try:
+                    prepared = current.result()
+                    result = engine.predict(prepared)
+                except (EnhanceError, OSError, MemoryError) as exc:
+                    # An Engine says which image ran out of memory (engine.out_of_memory); a bare
+                    # MemoryError (another engine's) still fails this file only.
+                    fail(outcome, exc)
+                    bar.update()
+                    continue
+                if writing is not None:
+                    _finish_write(*writing, bar, fail)
+                writing = (writer.submit(engine.write, prepared, result, outcome.output), outcome)
+            if writing is not None:
+                _finish_write(*writing, bar, fail)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: leaving the executors let the write in flight finish (an output is
+        # whole or absent, never partial); say how far the batch got, then stop.
+        if writing is not None and writing[0].done() and writing[1].status == "pending":
+            _finish_write(*writing, bar, fail)
+        log_stopped(outcomes)
+        raise
+    return outcomes
+
+
+def log_stopped(outcomes):
+    """Say how far an interrupted batch got, and how to finish it."""
+    log.warning("stopped after %d of %d files (%s); rerun with `skip_existing` to finish the rest",
+                sum(o.status != "pending" for o in outcomes), len(outcomes), summary(outcomes))
+
+
+def summary(outcomes):
+    """``'3 done, 1 skipped, 0 failed'``: the outcomes counted (and how many of those done
+    replaced a file that was there)."""
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("done", "skipped", "failed")}
+    replaced = sum(o.replaced for o in outcomes)
+    text = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return text.replace(" done", f" done ({replaced} replacing files that were there)", 1) if replaced else text
+
+
+def _finish_write(future, outcome, bar, fail):
+    try:
+        outcome.replaced = future.result()
+        outcome.status = "done"
+    except (EnhanceError, OSError, MemoryError) as exc:
+        fail(outcome, exc)
+    bar.update()

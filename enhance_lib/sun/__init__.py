@@ -1,0 +1,1 @@
+"""The Sun on the pixel grid: data types, the disk, the limb, limb darkening, normalisation, photometry."""
