@@ -89,7 +89,7 @@ def fidelity(kind, weights, *, data=None):
     """All figures of merit for one network on the validation region (a dict)."""
     from astropy.io import fits
 
-    from enhance_lib.training.loop import evaluation as ev
+    from enhance_lib.training import evaluation as ev
 
     folder = data_dir(data)
     low = fits.getdata(folder / FILES[kind][0]).astype(np.float32)
@@ -204,7 +204,7 @@ def _diagnostics(kind, ours, published, bicubic):
     """Where the differences are: RMS ratios near the crop's edges and inside, on the
     training region (seen in training: how much of the validation error is
     generalisation), and for blos by field strength of the published output."""
-    from enhance_lib.training.loop import evaluation as ev
+    from enhance_lib.training import evaluation as ev
 
     m = 2 * MARGIN  # output pixels
     ry, rx = VALIDATION

@@ -58,7 +58,7 @@ def smooth_field(n, sigma, rng):
 
 def cases(n):
     """(label, geometry, texture?) for an n^2 image: several radii and sub-pixel centres."""
-    from enhance_lib.sun.normalization import DiskGeometry
+    from enhance_lib.sun.disk import DiskGeometry
 
     c = (n - 1) / 2
     if n >= 4096:
@@ -71,7 +71,7 @@ def cases(n):
 
 
 def make_disk(kind, n, geometry, texture, seed=0):
-    from enhance_lib.sun.normalization import NECKEL_LABS_6173
+    from enhance_lib.sun.limb_darkening import NECKEL_LABS_6173
     from enhance_lib.training.synthetic_sun import limb_disk
 
     rng = np.random.default_rng(seed)

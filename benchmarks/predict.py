@@ -167,7 +167,8 @@ def weights_path(tmp):
     shipped = REPO / "network" / "intensity.weights.h5"
     if shipped.is_file():
         return shipped, "shipped network/intensity.weights.h5"
-    from enhance_lib.nets.models import NetworkConfig, build_model
+    from enhance_lib.nets.config import NetworkConfig
+    from enhance_lib.nets.models import build_model
     from enhance_lib.nets.weights import save_weights
 
     config = NetworkConfig()

@@ -36,9 +36,9 @@ def main(argv=None):
         require_files("benchmarks/sun.py", [data / "hmi_sample_left.fits", data / "blos_sample_left.fits"],
                       hint=SHARED_DATA_HELP + " (or --no-real-crop for the synthetic-Sun numbers alone)")
 
-    from enhance_lib.training.evaluation import radial_power_spectrum
+    from enhance_lib.training.evaluation import contrast, radial_power_spectrum
     from enhance_lib.training.forward_model import to_hmi, to_target
-    from enhance_lib.training.synthetic_sun import contrast, synthetic_sun
+    from enhance_lib.training.synthetic_sun import synthetic_sun
 
     scale = 0.063
     result = {}
@@ -54,7 +54,7 @@ def main(argv=None):
     if not args.no_real_crop:
         from astropy.io import fits
 
-        from enhance_lib.sun.normalization import quiet_sun_level
+        from enhance_lib.sun.limb_darkening import quiet_sun_level
 
         intensity = fits.getdata(data / "hmi_sample_left.fits").astype(np.float64)
         blos = fits.getdata(data / "blos_sample_left.fits").astype(np.float64)

@@ -29,7 +29,7 @@ from benchmarks.report import write_results
 
 def held_out_pairs(seeds, *, size, kind="intensity"):
     """(HMI-like, target) pairs of synthetic scenes with the given seeds, normalised."""
-    from enhance_lib.sun.normalization import quiet_sun_level
+    from enhance_lib.sun.limb_darkening import quiet_sun_level
     from enhance_lib.training.databases import simulate_pairs
     from enhance_lib.training.synthetic_sun import synthetic_sun
 
@@ -55,7 +55,8 @@ def main(argv=None):
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = p.parse_args(argv)
 
-    from enhance_lib.nets.models import NetworkConfig, receptive_margin
+    from enhance_lib.nets.config import NetworkConfig
+    from enhance_lib.nets.models import receptive_margin
     from enhance_lib.run.tiling import Predictor
     from enhance_lib.training.databases import simulate_database
     from enhance_lib.training.evaluation import bicubic_x2, rms

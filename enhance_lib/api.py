@@ -242,7 +242,8 @@ class Enhancer:
         numpy.ndarray
             The enhanced data as written.
         """
-        from .run.enhancer import check_output_folder, prepare
+        from .io.atomic import check_output_folder
+        from .run.enhancer import prepare
 
         check_output_folder(output_path)
         prepared = prepare(input_path, kind=self.kind, normalization=self._options["normalization"],

@@ -28,8 +28,8 @@ from astropy.io import fits
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
-from enhance_lib.training.loop import forward_model as psf
-from enhance_lib.training.loop import synthetic_sun as sun
+from enhance_lib.training import forward_model as psf
+from enhance_lib.training import synthetic_sun as sun
 
 SEED = 2018
 HMI_PIXELS = 256

@@ -45,7 +45,8 @@ def shared_data():
 def tiny_weights(tmp_path_factory):
     """A depth-1, 4-filter keepsize network with non-trivial BN statistics, saved in Keras 3 format."""
     from enhance_lib.nets.backend import set_random_seed
-    from enhance_lib.nets.models import NetworkConfig, build_model
+    from enhance_lib.nets.config import NetworkConfig
+    from enhance_lib.nets.models import build_model
     from enhance_lib.nets.weights import save_weights
 
     set_random_seed(3)
@@ -66,7 +67,8 @@ def tiny_weights(tmp_path_factory):
 @pytest.fixture(scope="session")
 def upsampling_weights(tmp_path_factory):
     """A depth-1 keepsize network initialised as nearest x2 upsampling: its output is known."""
-    from enhance_lib.nets.models import NetworkConfig, build_model, upsampling_init
+    from enhance_lib.nets.config import NetworkConfig
+    from enhance_lib.nets.models import build_model, upsampling_init
     from enhance_lib.nets.weights import save_weights
 
     config = NetworkConfig(depth=1, filters=4)

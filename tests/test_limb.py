@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
-from enhance_lib.nets.models import NetworkConfig, build_model, upsampling_init
+from enhance_lib.nets.config import NetworkConfig
+from enhance_lib.nets.models import build_model, upsampling_init
 from enhance_lib.run.tiling import Predictor, enhance_array
-from enhance_lib.sun.disk import disk_header
+from enhance_lib.sun.disk import DiskGeometry, disk_header, mu_map
 from enhance_lib.sun.limb import disk_coverage, limb_pixels, pixel_integrals
-from enhance_lib.sun.normalization import NECKEL_LABS_6173, DiskGeometry, make_normalizer, mu_map
+from enhance_lib.sun.limb_darkening import NECKEL_LABS_6173
+from enhance_lib.sun.normalization import make_normalizer
 from enhance_lib.training.evaluation import limb_metrics
 from enhance_lib.training.synthetic_sun import limb_disk
 

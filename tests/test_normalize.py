@@ -6,14 +6,9 @@ import pytest
 from astropy.io import fits
 
 from enhance_lib.errors import EnhanceError
-from enhance_lib.sun.normalization import (
-    DiskGeometry,
-    disk_geometry,
-    limb_darkening,
-    make_normalizer,
-    mu_map,
-    quiet_sun_level,
-)
+from enhance_lib.sun.disk import DiskGeometry, disk_geometry, mu_map
+from enhance_lib.sun.limb_darkening import limb_darkening, quiet_sun_level
+from enhance_lib.sun.normalization import make_normalizer
 
 N, R, X0, Y0 = 512, 200.0, 255.3, 250.8  # off-centre, off-integer disk
 I0 = 5.0e4  # quiet-Sun intensity at disk centre, in counts

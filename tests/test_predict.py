@@ -5,7 +5,8 @@ import pytest
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.nets.backend import to_numpy
-from enhance_lib.nets.models import NetworkConfig, build_model
+from enhance_lib.nets.config import NetworkConfig
+from enhance_lib.nets.models import build_model
 from enhance_lib.nets.weights import load_network
 from enhance_lib.run.tiling import Predictor, enhance_array, tile_grid
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from enhance_lib.errors import EnhanceError
-from enhance_lib.training.loop import forward_model as psf
+from enhance_lib.training import forward_model as psf
 
 LAMBDA = 6173e-10
 

@@ -123,7 +123,8 @@ def test_shipped_recipe_never_trains_on_the_validation_region():
     import re
     import shlex
 
-    from enhance_lib.nets.models import NetworkConfig, receptive_margin
+    from enhance_lib.nets.config import NetworkConfig
+    from enhance_lib.nets.models import receptive_margin
 
     fidelity = _fidelity_module()
     rows_held_out = fidelity.VALIDATION[0].stop

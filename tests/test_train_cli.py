@@ -173,7 +173,7 @@ def test_errors_one_line_exit_2(case, match, dbs, tmp_path, capsys):
 
 @pytest.mark.backend
 def test_border_mse_ignores_the_patch_edges():
-    from enhance_lib.training.loop import border_mse
+    from enhance_lib.training.data import border_mse
 
     assert border_mse(0) == "mse"
     loss = border_mse(3)

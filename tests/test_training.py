@@ -12,19 +12,13 @@ import pytest
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.nets.backend import to_numpy
-from enhance_lib.nets.models import NetworkConfig
+from enhance_lib.nets.config import NetworkConfig
 from enhance_lib.nets.weights import load_network
+from enhance_lib.training.callbacks import learning_rate, recalibrate_batchnorm
+from enhance_lib.training.data import PatchDataset, masked_mse, split_indices
 from enhance_lib.training.database_file import write_database
-from enhance_lib.training.loop import (
-    PatchDataset,
-    TrainingFiles,
-    learning_rate,
-    masked_mse,
-    read_loss_log,
-    recalibrate_batchnorm,
-    split_indices,
-    train,
-)
+from enhance_lib.training.files import TrainingFiles, read_loss_log
+from enhance_lib.training.loop import train
 
 # Backend-sensitive: .ci/run runs these on the JAX backend too.
 pytestmark = pytest.mark.backend

@@ -6,7 +6,8 @@ import pytest
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.nets.backend import to_numpy
-from enhance_lib.nets.models import NetworkConfig, build_model
+from enhance_lib.nets.config import NetworkConfig
+from enhance_lib.nets.models import build_model
 from enhance_lib.nets.weights import fold_batchnorm, inspect_weights, load_network, save_weights
 
 # Backend-sensitive: .ci/run runs these on the JAX backend too.
@@ -171,7 +172,8 @@ def test_legacy_files_say_no_data_type(shared_data):
 def test_stamp_kind_adds_only_the_attribute(tmp_path, tiny_weights, capsys):
     import shutil
 
-    from enhance_lib.nets.weights import main, stamp_kind
+    from enhance_lib.nets.weights import stamp_kind
+    from enhance_lib.scripts.weights import main
 
     path = tmp_path / "net.weights.h5"
     shutil.copyfile(tiny_weights, path)

@@ -19,9 +19,13 @@ import re
 import socket
 import tempfile
 
+from ..errors import EnhanceError
+
 log = logging.getLogger(__name__)
 
-__all__ = ["atomic_path", "clean_folder", "is_temporary", "new_file_mode", "remove_stale_temporaries"]
+__all__ = [
+    "atomic_path", "check_output_folder", "clean_folder", "is_temporary", "new_file_mode", "remove_stale_temporaries",
+]
 
 # ".<name>.~<pid>@<host>~<mkstemp's 8 random characters><suffix>"
 _TEMPORARY = re.compile(r"^\..*\.~(?P<pid>\d+)@(?P<host>[^~/]+)~[a-z0-9_]{8}")
@@ -130,3 +134,24 @@ def atomic_path(path, *, suffix=".tmp"):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def check_output_folder(path):
+    """Fail before the (long) prediction when ``path`` cannot be written: a folder, a path
+    under a file, a folder that cannot be created or written.
+
+    Nothing is created: the writer makes the missing folders, so a run that fails
+    leaves none behind.
+    """
+    if os.path.isdir(path):
+        raise EnhanceError("output is a folder, not a file (give a file name)", path=path)
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):  # the nearest folder that exists is where it would be made
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise EnhanceError(f"cannot create the output folder ({existing} is a file)", path=path)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "output folder is not writable" if existing == folder else f"cannot create the output folder " \
+            f"({existing} is not writable)"
+        raise EnhanceError(what, path=path)

@@ -22,18 +22,8 @@ from ..errors import EnhanceError
 from .config import DEVICES
 
 __all__ = [
-    "BACKENDS",
-    "DEVICES",
-    "backend_name",
-    "check_installed",
-    "cpu_flags",
-    "describe",
-    "device_scope",
-    "gpu_names",
-    "import_keras",
-    "resolve_device",
-    "set_random_seed",
-    "to_numpy",
+    "BACKENDS", "backend_name", "check_installed", "cpu_flags", "describe", "device_scope", "gpu_names", "import_keras",
+    "resolve_device", "set_random_seed", "to_numpy",
 ]
 
 # Keras backend name -> the package it needs and the pip extra that installs it.

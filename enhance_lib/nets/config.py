@@ -9,13 +9,9 @@ import dataclasses
 from ..errors import EnhanceError
 
 __all__ = [
-    "ACTIVATIONS", "COMPRESSIONS", "DEFAULT_KIND", "DEVICES", "KINDS", "MODELS", "PRECISIONS", "NetworkConfig",
+    "ACTIVATIONS", "COMPRESSIONS", "DEVICES", "MODELS", "PRECISIONS", "NetworkConfig",
 ]
 
-#: Kinds of data the networks enhance: continuum intensity and line-of-sight magnetograms.
-KINDS = ("intensity", "blos")
-#: The kind when neither the user nor the header says (the original program's default).
-DEFAULT_KIND = "intensity"
 #: Network families: ``keepsize`` (published) and ``encdec``.
 MODELS = ("keepsize", "encdec")
 #: Non-linearities of the networks.

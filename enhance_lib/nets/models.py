@@ -7,22 +7,12 @@ files load by topological order (see :mod:`enhance_lib.nets.weights`).
 
 from ..errors import EnhanceError
 from .backend import import_keras
-from .config import ACTIVATIONS, MODELS, NetworkConfig  # noqa: F401  (the public names of this module)
 from .layers import CropToScale, PadToEven, ReflectionPadding2D
 
 keras = import_keras()
 layers = keras.layers
 
-__all__ = [
-    "MODELS",
-    "NetworkConfig",
-    "build_model",
-    "encdec",
-    "keepsize",
-    "minimum_size",
-    "receptive_margin",
-    "upsampling_init",
-]
+__all__ = ["build_model", "encdec", "keepsize", "minimum_size", "receptive_margin", "upsampling_init"]
 
 def _conv(filters, *, l2, kernel_size=3, strides=1):
     # Biases are kept even before BatchNormalization: the original (Keras 2

@@ -36,8 +36,9 @@ import numpy as np
 from ..errors import EnhanceError, warn_user
 from ..io.atomic import atomic_path
 from ..io.h5attrs import decode_attr
-from .config import KINDS
-from .models import NetworkConfig, build_model
+from ..sun.kinds import KINDS
+from .config import NetworkConfig
+from .models import build_model
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,8 @@ import logging
 import os
 
 from ..errors import EnhanceError
-from ..io.atomic import clean_folder
+from ..io.atomic import check_output_folder, clean_folder
 from ..sun.kinds import resolve_kind
-from .enhancer import check_output_folder
 from .progress import file_progress
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,13 @@ import numpy as np
 
 from .. import __version__
 from ..errors import EnhanceError, warn_metadata, warn_user
+from ..io.atomic import check_output_folder
 from ..sun.kinds import check_kind, resolve_kind
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Engine", "check_options", "check_output_folder", "default_weights", "enhance_file", "out_of_memory", "prepare",
+    "Engine", "check_options", "default_weights", "enhance_file", "out_of_memory", "prepare",
     "prepare_data",
 ]
 
@@ -45,27 +46,6 @@ def default_weights(kind):
         if (folder / name).is_file():
             return folder / name
     return folders[0] / name
-
-
-def check_output_folder(path):
-    """Fail before the (long) prediction when ``path`` cannot be written: a folder, a path
-    under a file, a folder that cannot be created or written.
-
-    Nothing is created: the writer makes the missing folders, so a run that fails
-    leaves none behind.
-    """
-    if os.path.isdir(path):
-        raise EnhanceError("output is a folder, not a file (give a file name)", path=path)
-    folder = os.path.dirname(os.path.abspath(path))
-    existing = folder
-    while not os.path.exists(existing):  # the nearest folder that exists is where it would be made
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise EnhanceError(f"cannot create the output folder ({existing} is a file)", path=path)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = "output folder is not writable" if existing == folder else f"cannot create the output folder " \
-            f"({existing} is not writable)"
-        raise EnhanceError(what, path=path)
 
 
 @dataclasses.dataclass

@@ -23,9 +23,7 @@ from ..sun.limb import limb_input, limb_output, near_limb
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "CPU_TILES", "DEFAULT_TILE", "GPU_TILE", "PRECISIONS", "Predictor", "default_tile", "enhance_array", "tile_grid",
-]
+__all__ = ["CPU_TILES", "DEFAULT_TILE", "GPU_TILE", "Predictor", "default_tile", "enhance_array", "tile_grid"]
 
 DEFAULT_TILE = 512
 # CPU tile sizes measured per backend (benchmarks/predict.py, 1024^2, 2 cores): TensorFlow

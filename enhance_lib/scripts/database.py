@@ -12,7 +12,7 @@ import logging
 import sys
 
 from ..errors import EnhanceError
-from ..nets.config import KINDS
+from ..sun.kinds import KINDS
 from ..training.databases import EDGES, pairs_database, simulate_database
 from .common import OneLineParser, run_program
 

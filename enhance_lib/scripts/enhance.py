@@ -7,9 +7,11 @@ import time
 
 from .. import __version__
 from ..errors import EnhanceError
-from ..nets.config import ACTIVATIONS, COMPRESSIONS, DEVICES, KINDS, MODELS, PRECISIONS
+from ..io.atomic import check_output_folder
+from ..nets.config import ACTIVATIONS, COMPRESSIONS, DEVICES, MODELS, PRECISIONS
 from ..run.batch import enhance_files, expand_inputs, file_kind, files_by_kind, output_paths, summary
-from ..run.enhancer import Engine, check_output_folder, enhance_file
+from ..run.enhancer import Engine, enhance_file
+from ..sun.kinds import KINDS
 from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)

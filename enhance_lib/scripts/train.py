@@ -17,7 +17,8 @@ authors' own files) it trains on a synthetic-Sun database of the data type
 import logging
 import sys
 
-from ..nets.config import ACTIVATIONS, DEVICES, KINDS, MODELS
+from ..nets.config import ACTIVATIONS, DEVICES, MODELS
+from ..sun.kinds import KINDS
 from ..training.databases import SYNTHETIC_DEFAULTS
 from .common import OneLineParser, run_program
 

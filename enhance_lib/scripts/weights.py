@@ -9,7 +9,7 @@ Examples::
 
 import sys
 
-from ..nets.config import KINDS
+from ..sun.kinds import KINDS
 from .common import OneLineParser, run_program
 
 __all__ = ["build_parser", "main"]

@@ -10,7 +10,6 @@ import logging
 import re
 
 from ..errors import EnhanceError, warn_user
-from ..nets.config import DEFAULT_KIND, KINDS
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +17,11 @@ __all__ = [
     "DEFAULT_KIND", "KINDS", "check_kind", "kind_from_header", "observable_from_header", "resolve_kind",
 ]
 
+
+#: Kinds of data the networks enhance: continuum intensity and line-of-sight magnetograms.
+KINDS = ("intensity", "blos")
+#: The kind when neither the user nor the header says (the original program's default).
+DEFAULT_KIND = "intensity"
 
 # CONTENT values (upper case, compared as prefixes after HMI's optional "HMI " prefix).
 _CONTENT = (

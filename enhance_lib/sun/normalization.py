@@ -18,33 +18,17 @@ import numbers
 import numpy as np
 
 from ..errors import EnhanceError, warn_user
-from ..nets.config import KINDS
-from .disk import DiskGeometry, disk_geometry, mu_map, mu_rows, partial_disk_geometry
+from .disk import disk_geometry, mu_rows, partial_disk_geometry
+from .kinds import KINDS
 from .limb_darkening import (
-    NECKEL_LABS_6173,
-    LimbDarkening,
     _partial_profile,
     limb_darkening,
     quiet_sun_level,
-    standard_limb_darkening,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "NECKEL_LABS_6173",
-    "DiskGeometry",
-    "LimbDarkening",
-    "Normalizer",
-    "disk_geometry",
-    "limb_darkening",
-    "make_normalizer",
-    "mu_map",
-    "parse_method",
-    "partial_disk_geometry",
-    "quiet_sun_level",
-    "standard_limb_darkening",
-]
+__all__ = ["Normalizer", "make_normalizer", "parse_method"]
 
 NAMED_METHODS = ("quiet-sun", "max", "none")
 BLOS_DEFAULT = 1000.0  # G -> kG

@@ -31,7 +31,7 @@ import os
 import numpy as np
 
 from ..errors import EnhanceError, warn_user
-from ..nets.config import KINDS
+from ..sun.kinds import KINDS
 from .database_file import check_database, write_database
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def normalization_factor(image, *, kind, normalization="auto"):
     """
     if normalization in (None, "auto"):
         if kind == "intensity":
-            from ..sun.normalization import quiet_sun_level
+            from ..sun.limb_darkening import quiet_sun_level
 
             return float(quiet_sun_level(image))
         return KG

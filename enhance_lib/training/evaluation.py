@@ -7,7 +7,6 @@ import numpy as np
 from scipy import ndimage
 
 from .forward_model import HMI_SCALE, to_hmi
-from .synthetic_sun import contrast
 
 __all__ = [
     "bicubic_x2",
@@ -20,6 +19,14 @@ __all__ = [
     "rms_ratio",
     "unsigned_flux",
 ]
+
+
+def contrast(image, mask=None):
+    """rms contrast ``std(I) / mean(I)`` (over ``mask`` when given)."""
+    values = np.asarray(image, dtype=float)
+    if mask is not None:
+        values = values[np.asarray(mask, dtype=bool)]
+    return float(values.std() / values.mean())
 
 
 def bicubic_x2(image):

@@ -43,6 +43,7 @@ import os
 import time
 
 from ..errors import EnhanceError, warn_user
+from ..io.atomic import check_output_folder
 from ..nets.backend import (
     describe,
     device_scope,
@@ -50,10 +51,10 @@ from ..nets.backend import (
     resolve_device,
     set_random_seed,
 )
-from ..nets.config import KINDS, NetworkConfig
+from ..nets.config import NetworkConfig
 from ..nets.models import build_model, upsampling_init
 from ..nets.weights import load_network
-from ..pipeline import check_output_folder
+from ..sun.kinds import KINDS
 from .callbacks import (
     BN_PATCHES,
     LR_EPOCH,
@@ -61,14 +62,11 @@ from .callbacks import (
     PreciseBatchNorm,
     TrainingRecorder,
     learning_rate,
-    recalibrate_batchnorm,
 )
 from .data import PatchDataset, border_mse, masked_mse, split_indices
 from .database_file import check_database
-from .files import (  # noqa: F401  (VALIDATION_ATTR: a name this module had)
-    VALIDATION_ATTR,
+from .files import (
     TrainingFiles,
-    read_loss_log,
     read_previous_run,
     write_description,
     write_json,
@@ -77,22 +75,7 @@ from .files import (  # noqa: F401  (VALIDATION_ATTR: a name this module had)
 keras = import_keras()
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "LR_EPOCH",
-    "EpochOrder",
-    "PatchDataset",
-    "TrainOptions",
-    "TrainingFiles",
-    "TrainingRecorder",
-    "TrainingResult",
-    "border_mse",
-    "learning_rate",
-    "masked_mse",
-    "read_loss_log",
-    "recalibrate_batchnorm",
-    "split_indices",
-    "train",
-]
+__all__ = ["TrainOptions", "TrainingResult", "train"]
 
 #: Ways to initialise a new network (:attr:`TrainOptions.init`).
 INITS = ("auto", "upsampling", "he_normal")

@@ -33,7 +33,7 @@ from ..errors import EnhanceError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PlageRegion", "Pore", "Scene", "Spot", "contrast", "granulation", "limb_disk", "synthetic_sun"]
+__all__ = ["PlageRegion", "Pore", "Scene", "Spot", "granulation", "limb_disk", "synthetic_sun"]
 
 # Granulation model (tuned so that to_hmi gives ~4 % contrast, see tests/test_sun.py).
 GRANULE_SPACING = 1.4  # arcsec between cell seeds
@@ -132,14 +132,6 @@ class Scene:
     @property
     def shape(self):
         return self.intensity.shape
-
-
-def contrast(image, mask=None):
-    """rms contrast ``std(I) / mean(I)`` (over ``mask`` when given)."""
-    values = np.asarray(image, dtype=float)
-    if mask is not None:
-        values = values[np.asarray(mask, dtype=bool)]
-    return float(values.std() / values.mean())
 
 
 def _gaussian_fft(image, sigma_px):
