@@ -7,7 +7,7 @@
 Two measurements, in one run:
 
 * **Batch**: ``--files`` HMI-like images go through the library's batch path in this
-  process (:func:`enhance_lib.run.batch.enhance_files` with one :class:`enhance_lib.run.enhancer.Engine`,
+  process (:func:`enhance_lib.run.batch.enhance_files` with one :class:`enhance_lib.run.enhancer.Enhancer`,
   as the ``enhance`` command does) and the resident memory (VmRSS of
   ``/proc/self/status``) is sampled after each file is written. Reported: RSS after
   file 20 and after the last, and their ratio (the goal: within 10 %).
@@ -49,22 +49,21 @@ def vmrss_mb():
     raise RuntimeError("no VmRSS in /proc/self/status (not Linux?)")
 
 
-class SamplingEngine:
-    """An Engine whose ``write`` records this process's RSS once the file is written."""
+def sampling_enhancer(**options):
+    """An Enhancer whose ``write`` records this process's RSS once the file is written."""
+    from enhance_lib.run.enhancer import Enhancer
 
-    def __init__(self, engine):
-        self.engine = engine
-        self.rss_mb = []
+    class SamplingEnhancer(Enhancer):
+        def __init__(self, **options):
+            super().__init__(**options)
+            self.rss_mb = []
 
-    def prepare(self, path):
-        return self.engine.prepare(path)
+        def write(self, prepared, result, output):
+            replaced = super().write(prepared, result, output)
+            self.rss_mb.append(vmrss_mb())
+            return replaced
 
-    def predict(self, prepared):
-        return self.engine.predict(prepared)
-
-    def write(self, prepared, result, output):
-        self.engine.write(prepared, result, output)
-        self.rss_mb.append(vmrss_mb())
+    return SamplingEnhancer(**options)
 
 
 def write_hmi_like(path, image, *, compressed):
@@ -82,7 +81,6 @@ def write_hmi_like(path, image, *, compressed):
 def batch_rss(folder, weights, files, size):
     """Run ``files`` images of ``size``^2 through enhance_files; RSS (MB) after each and the wall time."""
     from enhance_lib.run.batch import enhance_files
-    from enhance_lib.run.enhancer import Engine
 
     src, out = folder / "in", folder / "out"
     src.mkdir()
@@ -93,7 +91,7 @@ def batch_rss(folder, weights, files, size):
         write_hmi_like(path, np.roll(patterns[k % 8], k, axis=1), compressed=False)
         inputs.append(str(path))
     outputs = [str(out / Path(p).name) for p in inputs]
-    engine = SamplingEngine(Engine(kind="intensity", weights=weights))
+    engine = sampling_enhancer(kind="intensity", weights=weights)
     start = time.perf_counter()
     outcomes = enhance_files(engine, inputs, outputs)
     wall = time.perf_counter() - start
@@ -167,7 +165,7 @@ def render(results):
         f"CPU: {results['cpu']} ({', '.join(results['flags'])}), {results['cores']} cores; {results['backend']}; "
         f"weights: {results['weights']}.",
         "",
-        f"One batch (`enhance_files`, one `Engine`) of {n} files of {results['size']}^2 in "
+        f"One batch (`enhance_files`, one `Enhancer`) of {n} files of {results['size']}^2 in "
         f"{results['wall_s']:.0f} s ({results['wall_s'] / n:.2f} s/file):",
         "",
         "| after file | " + " | ".join(str(k) for k in points) + " |",

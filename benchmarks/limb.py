@@ -126,8 +126,7 @@ def radial_profile(image, old, new, geometry, *, kind, inside=12, outside=1.5, s
 
 def run(sizes, weights=None):
     from enhance_lib.nets.backend import describe
-    from enhance_lib.nets.weights import load_network
-    from enhance_lib.run.enhancer import default_weights
+    from enhance_lib.nets.weights import default_weights, load_network
     from enhance_lib.run.tiling import Predictor, enhance_array
     from enhance_lib.sun.disk import disk_header
     from enhance_lib.sun.normalization import make_normalizer
@@ -236,7 +235,7 @@ def main(argv=None):
         print(render(json.loads(Path(args.render).read_text())))
         return
     from benchmarks.report import WEIGHTS_HELP, require_files
-    from enhance_lib.run.enhancer import default_weights
+    from enhance_lib.nets.weights import default_weights
 
     weights = {kind: getattr(args, kind) or default_weights(kind) for kind in ("intensity", "blos")}
     require_files("benchmarks/limb.py", weights.values(), hint=WEIGHTS_HELP + "; or give --intensity/--blos")

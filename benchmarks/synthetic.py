@@ -55,8 +55,7 @@ def main(argv=None):
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = p.parse_args(argv)
 
-    from enhance_lib.nets.config import NetworkConfig
-    from enhance_lib.nets.models import receptive_margin
+    from enhance_lib.nets.config import NetworkConfig, receptive_margin
     from enhance_lib.run.tiling import Predictor
     from enhance_lib.training.databases import simulate_database
     from enhance_lib.training.evaluation import bicubic_x2, rms

@@ -10,7 +10,7 @@ package does not import Keras or its backend (TensorFlow, JAX or PyTorch:
 
 __version__ = "0.1.0"
 
-from .api import Enhancer, enhance, enhance_hdu, enhance_map
+from .api import enhance, enhance_hdu, enhance_map
 from .errors import (
     EnhanceDeprecationWarning,
     EnhanceError,
@@ -18,11 +18,14 @@ from .errors import (
     EnhanceUserWarning,
     EnhanceWarning,
 )
+from .run.enhancer import Enhancer
+from .run.options import EnhanceOptions
 
 __all__ = [
     "EnhanceDeprecationWarning",
     "EnhanceError",
     "EnhanceMetadataWarning",
+    "EnhanceOptions",
     "EnhanceUserWarning",
     "EnhanceWarning",
     "Enhancer",

@@ -13,8 +13,7 @@ for the network and applies the coverage of the x2 grid to the output
 import matplotlib.pyplot as plt
 import numpy as np
 
-from enhance_lib.nets.weights import load_network
-from enhance_lib.run.enhancer import default_weights
+from enhance_lib.nets.weights import default_weights, load_network
 from enhance_lib.run.tiling import Predictor, enhance_array
 from enhance_lib.sun.disk import DiskGeometry, disk_header
 from enhance_lib.sun.limb_darkening import NECKEL_LABS_6173

@@ -63,12 +63,12 @@ def test_api_equals_cli_output(tmp_path, tiny_weights):
 
 def test_enhancer_reused_and_inputs_untouched(tiny_weights):
     enhancer = Enhancer(kind="intensity", weights=tiny_weights)
-    engine = enhancer.engine("intensity")
+    network = enhancer.network("intensity")
     data, header = _image(), _header()
     data_before, header_before = data.copy(), header.tostring()
     first = enhancer.enhance(data, header)
     second = enhancer.enhance(_image(seed=1))
-    assert enhancer.engine("intensity") is engine  # the network was built once
+    assert enhancer.network("intensity") is network  # the network was built once
     np.testing.assert_array_equal(data, data_before)
     assert header.tostring() == header_before
     assert first.shape == second.shape == (80, 72) and first.dtype == np.float32
@@ -225,7 +225,7 @@ def test_cli_batch_groups_files_by_kind(tmp_path):
 def test_weights_decide_when_the_header_does_not(tmp_path, capsys):
     """A header that says nothing and blos weights: enhanced as blos; -t intensity with blos
     weights: an error naming the file and both kinds."""
-    from enhance_lib.run.enhancer import default_weights
+    from enhance_lib.nets.weights import default_weights
 
     rng = np.random.default_rng(8)
     path = _write(tmp_path / "plain.fits", (80 * rng.standard_normal((40, 40))).astype(np.float32), _header(None))

@@ -44,11 +44,11 @@ _MOMENTS = {
     # while the network predicts (the engine is built, nothing written yet)
     "predict": """
         from enhance_lib.run import enhancer as engine
-        _predict = engine.Engine.predict
+        _predict = engine.Enhancer.predict
         def predict(self, *args, **kwargs):
             os.kill(os.getpid(), SIGNAL)
             return _predict(self, *args, **kwargs)
-        engine.Engine.predict = predict
+        engine.Enhancer.predict = predict
     """,
     # half-way through the data of the output file
     "write": """
@@ -141,14 +141,14 @@ def test_sigterm_in_a_batch_says_how_far_it_got(tmp_path, tiny_weights):
     # the signal arrives while the third file is predicted
     hook = """
         from enhance_lib.run import enhancer as engine
-        _predict = engine.Engine.predict
+        _predict = engine.Enhancer.predict
         calls = []
         def predict(self, *args, **kwargs):
             calls.append(1)
             if len(calls) == 3:
                 os.kill(os.getpid(), SIGNAL)
             return _predict(self, *args, **kwargs)
-        engine.Engine.predict = predict
+        engine.Enhancer.predict = predict
     """
     _MOMENTS["third-predict"] = hook
     try:

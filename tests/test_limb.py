@@ -146,8 +146,7 @@ def test_limb_treatment_with_a_ringing_network(sharpening, kind, x0, y0, radius,
 
 @pytest.mark.parametrize("kind", ["intensity", "blos"])
 def test_limb_treatment_shipped_networks(kind):
-    from enhance_lib.nets.weights import load_network
-    from enhance_lib.run.enhancer import default_weights
+    from enhance_lib.nets.weights import default_weights, load_network
 
     net, config = load_network(default_weights(kind))
     g = DiskGeometry(128.31, 127.12, 112.7)

@@ -7,9 +7,9 @@ import pytest
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.nets.backend import import_keras, to_numpy
-from enhance_lib.nets.config import NetworkConfig
+from enhance_lib.nets.config import NetworkConfig, receptive_margin
 from enhance_lib.nets.layers import ReflectionPadding2D
-from enhance_lib.nets.models import build_model, encdec, keepsize, receptive_margin
+from enhance_lib.nets.models import build_model, encdec, keepsize
 
 keras = import_keras()
 

@@ -38,7 +38,7 @@ def no_prediction(monkeypatch):
     def predict(*args, **kwargs):
         raise AssertionError("the prediction started")
 
-    monkeypatch.setattr(pipeline.Engine, "predict", predict)
+    monkeypatch.setattr(pipeline.Enhancer, "predict", predict)
 
 
 def _err(capsys):
@@ -114,19 +114,19 @@ def test_pixel_scale_from_cd_matrix_and_units():
 )
 def test_bfloat16_on_a_cpu_without_amx_says_so(monkeypatch, tiny_weights, flags, warned):
     import enhance_lib.nets.backend as backend
-    from enhance_lib.run.enhancer import Engine
+    from enhance_lib.run.enhancer import Enhancer
 
     monkeypatch.setattr(backend, "cpu_flags", lambda: flags)
     if warned:
         with pytest.warns(EnhanceUserWarning, match="bfloat16 will not be faster on this CPU") as record:
-            Engine(weights=tiny_weights, precision="bfloat16", device="cpu")
+            Enhancer(kind="intensity", weights=tiny_weights, precision="bfloat16", device="cpu")
         # the page the message points to has the measurement
         (page,) = re.findall(r"docs/guide/\w+\.md", str(record[0].message))
         text = (Path(__file__).resolve().parent.parent / page).read_text()
         assert "bfloat16" in text and "no AMX" in text and "0.61x" in text
     else:
-        Engine(weights=tiny_weights, precision="bfloat16", device="cpu")
-    Engine(weights=tiny_weights, precision="float32", device="cpu")  # float32: never
+        Enhancer(kind="intensity", weights=tiny_weights, precision="bfloat16", device="cpu")
+    Enhancer(kind="intensity", weights=tiny_weights, precision="float32", device="cpu")  # float32: never
 
 
 def test_cube_header_has_every_plane_and_a_fresh_date(tmp_path, tiny_weights):

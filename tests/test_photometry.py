@@ -35,8 +35,8 @@ def test_flat_response_inverts_the_increasing_run_through_the_anchor():
 
 def test_identity_network_has_identity_response(upsampling_weights):
     """A network that is nearest x2 upsampling returns uniform inputs unchanged: nothing to correct."""
-    engine = enhance_lib.Enhancer(kind="blos", weights=upsampling_weights).engine("blos")
-    response = measure_response(engine.predictor, "blos")
+    network = enhance_lib.Enhancer(kind="blos", weights=upsampling_weights).network("blos")
+    response = measure_response(network.predictor, "blos")
     np.testing.assert_allclose(response.outputs, response.levels, rtol=1e-5, atol=1e-7)
 
 
@@ -51,10 +51,10 @@ def shipped():
 
 def test_measured_response_is_the_uniform_prediction(shipped):
     """The strip of uniform patches measures what one uniform image gives."""
-    engine = shipped[("intensity", False, "none")].engine("intensity")
-    response = measure_response(engine.predictor, "intensity")
+    network = shipped[("intensity", False, "none")].network("intensity")
+    response = measure_response(network.predictor, "intensity")
     for level in (0.3, 1.0, 1.7):
-        single = engine.predictor.run(np.full((40, 40), level, np.float32))
+        single = network.predictor.run(np.full((40, 40), level, np.float32))
         assert response(level) == pytest.approx(float(single.mean()), rel=1e-6)
     assert response(1.0) == pytest.approx(0.9819, abs=1e-3)  # the shipped network's darkening
 

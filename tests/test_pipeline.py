@@ -12,7 +12,8 @@ from astropy.io import fits
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.run.batch import enhance_files, expand_inputs, output_paths
-from enhance_lib.run.enhancer import Engine
+from enhance_lib.run.enhancer import Enhancer
+from enhance_lib.run.options import EnhanceOptions
 from enhance_lib.scripts.enhance import main as enhance_main
 
 
@@ -106,12 +107,12 @@ def test_usage_errors_of_a_batch(folder, tmp_path, tiny_weights, capsys):
     assert code == 2 and "output must be a folder" in err
 
 
-def test_engine_from_python(folder, tmp_path, tiny_weights):
-    engine = Engine(kind="intensity", weights=tiny_weights)
+def test_enhancer_from_python(folder, tmp_path, tiny_weights):
+    enhancer = Enhancer(kind="intensity", weights=tiny_weights)
     inputs = sorted(folder.glob("*.fits"))
-    outcomes = enhance_files(engine, inputs, output_paths(inputs, tmp_path / "o"))
+    outcomes = enhance_files(enhancer, inputs, output_paths(inputs, tmp_path / "o"))
     assert [o.status for o in outcomes] == ["done"] * 3
-    single = engine.enhance_file(inputs[0], tmp_path / "one.fits")
+    single = enhancer.enhance_file(inputs[0], tmp_path / "one.fits")
     np.testing.assert_array_equal(single, fits.getdata(tmp_path / "o" / "hmi_0.fits"))
 
 
@@ -228,7 +229,7 @@ def test_a_killed_worker_loses_no_file(tmp_path, tiny_weights, monkeypatch):
     serial_outputs = output_paths(inputs, tmp_path / "serial")
     dask_outputs = output_paths(inputs, tmp_path / "dask")
     options = {"kind": "intensity", "weights": str(tiny_weights)}
-    assert [o.status for o in enhance_files(Engine(**options), inputs, serial_outputs)] == ["done"] * 12
+    assert [o.status for o in enhance_files(Enhancer(**options), inputs, serial_outputs)] == ["done"] * 12
 
     killed = []
 
@@ -255,7 +256,8 @@ def test_a_killed_worker_loses_no_file(tmp_path, tiny_weights, monkeypatch):
     monkeypatch.setattr(cluster, "file_progress", KillAfterTheFirstFile)
     with cluster.local_cluster(2) as local, Client(local) as client:
         pids = client.run(os.getpid)
-        outcomes = cluster.enhance_files_dask(client, inputs, dask_outputs, engine_options=options, progress=True)
+        outcomes = cluster.enhance_files_dask(client, inputs, dask_outputs, options=EnhanceOptions(**options),
+                                              progress=True)
         client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed one
         after = set(client.run(os.getpid).values())
     [(pid, running, done)] = killed
@@ -362,7 +364,7 @@ def test_out_of_memory_fails_one_file_of_a_batch(folder, tmp_path, tiny_weights,
     _write(folder / "hmi_1b.fits", 7, shape=(40, 44))
     _memory_runs_out_for(monkeypatch, (40, 44))
     inputs = sorted(folder.glob("*.fits"))
-    outcomes = enhance_files(Engine(kind="intensity", weights=tiny_weights), inputs,
+    outcomes = enhance_files(Enhancer(kind="intensity", weights=tiny_weights), inputs,
                              output_paths(inputs, tmp_path / "out"))
     assert [o.status for o in outcomes] == ["done", "done", "failed", "done"]
     assert outcomes[2].message == ("out of memory enhancing the image of 44 x 40 pixels (0.00704 MB as float32; "
@@ -371,15 +373,15 @@ def test_out_of_memory_fails_one_file_of_a_batch(folder, tmp_path, tiny_weights,
 
 
 def test_a_bare_memory_error_fails_one_file_of_a_batch(folder, tmp_path, tiny_weights):
-    # An engine of another making that lets a MemoryError through: the batch goes on.
-    class LeakyEngine(Engine):
+    # An enhancer of another making that lets a MemoryError through: the batch goes on.
+    class LeakyEnhancer(Enhancer):
         def predict(self, prepared, **kwargs):
-            if prepared.path.endswith("hmi_1.fits"):
+            if prepared.source.endswith("hmi_1.fits"):
                 raise MemoryError
             return super().predict(prepared, **kwargs)
 
     inputs = sorted(folder.glob("*.fits"))
-    outcomes = enhance_files(LeakyEngine(kind="intensity", weights=tiny_weights), inputs,
+    outcomes = enhance_files(LeakyEnhancer(kind="intensity", weights=tiny_weights), inputs,
                              output_paths(inputs, tmp_path / "out"))
     assert [(o.status, o.message) for o in outcomes] == [("done", ""), ("failed", "out of memory"), ("done", "")]
 

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from enhance_lib.nets.weights import inspect_weights
-from enhance_lib.run.enhancer import default_weights
+from enhance_lib.nets.weights import default_weights, inspect_weights
 from enhance_lib.scripts.enhance import main as enhance_main
 from enhance_lib.training.evaluation import contrast
 
@@ -123,8 +122,7 @@ def test_shipped_recipe_never_trains_on_the_validation_region():
     import re
     import shlex
 
-    from enhance_lib.nets.config import NetworkConfig
-    from enhance_lib.nets.models import receptive_margin
+    from enhance_lib.nets.config import NetworkConfig, receptive_margin
 
     fidelity = _fidelity_module()
     rows_held_out = fidelity.VALIDATION[0].stop

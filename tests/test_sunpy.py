@@ -79,11 +79,11 @@ def test_enhanced_map_keeps_sky_coordinates(variant, upsampling_weights):
 
 def test_enhance_map_kind_from_the_map(tiny_weights, monkeypatch):
     """HMI continuum -> intensity, HMI magnetogram -> blos; a map that says neither is an error."""
-    import enhance_lib.api as api
+    from enhance_lib.run.enhancer import Enhancer
 
     built = []
-    real_engine = api.Enhancer.engine
-    monkeypatch.setattr(api.Enhancer, "engine", lambda self, kind: built.append(kind) or real_engine(self, kind))
+    real_network = Enhancer.network
+    monkeypatch.setattr(Enhancer, "network", lambda self, kind: built.append(kind) or real_network(self, kind))
     enhance_map(_map(_hmi_header()), weights=tiny_weights)
     mag = _map(_hmi_header(content="MAGNETOGRAM", bunit="Gauss"), scale=100)
     out = enhance_map(mag, weights=tiny_weights)
@@ -101,7 +101,7 @@ def test_enhance_map_kind_from_the_map(tiny_weights, monkeypatch):
 def test_enhancer_map_reuses_network(tiny_weights):
     enhancer = Enhancer(kind="intensity", weights=tiny_weights)
     maps = [enhancer.enhance_map(_map(_hmi_header(), seed=k)) for k in range(2)]
-    assert list(enhancer._engines) == ["intensity"]
+    assert list(enhancer._networks) == ["intensity"]
     assert not np.array_equal(maps[0].data, maps[1].data)
 
 

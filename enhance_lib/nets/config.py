@@ -9,7 +9,8 @@ import dataclasses
 from ..errors import EnhanceError
 
 __all__ = [
-    "ACTIVATIONS", "COMPRESSIONS", "DEVICES", "MODELS", "PRECISIONS", "NetworkConfig",
+    "ACTIVATIONS", "BN_EPSILON", "COMPRESSIONS", "DEVICES", "MODELS", "PRECISIONS", "NetworkConfig", "minimum_size",
+    "receptive_margin", "weighted_layer_kinds",
 ]
 
 #: Network families: ``keepsize`` (published) and ``encdec``.
@@ -74,3 +75,45 @@ class NetworkConfig:
     def to_dict(self):
         """Return the configuration as a plain dictionary (JSON-serializable)."""
         return dataclasses.asdict(self)
+
+
+#: BatchNormalization's epsilon (Keras' default, as the original's Keras 2 layers had it).
+BN_EPSILON = 1e-3
+
+
+def weighted_layer_kinds(config, *, batch_norm=True):
+    """The network's weighted layers in order, ``'conv'`` or ``'bn'``, without building it
+    (the order in which weight files list them; tested against
+    :func:`enhance_lib.nets.models.build_model`).
+
+    Examples
+    --------
+    >>> weighted_layer_kinds(NetworkConfig(depth=1, filters=4))
+    ['conv', 'conv', 'bn', 'conv', 'bn', 'conv', 'bn', 'conv', 'conv']
+    """
+    bn = ["bn"] if batch_norm else []
+    block = ["conv", *bn, "conv", *bn]
+    if config.model == "keepsize":
+        return ["conv", *block * config.depth, "conv", *bn, "conv", "conv"]
+    return ["conv", *bn, "conv", *bn, *block * config.depth, *(["conv", *bn] * 2), "conv"]
+
+
+def receptive_margin(config):
+    """Input pixels on each side that influence an output pixel (tiling overlap).
+
+    ``keepsize``: one pixel per padded 3x3 convolution before the upsampling
+    (2 depth + 2) plus one for the convolution after it. ``encdec``: counted at
+    each resolution and rounded up to an even number so tiles stay aligned with
+    the stride-2 grid.
+    """
+    if config.model == "keepsize":
+        return 2 * config.depth + 3
+    # 1 (full res) + 2 (stride-2 conv, incl. grid phase) + 2 per conv at half
+    # resolution (2 depth) + 1 (conv after first upsampling) + 1 (after second)
+    margin = 1 + 2 + 4 * config.depth + 1 + 1
+    return margin + margin % 2
+
+
+def minimum_size(config):
+    """Smallest image side the network accepts (reflection padding needs 2 pixels)."""
+    return 2 if config.model == "keepsize" else 3

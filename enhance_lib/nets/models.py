@@ -7,12 +7,13 @@ files load by topological order (see :mod:`enhance_lib.nets.weights`).
 
 from ..errors import EnhanceError
 from .backend import import_keras
+from .config import BN_EPSILON
 from .layers import CropToScale, PadToEven, ReflectionPadding2D
 
 keras = import_keras()
 layers = keras.layers
 
-__all__ = ["build_model", "encdec", "keepsize", "minimum_size", "receptive_margin", "upsampling_init"]
+__all__ = ["build_model", "encdec", "keepsize", "upsampling_init"]
 
 def _conv(filters, *, l2, kernel_size=3, strides=1):
     # Biases are kept even before BatchNormalization: the original (Keras 2
@@ -33,7 +34,7 @@ def _padded_conv(x, filters, *, l2, strides=1):
 
 
 def _norm(x, batch_norm):
-    return layers.BatchNormalization()(x) if batch_norm else x
+    return layers.BatchNormalization(epsilon=BN_EPSILON)(x) if batch_norm else x
 
 
 def _residual_block(x, filters, *, activation, l2, batch_norm):
@@ -134,27 +135,6 @@ def build_model(config, *, batch_norm=True):
         batch_norm=batch_norm,
         name=config.model,
     )
-
-
-def receptive_margin(config):
-    """Input pixels on each side that influence an output pixel (tiling overlap).
-
-    ``keepsize``: one pixel per padded 3x3 convolution before the upsampling
-    (2 depth + 2) plus one for the convolution after it. ``encdec``: counted at
-    each resolution and rounded up to an even number so tiles stay aligned with
-    the stride-2 grid.
-    """
-    if config.model == "keepsize":
-        return 2 * config.depth + 3
-    # 1 (full res) + 2 (stride-2 conv, incl. grid phase) + 2 per conv at half
-    # resolution (2 depth) + 1 (conv after first upsampling) + 1 (after second)
-    margin = 1 + 2 + 4 * config.depth + 1 + 1
-    return margin + margin % 2
-
-
-def minimum_size(config):
-    """Smallest image side the network accepts (reflection padding needs 2 pixels)."""
-    return 2 if config.model == "keepsize" else 3
 
 
 def upsampling_init(net, config):

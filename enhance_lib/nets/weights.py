@@ -29,6 +29,8 @@ import logging
 import os
 import re
 import shutil
+import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -36,16 +38,18 @@ import numpy as np
 from ..errors import EnhanceError, warn_user
 from ..io.atomic import atomic_path
 from ..io.h5attrs import decode_attr
-from ..sun.kinds import KINDS
-from .config import NetworkConfig
-from .models import build_model
+from ..sun.kinds import KINDS, check_kind
+from .config import BN_EPSILON, NetworkConfig, weighted_layer_kinds
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "WeightsInfo",
+    "build_network",
     "check_kind_matches",
+    "default_weights",
     "fold_batchnorm",
+    "fold_layers",
     "inspect_weights",
     "load_network",
     "save_weights",
@@ -201,20 +205,10 @@ def _interleave(convs, bns, stored):
     """Put Keras 3 conv and BN weights back in topological order."""
     kernels = [c[0] for c in convs]
     config = _infer_config(kernels, stored)
-    # Build the order from a template model with the same architecture.
-    order = _weighted_layer_kinds(config, batch_norm=bool(bns))
     ci, bi, out = iter(convs), iter(bns), []
-    for kind in order:
+    for kind in weighted_layer_kinds(config, batch_norm=bool(bns)):
         out.append(next(ci) if kind == "conv" else next(bi))
     return out
-
-
-def _weighted_layer_kinds(config, *, batch_norm=True):
-    kinds = []
-    for layer in build_model(config, batch_norm=batch_norm).layers:
-        if layer.weights:
-            kinds.append("bn" if "BatchNormalization" in type(layer).__name__ else "conv")
-    return kinds
 
 
 def recorded_kind(path):
@@ -252,8 +246,7 @@ def check_kind_matches(info, kind):
     """
     if kind is None:
         return
-    if kind not in KINDS:
-        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    check_kind(kind)
     if info.kind is not None:
         if info.kind != kind:
             msg = (f"these weights are for {info.kind} data, not {kind} (enhance the data as {info.kind}, "
@@ -273,12 +266,24 @@ def check_kind_matches(info, kind):
 
 
 def load_network(path, *, model=None, depth=None, filters=None, activation=None, kind=None):
-    """Build the network stored in a weights file and load its weights.
+    """Build the network stored in a weights file and load its weights
+    (:func:`build_network` of :func:`inspect_weights`).
+
+    Returns
+    -------
+    keras.Model, NetworkConfig
+    """
+    return build_network(inspect_weights(path), model=model, depth=depth, filters=filters, activation=activation,
+                         kind=kind)
+
+
+def build_network(info, *, model=None, depth=None, filters=None, activation=None, kind=None, fold=False,
+                  precision="float32"):
+    """Build the network a weights file holds, from what :func:`inspect_weights` read of it.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        Keras 3 ``.weights.h5`` or legacy Keras 2 HDF5 (weights or whole model).
+    info : WeightsInfo
     model, depth, filters, activation : optional
         When given, they must agree with the file (``activation`` cannot be
         read from legacy files and is taken as given, default ``relu``).
@@ -286,6 +291,12 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None,
         The data the network will enhance. A file that records another data
         type is an error; one that records none is used (see
         :func:`check_kind_matches`). None (the default) checks nothing.
+    fold : bool
+        Build the inference network, with every BatchNormalization folded into its
+        convolution (:func:`fold_layers`): one Keras model, never the trained one.
+    precision : {'float32', 'bfloat16'}
+        With ``fold``, the arithmetic the network computes in (``mixed_bfloat16``:
+        float32 weights, bfloat16 computation).
 
     Returns
     -------
@@ -296,7 +307,7 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None,
     EnhanceError
         When the file is unusable or disagrees with the explicit options.
     """
-    info = inspect_weights(path)
+    path = info.path
     check_kind_matches(info, kind)
     config = info.config
     for name, given in (("model", model), ("depth", depth), ("filters", filters)):
@@ -314,14 +325,12 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None,
         )
     if activation is not None:
         config = NetworkConfig(**{**config.to_dict(), "activation": activation})
-    net = build_model(config)
-    targets = [layer for layer in net.layers if layer.weights]
-    if len(targets) != len(info.layers):
-        raise EnhanceError(
-            f"weights file has {len(info.layers)} weighted layers, the network {len(targets)}",
-            path=path,
-        )
-    for layer, arrays in zip(targets, info.layers, strict=True):
+    expected = len(weighted_layer_kinds(config))
+    if len(info.layers) != expected:
+        raise EnhanceError(f"weights file has {len(info.layers)} weighted layers, the network {expected}", path=path)
+    layers = fold_layers(info.layers, config) if fold else info.layers
+    net = _build(config, batch_norm=not fold, precision=precision)
+    for layer, arrays in zip([layer for layer in net.layers if layer.weights], layers, strict=True):
         shapes = [tuple(w.shape) for w in layer.weights]
         if shapes != [a.shape for a in arrays]:
             raise EnhanceError(
@@ -329,8 +338,44 @@ def load_network(path, *, model=None, depth=None, filters=None, activation=None,
                 path=path,
             )
         layer.set_weights(arrays)
-    log.debug("loaded %s (%s) as %s", path, info.layout, config)
+    log.debug("loaded %s (%s) as %s%s", path, info.layout, config, ", BN folded" if fold else "")
     return net, config
+
+
+def _build(config, *, batch_norm, precision):
+    """:func:`~enhance_lib.nets.models.build_model` under the dtype policy of ``precision``."""
+    from .models import build_model
+
+    if precision == "float32":
+        return build_model(config, batch_norm=batch_norm)
+    from .backend import import_keras
+
+    keras = import_keras()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        return build_model(config, batch_norm=batch_norm)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def default_weights(kind):
+    """Path of the shipped network for ``kind`` ('intensity' or 'blos').
+
+    Looked up in ``$ENHANCE_NETWORK_DIR``, then ``network/`` of the source tree
+    (a checkout or editable install), then ``<prefix>/share/enhance/network``
+    (a regular install). Returns the first candidate when none exists.
+    """
+    name = f"{kind}.weights.h5"
+    folders = []
+    if os.environ.get("ENHANCE_NETWORK_DIR"):
+        folders.append(Path(os.environ["ENHANCE_NETWORK_DIR"]))
+    folders.append(Path(__file__).resolve().parents[2] / "network")
+    folders.append(Path(sys.prefix) / "share" / "enhance" / "network")
+    for folder in folders:
+        if (folder / name).is_file():
+            return folder / name
+    return folders[0] / name
 
 
 def save_weights(net, path, *, config, kind=None, attrs=None):
@@ -405,13 +450,44 @@ def stamp_kind(path, kind):
     return inspect_weights(path)
 
 
-def fold_batchnorm(net, config):
-    """Return an inference network with every BatchNormalization folded into its convolution.
+def fold_layers(layers, config):
+    """The weights of the inference network: every BatchNormalization folded into its convolution.
 
     In inference mode BN is the affine map ``gamma (x - mean) / sqrt(var + eps) + beta``,
     which composes with the preceding convolution into one convolution with
     scaled kernel and shifted bias: fewer operations and memory passes, same output
     to float32 rounding.
+
+    Parameters
+    ----------
+    layers : list of list of numpy.ndarray
+        The weighted layers in order (``[kernel, bias]`` or ``[gamma, beta, mean, var]``),
+        as :class:`WeightsInfo` holds them.
+    config : NetworkConfig
+
+    Returns
+    -------
+    list of [kernel, bias]
+        float32, for the layers of ``build_model(config, batch_norm=False)``.
+    """
+    kinds = weighted_layer_kinds(config)
+    if len(kinds) != len(layers):
+        raise ValueError(f"{len(layers)} weighted layers for a network of {len(kinds)}")
+    folded = []
+    for kind, arrays in zip(kinds, layers, strict=True):
+        if kind == "conv":
+            folded.append([np.asarray(w, dtype=np.float64) for w in arrays])
+            continue
+        gamma, beta, mean, var = (np.asarray(w, dtype=np.float64) for w in arrays)
+        kernel, bias = folded[-1]
+        scale = gamma / np.sqrt(var + BN_EPSILON)
+        folded[-1] = [kernel * scale, (bias - mean) * scale + beta]
+    return [[kernel.astype(np.float32), bias.astype(np.float32)] for kernel, bias in folded]
+
+
+def fold_batchnorm(net, config):
+    """Return an inference network with every BatchNormalization of ``net`` folded into its
+    convolution (:func:`fold_layers`).
 
     Parameters
     ----------
@@ -422,23 +498,13 @@ def fold_batchnorm(net, config):
     Returns
     -------
     keras.Model
-        The same architecture without BN layers (and without the noise layer).
+        The same architecture without BN layers (and without the noise layer), under the
+        current dtype policy.
     """
+    from .models import build_model
+
     folded = build_model(config, batch_norm=False)
-    src = [layer for layer in net.layers if layer.weights]
-    dst = [layer for layer in folded.layers if layer.weights]
-    i = 0
-    for layer in dst:
-        kernel, bias = (np.asarray(w, dtype=np.float64) for w in src[i].get_weights())
-        i += 1
-        if i < len(src) and "BatchNormalization" in type(src[i]).__name__:
-            bn = src[i]
-            gamma, beta, mean, var = (np.asarray(w, dtype=np.float64) for w in bn.get_weights())
-            scale = gamma / np.sqrt(var + bn.epsilon)
-            kernel = kernel * scale
-            bias = (bias - mean) * scale + beta
-            i += 1
-        layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
-    if i != len(src):
-        raise ValueError("network and folded network do not match")
+    layers = fold_layers([layer.get_weights() for layer in net.layers if layer.weights], config)
+    for layer, arrays in zip([layer for layer in folded.layers if layer.weights], layers, strict=True):
+        layer.set_weights(arrays)
     return folded

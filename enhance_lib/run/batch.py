@@ -1,10 +1,10 @@
-"""Many files through one network: expanding the inputs, grouping them by data type, and a
-pipeline that overlaps reading, prediction and writing.
+"""Many files through one :class:`~enhance_lib.run.enhancer.Enhancer`: expanding the inputs,
+and a pipeline that overlaps reading, prediction and writing.
 
-:func:`enhance_files` runs a list of files through an :class:`~enhance_lib.run.enhancer.Engine`:
-while one file is predicted, a thread reads and normalises the next (at most one ahead,
-so memory stays bounded) and another writes the last. A file that cannot be done is
-reported and skipped; the others go on.
+:func:`enhance_files` runs a list of files through an Enhancer (each file with its data
+type's network): while one file is predicted, a thread reads and normalises the next (at
+most one ahead, so memory stays bounded) and another writes the last. A file that cannot be
+done is reported and skipped; the others go on.
 """
 
 import concurrent.futures
@@ -15,15 +15,12 @@ import os
 
 from ..errors import EnhanceError
 from ..io.atomic import check_output_folder, clean_folder
-from ..sun.kinds import resolve_kind
+from ..io.fits import same_file
 from .progress import file_progress
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "FITS_PATTERNS", "Outcome", "enhance_files", "expand_inputs", "file_kind", "files_by_kind", "log_stopped",
-    "output_paths", "summary",
-]
+__all__ = ["FITS_PATTERNS", "Outcome", "enhance_files", "expand_inputs", "log_stopped", "output_paths", "summary"]
 
 # What a folder given as input contributes (sorted).
 FITS_PATTERNS = ("*.fits", "*.fits.gz", "*.fts")
@@ -61,38 +58,6 @@ def expand_inputs(items):
         else:
             files.append(item)
     return files, batch
-
-
-def files_by_kind(kind, inputs, outputs, weights=None):
-    """The files of each kind of data: all of ``kind`` when given, else each file's header's
-    (:func:`file_kind`).
-
-    Returns
-    -------
-    dict
-        kind -> (inputs, outputs), in the order the kinds first occur.
-    """
-    from ..nets.weights import recorded_kind
-
-    default = None if kind else recorded_kind(weights)  # the weights file is opened once, not per input
-    groups = {}
-    for path, output in zip(inputs, outputs, strict=True):
-        found = kind or file_kind(None, path, default=default)
-        group = groups.setdefault(found, ([], []))
-        group[0].append(path)
-        group[1].append(output)
-    return groups
-
-
-def file_kind(kind, path, *, default=None):
-    """``kind``, or the kind the file's header says, or ``default`` (the kind the weights
-    record; see :func:`enhance_lib.nets.weights.recorded_kind`), else intensity. An unreadable
-    file gets the default: reading it for real then says what is wrong.
-
-    Only the header is read."""
-    from ..io.fits import read_header
-
-    return resolve_kind(kind, read_header(path), source=path, default=default)
 
 
 @dataclasses.dataclass
@@ -144,8 +109,9 @@ def output_paths(inputs, folder):
     return outputs
 
 
-def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=False):
-    """Enhance many files through one network, reading ahead and writing behind.
+def enhance_files(enhancer, inputs, outputs, *, skip_existing=False, progress=False):
+    """Enhance many files through one :class:`~enhance_lib.run.enhancer.Enhancer`, reading ahead
+    and writing behind.
 
     While file k is predicted, a thread reads and normalises file k+1 (at most
     one file ahead) and another writes file k-1. A file that cannot be done (an
@@ -154,8 +120,8 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
 
     Parameters
     ----------
-    engine : Engine
-        May be None when every output exists and ``skip_existing`` is set.
+    enhancer : Enhancer
+        Each file goes through its data type's network, built at the first file of that type.
     inputs, outputs : sequence of str or os.PathLike
         Paired input and output files.
     skip_existing : bool
@@ -168,8 +134,6 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
     list of Outcome
         In the order of ``inputs``.
     """
-    from ..io.fits import same_file
-
     outcomes = [Outcome(os.fspath(i), os.fspath(o), "pending") for i, o in zip(inputs, outputs, strict=True)]
     for folder in {os.path.dirname(os.path.abspath(o.output)) for o in outcomes}:
         clean_folder(folder)  # what killed runs left, even when nothing is left to write
@@ -188,7 +152,7 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
 
     def prepare(outcome):
         check_output_folder(outcome.output)
-        return engine.prepare(outcome.input)
+        return enhancer.prepare_file(outcome.input)
 
     bar = file_progress(len(outcomes), initial=len(outcomes) - len(todo), enabled=progress)
     writing = None
@@ -201,7 +165,7 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
                 ahead = reader.submit(prepare, todo[k + 1]) if k + 1 < len(todo) else None
                 try:
                     prepared = current.result()
-                    result = engine.predict(prepared)
+                    result = enhancer.predict(prepared)
                 except (EnhanceError, OSError, MemoryError) as exc:
                     # An Engine says which image ran out of memory (engine.out_of_memory); a bare
                     # MemoryError (another engine's) still fails this file only.
@@ -210,7 +174,7 @@ def enhance_files(engine, inputs, outputs, *, skip_existing=False, progress=Fals
                     continue
                 if writing is not None:
                     _finish_write(*writing, bar, fail)
-                writing = (writer.submit(engine.write, prepared, result, outcome.output), outcome)
+                writing = (writer.submit(enhancer.write, prepared, result, outcome.output), outcome)
             if writing is not None:
                 _finish_write(*writing, bar, fail)
     except KeyboardInterrupt:

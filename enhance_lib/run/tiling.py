@@ -17,8 +17,7 @@ from tqdm.auto import tqdm
 
 from ..errors import EnhanceError
 from ..nets.backend import backend_name, device_scope, resolve_device
-from ..nets.config import PRECISIONS
-from ..nets.models import minimum_size, receptive_margin
+from ..nets.config import PRECISIONS, minimum_size, receptive_margin
 from ..sun.limb import limb_input, limb_output, near_limb
 
 log = logging.getLogger(__name__)
@@ -40,15 +39,19 @@ def default_tile(device="cpu"):
 
 
 def _inference_network(net, config, precision):
-    """The network to run: BN folded into the convolutions, optionally in bfloat16."""
+    """The network to run: BN folded into the convolutions, computing in ``precision``; ``net``
+    itself when it is that already (as :func:`enhance_lib.nets.weights.build_network` builds it
+    with ``fold=True``)."""
     from ..nets.backend import import_keras
     from ..nets.weights import fold_batchnorm
 
-    if precision == "float32":
-        return fold_batchnorm(net, config)
+    policy = "float32" if precision == "float32" else "mixed_bfloat16"
+    has_bn = any("BatchNormalization" in type(layer).__name__ for layer in net.layers)
+    if not has_bn and net.dtype_policy.name == policy:
+        return net
     keras = import_keras()
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
+    keras.config.set_dtype_policy(policy)
     try:
         return fold_batchnorm(net, config)
     finally:

@@ -9,8 +9,9 @@ from .. import __version__
 from ..errors import EnhanceError
 from ..io.atomic import check_output_folder
 from ..nets.config import ACTIVATIONS, COMPRESSIONS, DEVICES, MODELS, PRECISIONS
-from ..run.batch import enhance_files, expand_inputs, file_kind, files_by_kind, output_paths, summary
-from ..run.enhancer import Engine, enhance_file
+from ..run.batch import enhance_files, expand_inputs, output_paths, summary
+from ..run.enhancer import Enhancer
+from ..run.options import EnhanceOptions
 from ..sun.kinds import KINDS
 from .common import OneLineParser, run_program
 
@@ -121,11 +122,12 @@ def build_parser():
     return p
 
 
-def _engine_options(args, kind):
-    return dict(kind=kind, weights=args.weights, model=args.model, depth=args.depth, filters=args.kernels,
-                activation=args.activation, normalization=args.normalization, tile=args.tile,
-                precision=args.precision, device=args.device, conserve_flux=args.conserve_flux,
-                compress=args.compress)
+def _options(args):
+    """The run's options, from the flags (checked when made)."""
+    return EnhanceOptions(kind=args.type, weights=args.weights, model=args.model, depth=args.depth,
+                          filters=args.kernels, activation=args.activation, normalization=args.normalization,
+                          tile=args.tile, precision=args.precision, device=args.device,
+                          conserve_flux=args.conserve_flux, compress=args.compress)
 
 
 def _run(args):
@@ -134,26 +136,28 @@ def _run(args):
     check_installed()  # an unusable KERAS_BACKEND, or no GPU for --device gpu, fails before any file is read
     if args.device == "gpu":
         resolve_device("gpu")
+    if args.workers is not None and args.workers < 1:
+        raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")
     if args.workers or args.scheduler:
         from ..run.cluster import import_distributed
 
         import_distributed()
+    options = _options(args)
     inputs, batch = expand_inputs(args.input)
-    if args.workers is not None and args.workers < 1:
-        raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")
-    if not batch:
-        output = _single_output(inputs[0], args.out)
-        if args.workers or args.scheduler:
-            start = time.perf_counter()
-            from ..nets.weights import recorded_kind
-
-            kind = file_kind(args.type, inputs[0], default=recorded_kind(args.weights))
-            return _report(_run_dask(args, {kind: (inputs, [output])}), start)
-        if args.skip_existing and os.path.exists(output):
-            log.info("%s exists: left as it is (--no-clobber)", output)
-            return 0
-        enhance_file(inputs[0], output, plot=args.plot, progress=not args.quiet, **_engine_options(args, args.type))
+    if batch:
+        return _run_batch(args, options, inputs)
+    output = _single_output(inputs[0], args.out)
+    if args.workers or args.scheduler:
+        return _run_dask(args, options, inputs, [output])
+    if args.skip_existing and os.path.exists(output):
+        log.info("%s exists: left as it is (--no-clobber)", output)
         return 0
+    Enhancer(options, build=False).enhance_file(inputs[0], output, plot=args.plot, progress=not args.quiet)
+    return 0
+
+
+def _run_batch(args, options, inputs):
+    """Many inputs into the output folder, through one Enhancer (or on Dask)."""
     if args.plot:
         raise EnhanceError("--plot takes one input")
     if os.path.isfile(args.out):
@@ -166,20 +170,11 @@ def _run(args):
             raise EnhanceError("the output folder is an input folder; choose another", path=args.out)
     outputs = output_paths(inputs, args.out)
     check_output_folder(os.path.join(args.out, "x"))  # fails early; the folder is made by the first write
-    start = time.perf_counter()
     if args.workers or args.scheduler:
-        return _report(_run_dask(args, files_by_kind(args.type, inputs, outputs, args.weights)), start)
-    outcomes = []
-    for kind, (group_inputs, group_outputs) in files_by_kind(args.type, inputs, outputs, args.weights).items():
-        options = _engine_options(args, kind)
-        if args.skip_existing and all(os.path.exists(o) for o in group_outputs):
-            engine = None  # nothing to do: no network to build
-        else:
-            engine = Engine(**options)
-        outcomes += enhance_files(engine, group_inputs, group_outputs, skip_existing=args.skip_existing,
-                                  progress=not args.quiet)
-    order = {path: k for k, path in enumerate(map(os.path.abspath, outputs))}
-    outcomes.sort(key=lambda o: order[os.path.abspath(o.output)])
+        return _run_dask(args, options, inputs, outputs)
+    start = time.perf_counter()
+    outcomes = enhance_files(Enhancer(options, build=False), inputs, outputs, skip_existing=args.skip_existing,
+                             progress=not args.quiet)
     return _report(outcomes, start)
 
 
@@ -195,13 +190,15 @@ def _single_output(input_path, out):
     return out
 
 
-def _run_dask(args, groups):
-    """All the groups (kind -> (inputs, outputs)) on one Dask cluster."""
-    from ..run.cluster import enhance_groups_on_cluster
+def _run_dask(args, options, inputs, outputs):
+    """The files on one Dask cluster (local processes or a scheduler's)."""
+    from ..run.cluster import enhance_files_on_cluster
 
-    groups = {kind: (*files, _engine_options(args, kind)) for kind, files in groups.items()}
-    return enhance_groups_on_cluster(groups, workers=args.workers, scheduler=args.scheduler,
-                                     skip_existing=args.skip_existing, progress=not args.quiet)
+    start = time.perf_counter()
+    outcomes = enhance_files_on_cluster(inputs, outputs, options=options, workers=args.workers,
+                                        scheduler=args.scheduler, skip_existing=args.skip_existing,
+                                        progress=not args.quiet)
+    return _report(outcomes, start)
 
 
 def _report(outcomes, start):
