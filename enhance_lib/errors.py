@@ -15,11 +15,14 @@ filter all of them or one kind::
   keyword, a pixel scale far from HMI's, a disk that disagrees with the image);
 * :class:`EnhanceDeprecationWarning`: a feature that will go.
 
-:func:`warn_user` and :func:`warn_metadata` issue them with the caller's location.
+:func:`warn_user` and :func:`warn_metadata` issue them at the caller's line (the first frame
+outside the package).
 The command-line programs show each as one line, ``enhance: warning: ...`` (none with
 ``-q``).
 """
 
+import os
+import sys
 import warnings
 
 __all__ = [
@@ -67,20 +70,30 @@ class EnhanceDeprecationWarning(FutureWarning, EnhanceWarning):
     """A feature that will be removed; the message says what replaces it."""
 
 
-def warn_user(message, *, stacklevel=3):
+def _caller_stacklevel():
+    """The ``stacklevel`` that points a warning at the first frame outside this package: the
+    line of the caller's code that led to it, however deep the library's path to the warning."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(2), 2  # frame 0: this function, 1: warn_user, 2: its caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level  # frame k up from warn_user is warnings.warn's stacklevel k
+
+
+def warn_user(message, *, stacklevel=None):
     """Issue an :class:`EnhanceUserWarning` that a Python caller can filter or catch.
 
-    ``stacklevel`` 3 points the warning at the caller of the function that calls
-    this helper.
+    ``stacklevel`` None (the default) points the warning at the caller's own line: the first
+    frame outside the package, however it reached the library.
     """
-    warnings.warn(message, EnhanceUserWarning, stacklevel=stacklevel)
+    warnings.warn(message, EnhanceUserWarning, stacklevel=stacklevel or _caller_stacklevel())
 
 
-def warn_metadata(message, *, stacklevel=3):
+def warn_metadata(message, *, stacklevel=None):
     """Issue an :class:`EnhanceMetadataWarning` (see :func:`warn_user`)."""
-    warnings.warn(message, EnhanceMetadataWarning, stacklevel=stacklevel)
+    warnings.warn(message, EnhanceMetadataWarning, stacklevel=stacklevel or _caller_stacklevel())
 
 
-def warn_deprecated(message, *, stacklevel=3):
+def warn_deprecated(message, *, stacklevel=None):
     """Issue an :class:`EnhanceDeprecationWarning` (see :func:`warn_user`)."""
-    warnings.warn(message, EnhanceDeprecationWarning, stacklevel=stacklevel)
+    warnings.warn(message, EnhanceDeprecationWarning, stacklevel=stacklevel or _caller_stacklevel())

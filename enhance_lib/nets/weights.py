@@ -258,8 +258,7 @@ def check_kind_matches(info, kind):
     if len(hinted) == 1 and hinted[0] != kind:
         warn_user(
             f"{info.path}: these weights do not say which data they were trained for, but their "
-            f"name suggests {hinted[0]}; using them for {kind} as asked",
-            stacklevel=4,
+            f"name suggests {hinted[0]}; using them for {kind} as asked"
         )
     else:
         log.debug("%s does not say which data type it is for; using it for %s", info.path, kind)

@@ -98,7 +98,7 @@ def prepare_data(data, header=None, *, kind=None, normalization=None, source="ar
     for index, plane in enumerate(planes):
         if not np.isfinite(plane).any():  # a cube's plane (a 2-D image has a finite pixel, checked above)
             warn_user(f"{source}: plane {index + 1} of {len(planes)} (counted from 1, as ENHNnnnn) has no "
-                      "finite pixels; its output is all NaN", stacklevel=5)
+                      "finite pixels; its output is all NaN")
             normalizers.append(None)
             continue
         try:
@@ -114,8 +114,7 @@ def _check_pixel_scale(header, source):
     scale = pixel_scale(header)
     if scale is not None and abs(scale / HMI_SCALE - 1) > 0.1:
         warn_metadata(f"{source}: pixel scale {scale:.4g}\"/px is far from HMI's {HMI_SCALE}\"/px; the networks were "
-                      "trained at HMI's scale, so features of other sizes are not deconvolved as they should be",
-                      stacklevel=6)
+                      "trained at HMI's scale, so features of other sizes are not deconvolved as they should be")
 
 
 def prepare_file(path, *, kind=None, normalization=None, default_kind=None):

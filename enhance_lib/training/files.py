@@ -194,7 +194,7 @@ def read_previous_run(files, *, output, config, data, kind=None):
     try:
         batch_header, batch_rows = read_loss_log(files.loss_batch, row_length=3)
     except EnhanceError as exc:
-        warn_user(f"{exc}; starting a new batch log", stacklevel=5)
+        warn_user(f"{exc}; starting a new batch log")
         batch_header, batch_rows = dict(header), []
     saved = info.attrs.get(VALIDATION_ATTR)
     # weights saved before the validation was recorded: trust the log
@@ -235,5 +235,5 @@ def write_description(model, files):
         with atomic_path(files.plot, suffix=".png") as tmp:
             keras.utils.plot_model(model, to_file=tmp, show_shapes=True)
     except (ImportError, OSError, RuntimeError, ValueError) as exc:
-        warn_user(f"could not write {files.plot} ({exc})", stacklevel=5)
+        warn_user(f"could not write {files.plot} ({exc})")
 

@@ -363,7 +363,7 @@ def _database_kind(path, info, kind):
     """The data type to train for: ``kind``, checked against the database's ``type`` attribute."""
     recorded = info.attrs.get("type")
     if recorded is not None and recorded not in KINDS:
-        warn_user(f"{path}: unknown data type {recorded!r} in its attributes; ignored", stacklevel=5)
+        warn_user(f"{path}: unknown data type {recorded!r} in its attributes; ignored")
         recorded = None
     if kind is not None and recorded is not None and kind != recorded:
         msg = (f"the database holds {recorded} data (its 'type' attribute), not {kind} "
@@ -452,7 +452,7 @@ def _build_network(options, start):
     if options.network_init == "upsampling":
         upsampling_init(model, config)
     if os.path.exists(files.weights):
-        warn_user(f"starting afresh: replacing the earlier run {files.root}", stacklevel=4)
+        warn_user(f"starting afresh: replacing the earlier run {files.root}")
         os.remove(files.weights)
     write_json(files.loss, start.loss_log)
     write_json(files.loss_batch, start.batch_log)
@@ -530,7 +530,7 @@ def _fit(model, options, data, start):
         val_data.close()
     done = len(start.loss_log) - 1
     if done < initial_epoch + epochs:
-        warn_user(f"training stopped after {done - initial_epoch} of {epochs} epochs", stacklevel=4)
+        warn_user(f"training stopped after {done - initial_epoch} of {epochs} epochs")
     if recorder.best_weights is not None:
         model.set_weights(recorder.best_weights)
     elif options.action == "continue":
