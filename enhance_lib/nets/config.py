@@ -9,8 +9,8 @@ import dataclasses
 from ..errors import EnhanceError
 
 __all__ = [
-    "ACTIVATIONS", "BN_EPSILON", "COMPRESSIONS", "DEVICES", "MODELS", "PRECISIONS", "NetworkConfig", "minimum_size",
-    "receptive_margin", "weighted_layer_kinds",
+    "ACTIVATIONS", "BN_EPSILON", "COMPRESSIONS", "DEVICES", "HMI_SCALE", "MODELS", "PRECISIONS", "NetworkConfig",
+    "minimum_size", "receptive_margin", "weighted_layer_kinds",
 ]
 
 #: Network families: ``keepsize`` (published) and ``encdec``.
@@ -21,6 +21,8 @@ ACTIVATIONS = ("relu", "elu")
 PRECISIONS = ("float32", "bfloat16")
 #: Where to compute.
 DEVICES = ("auto", "cpu", "gpu")
+#: HMI's pixel scale (arcsec per pixel), at which the networks were trained.
+HMI_SCALE = 0.504
 #: How outputs are stored (:func:`enhance_lib.io.fits.write_image`).
 COMPRESSIONS = ("none", "gzip", "rice")
 

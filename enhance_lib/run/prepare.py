@@ -10,9 +10,9 @@ from astropy.io import fits
 
 from ..errors import EnhanceError, warn_metadata, warn_user
 from ..io.fits import pixel_scale, read_header, read_image
+from ..nets.config import HMI_SCALE
 from ..sun.kinds import resolve_kind
 from ..sun.normalization import make_normalizer
-from ..training.forward_model import HMI_SCALE
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ Used by ``benchmarks/fidelity.py`` and the tests of the shipped networks.
 import numpy as np
 from scipy import ndimage
 
-from .forward_model import HMI_SCALE, to_hmi
+from ..nets.config import HMI_SCALE
+from .forward_model import to_hmi
 
 __all__ = [
     "bicubic_x2",

@@ -23,13 +23,13 @@ import numpy as np
 from scipy import signal, special
 
 from ..errors import EnhanceError
+from ..nets.config import HMI_SCALE
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "ARCSEC",
     "HMI_DIAMETER",
-    "HMI_SCALE",
     "PSF_VARIANTS",
     "TARGET_DIAMETER",
     "TARGET_SCALE",
@@ -48,8 +48,6 @@ __all__ = [
 
 #: One arcsec in radians.
 ARCSEC = math.pi / (180.0 * 3600.0)
-#: HMI pixel scale (arcsec/px).
-HMI_SCALE = 0.504
 #: Enhance target pixel scale (arcsec/px), half the HMI pixel.
 TARGET_SCALE = 0.252
 #: HMI aperture (m).
