@@ -15,18 +15,29 @@ builds it once, for loops and notebooks. The keyword options of all of them are 
 of :class:`~enhance_lib.run.options.EnhanceOptions`, which documents them.
 """
 
-from typing import Any
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from astropy.io import fits
 
 from .io.maps import import_sunpy_map, map_kind
 from .run.enhancer import Enhancer
 from .run.options import EnhanceOptions
 
+if TYPE_CHECKING:
+    import sunpy.map
+
 __all__ = ["enhance", "enhance_hdu", "enhance_map"]
 
+#: What :func:`enhance_hdu` takes and gives back.
+HDULike = fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU | tuple[np.ndarray, fits.Header]
 
-def enhance(data, *, header=None, **options: Any) -> np.ndarray:
+
+def enhance(data: np.typing.ArrayLike | str | os.PathLike, *, header: fits.Header | dict | None = None,
+            **options: Any) -> np.ndarray:
     """Enhance (deconvolve and super-resolve x2) an HMI image or magnetogram given as an array.
 
     Parameters
@@ -59,7 +70,7 @@ def enhance(data, *, header=None, **options: Any) -> np.ndarray:
     return Enhancer(EnhanceOptions.from_keywords(options, where="enhance")).enhance(data, header)
 
 
-def enhance_hdu(hdu, **options: Any):
+def enhance_hdu(hdu: HDULike, **options: Any) -> HDULike:
     """Enhance an astropy image HDU or a ``(data, header)`` pair
     (:meth:`~enhance_lib.run.enhancer.Enhancer.enhance_hdu`).
 
@@ -69,7 +80,7 @@ def enhance_hdu(hdu, **options: Any):
     return Enhancer(EnhanceOptions.from_keywords(options, where="enhance_hdu")).enhance_hdu(hdu)
 
 
-def enhance_map(smap, **options: Any):
+def enhance_map(smap: sunpy.map.GenericMap, **options: Any) -> sunpy.map.GenericMap:
     """Enhance a sunpy map; return a new map on the x2 grid
     (:meth:`~enhance_lib.run.enhancer.Enhancer.enhance_map`).
 

@@ -111,7 +111,7 @@ class Enhancer:
 
     # -- the network ------------------------------------------------------------------------
 
-    def network(self, kind) -> Network:
+    def network(self, kind: str) -> Network:
         """The :class:`Network` for ``kind``, built on first use."""
         if kind not in self._networks:
             self._networks[kind] = self._build(kind)
@@ -137,8 +137,10 @@ class Enhancer:
                       "fast as float32 on an AVX512-BF16 Xeon without AMX; see the Performance guide, "
                       "docs/guide/performance.md)")
         with device_scope(device):
+            # given weights were checked against a given kind when the Enhancer was made
+            checked = self._info is not None and options.kind is not None
             net, config = build_network(info, model=options.model, depth=options.depth, filters=options.filters,
-                                        activation=options.activation, kind=kind, fold=True,
+                                        activation=options.activation, kind=None if checked else kind, fold=True,
                                         precision=options.precision)
             predictor = Predictor(net, config, tile=options.tile, precision=options.precision, device=device)
             response = measure_response(predictor, kind) if options.conserve_flux else None
@@ -149,7 +151,7 @@ class Enhancer:
 
     # -- one image ----------------------------------------------------------------------------
 
-    def prepare_file(self, path) -> Prepared:
+    def prepare_file(self, path: str | os.PathLike) -> Prepared:
         """A FITS file's first image, read, checked and normalised (:func:`~enhance_lib.run.prepare.prepare_file`)."""
         options = self.options
         return prepare_file(path, kind=options.kind, normalization=options.normalization,
@@ -301,7 +303,7 @@ class Enhancer:
         plot_comparison(path, plane, enhanced, kind=prepared.kind, title=title, header=prepared.header, local=local,
                         local_enhanced=local_enhanced)
 
-    def enhance(self, data, header=None) -> np.ndarray:
+    def enhance(self, data, header: fits.Header | dict | None = None) -> np.ndarray:
         """Enhance an image or a cube given as an array (or a FITS file's path).
 
         Parameters
@@ -321,7 +323,7 @@ class Enhancer:
         """
         return self.predict(self._prepare_any(data, header))
 
-    def enhance_header(self, data, header=None) -> tuple[np.ndarray, fits.Header]:
+    def enhance_header(self, data, header: fits.Header | dict | None = None) -> tuple[np.ndarray, fits.Header]:
         """Like :meth:`enhance`, and the header of the result.
 
         Returns
