@@ -3,17 +3,18 @@
     enhance-database simulate -o db.h5 -t intensity --patches 1000
     enhance-database pairs -o pairs.h5 -t blos --low lo.fits --high hi.fits --loss-border 8
 
-The builders are :func:`enhance_lib.training.databases.simulate_database` and
-:func:`enhance_lib.training.databases.pairs_database`; their messages name their parameters,
+The builders are :func:`enhance_lib.training.simulate.simulate_database` and
+:func:`enhance_lib.training.pairs.pairs_database`; their messages name their parameters,
 shown here as flags (:data:`FLAGS`).
 """
 
 import logging
 import sys
 
-from ..errors import EnhanceError
 from ..sun.kinds import KINDS
-from ..training.databases import EDGES, pairs_database, simulate_database
+from ..training.pairs import pairs_database
+from ..training.patches import EDGES
+from ..training.simulate import simulate_database
 from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
@@ -110,18 +111,9 @@ def build_parser():
     return parser
 
 
-def _normalization_arg(text):
-    if text in ("auto", "none"):
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        msg = f"`normalization` must be auto, none or a number, got {text!r}"
-        raise EnhanceError(msg) from None
-
-
 def _run(args):
-    normalization = _normalization_arg(args.normalization)
+    # the library reads it (training.patches.parse_normalization), in the grammar of inference
+    normalization = args.normalization
     if args.mode == "simulate":
         info = simulate_database(
             args.output, kind=args.type, truth=args.truth, pixel_scale=args.pixel_scale,

@@ -11,7 +11,7 @@ with ``--database`` and ``--validation`` (or ``--validation-split``)::
 Without ``--database`` (the original README's command, whose databases were the
 authors' own files) it trains on a synthetic-Sun database of the data type
 ``-t`` (intensity by default), built once in the cache folder
-(:func:`enhance_lib.training.databases.synthetic_database`) and validated on its last 10 %.
+(:func:`enhance_lib.training.simulate.synthetic_database`) and validated on its last 10 %.
 """
 
 import logging
@@ -19,7 +19,7 @@ import sys
 
 from ..nets.config import ACTIVATIONS, DEVICES, MODELS
 from ..sun.kinds import KINDS
-from ..training.databases import SYNTHETIC_DEFAULTS
+from ..training.simulate import SYNTHETIC_DEFAULTS
 from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def build_parser():
 
 def _synthetic(args):
     """The cached synthetic-Sun database for a run without ``--database`` (built if needed)."""
-    from ..training.databases import synthetic_database
+    from ..training.simulate import synthetic_database
 
     kind = args.type or "intensity"
     info, built = synthetic_database(
