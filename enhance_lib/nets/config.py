@@ -25,6 +25,10 @@ DEVICES = ("auto", "cpu", "gpu")
 COMPRESSIONS = ("none", "gzip", "rice")
 
 
+#: L2 regularisation of the kernels by default (the original's).
+DEFAULT_L2 = 1e-7
+
+
 @dataclasses.dataclass(frozen=True)
 class NetworkConfig:
     """Architecture of an Enhance network.
@@ -60,7 +64,7 @@ class NetworkConfig:
     filters: int = 64
     activation: str = "relu"
     noise: float = 0.0
-    l2: float = 1e-7
+    l2: float = DEFAULT_L2
 
     def __post_init__(self):
         if self.model not in MODELS:

@@ -12,6 +12,8 @@ import logging
 import sys
 
 from ..sun.kinds import KINDS
+from ..sun.normalization import BLOS_DEFAULT
+from ..training.forward_model import HMI_SCALE, TARGET_DIAMETER, TARGET_SCALE, WAVELENGTH
 from ..training.pairs import pairs_database
 from ..training.patches import EDGES
 from ..training.simulate import simulate_database
@@ -37,7 +39,7 @@ def _add_common(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--normalization", default="auto", metavar="auto|none|X",
-        help="auto: intensity / quiet-Sun level of the input image, blos / 1000 (kG); "
+        help=f"auto: intensity / quiet-Sun level of the input image, blos / {BLOS_DEFAULT:g} (kG); "
         "none; or divide by the number X (default auto)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="only errors and warnings")
@@ -66,13 +68,14 @@ def build_parser():
     sim.add_argument("--pixel-scale", type=float, metavar="S", help="arcsec/px of the truth (required with --truth)")
     sim.add_argument("--scenes", type=int, default=4, help="synthetic scenes without --truth (default 4)")
     sim.add_argument("--scene-size", type=int, default=1024, help="synthetic scene size in pixels (default 1024)")
-    sim.add_argument("--hmi-scale", type=float, default=0.504, help="input arcsec/px (default 0.504)")
-    sim.add_argument("--target-scale", type=float, default=0.252,
-                     help="target arcsec/px, half --hmi-scale (default 0.252)")
+    sim.add_argument("--hmi-scale", type=float, default=HMI_SCALE, help=f"input arcsec/px (default {HMI_SCALE:g})")
+    sim.add_argument("--target-scale", type=float, default=TARGET_SCALE,
+                     help=f"target arcsec/px, half --hmi-scale (default {TARGET_SCALE:g})")
     sim.add_argument("--psf-variant", default="enhance", choices=("enhance", "wachter"),
                      help="HMI PSF parameters (default enhance)")
-    sim.add_argument("--diameter", type=float, default=0.28, help="target telescope aperture in m (default 0.28)")
-    sim.add_argument("--wavelength", type=float, default=6173e-10, help="wavelength in m (default 6173e-10)")
+    sim.add_argument("--diameter", type=float, default=TARGET_DIAMETER,
+                     help=f"target telescope aperture in m (default {TARGET_DIAMETER:g})")
+    sim.add_argument("--wavelength", type=float, default=WAVELENGTH, help="wavelength in m (default 6173e-10)")
     sim.add_argument(
         "--noise", type=float,
         help="Gaussian noise on the inputs in normalised units (default 1e-3 for intensity, 1e-2 kG for blos)",

@@ -17,7 +17,7 @@ authors' own files) it trains on a synthetic-Sun database of the data type
 import logging
 import sys
 
-from ..nets.config import ACTIVATIONS, DEVICES, MODELS
+from ..nets.config import ACTIVATIONS, DEFAULT_L2, DEVICES, MODELS
 from ..sun.kinds import KINDS
 from ..training.simulate import SYNTHETIC_DEFAULTS
 from .common import OneLineParser, run_program
@@ -79,7 +79,8 @@ def _optimizer_args(p):
         help="factor applied to the learning rate from epoch 20 on (default 1)",
     )
     p.add_argument(
-        "-l2", "--l2_regularization", type=float, default=1e-7, help="L2 regularisation of the kernels (default 1e-7)"
+        "-l2", "--l2_regularization", type=float, default=DEFAULT_L2,
+        help="L2 regularisation of the kernels (default 1e-7)",
     )
     p.add_argument("-b", "--batchsize", type=int, default=32, help="batch size (default 32)")
 
