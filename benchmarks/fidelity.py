@@ -162,7 +162,7 @@ def linear_baseline(low, *outputs, size=13):
     from the validation rows), with the eight rotations/flips of the crop as extra
     samples. Returns one prediction on the whole crop (x2 grid) per output.
     """
-    from enhance_lib.training.databases import dihedral
+    from enhance_lib.training.patches import dihedral
 
     r = size // 2
 

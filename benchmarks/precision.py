@@ -38,7 +38,7 @@ def main(argv=None):
 
     from enhance_lib.nets.weights import load_network
     from enhance_lib.run.tiling import Predictor, enhance_array
-    from enhance_lib.sun.normalization import make_normalizer
+    from enhance_lib.sun.normalization import BLOS_DEFAULT, make_normalizer
 
     rows = []
     for kind, name in SAMPLES.items():
@@ -58,7 +58,7 @@ def main(argv=None):
         }
         if kind == "blos":  # |B| is what matters for magnetograms; RMS of B ~ RMS of its noise
             row["rms_error_gauss"] = float(np.sqrt(np.mean(diff**2)))
-        x = np.tile(image if kind == "intensity" else image / 1000, (4, 4))
+        x = np.tile(image if kind == "intensity" else image / BLOS_DEFAULT, (4, 4))
         times = {}
         for precision in ("float32", "bfloat16"):
             pred = Predictor(net, config, precision=precision)

@@ -3,7 +3,7 @@
 
     python benchmarks/synthetic.py [--epochs 6 --depth 3 --filters 32 --patches 1200]
 
-Builds a training database with ``enhance_lib.training.databases.simulate_database`` from
+Builds a training database with ``enhance_lib.training.simulate.simulate_database`` from
 synthetic-Sun scenes (seeds 1..), trains a keepsize network with
 ``enhance_lib.training.loop.train``, then, on held-out scenes drawn with other seeds
 (never seen in training), compares the RMS error against the 28 cm target of
@@ -30,7 +30,7 @@ from benchmarks.report import write_results
 def held_out_pairs(seeds, *, size, kind="intensity"):
     """(HMI-like, target) pairs of synthetic scenes with the given seeds, normalised."""
     from enhance_lib.sun.limb_darkening import quiet_sun_level
-    from enhance_lib.training.databases import simulate_pairs
+    from enhance_lib.training.simulate import simulate_pairs
     from enhance_lib.training.synthetic_sun import synthetic_sun
 
     scale = 0.063
@@ -57,9 +57,9 @@ def main(argv=None):
 
     from enhance_lib.nets.config import NetworkConfig, receptive_margin
     from enhance_lib.run.tiling import Predictor
-    from enhance_lib.training.databases import simulate_database
     from enhance_lib.training.evaluation import bicubic_x2, rms
     from enhance_lib.training.loop import train
+    from enhance_lib.training.simulate import simulate_database
 
     config = NetworkConfig(depth=args.depth, filters=args.filters, noise=1e-3, l2=1e-7)
     t0 = time.perf_counter()

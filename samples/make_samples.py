@@ -28,12 +28,13 @@ from astropy.io import fits
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
+from enhance_lib.nets.config import HMI_SCALE
 from enhance_lib.training import forward_model as psf
 from enhance_lib.training import synthetic_sun as sun
 
 SEED = 2018
 HMI_PIXELS = 256
-TRUTH_SCALE = psf.HMI_SCALE / 8  # 0.063"/px, an exact 8x8 binning to HMI
+TRUTH_SCALE = HMI_SCALE / 8  # 0.063"/px, an exact 8x8 binning to HMI
 NOISE_INTENSITY = 0.004  # I/I_qs, HMI continuum ~0.3-0.5 %
 NOISE_BLOS = 9.0  # G, HMI 45 s magnetograms ~8-10 G
 CENTER = (-250.0, 180.0)  # arcsec (HPLN, HPLT) of the image centre
@@ -92,8 +93,8 @@ def make_header(kind, shape):
     h["CTYPE2"] = "HPLT-TAN"
     h["CUNIT1"] = "arcsec"
     h["CUNIT2"] = "arcsec"
-    h["CDELT1"] = psf.HMI_SCALE
-    h["CDELT2"] = psf.HMI_SCALE
+    h["CDELT1"] = HMI_SCALE
+    h["CDELT2"] = HMI_SCALE
     h["CRPIX1"] = (nx + 1) / 2.0
     h["CRPIX2"] = (ny + 1) / 2.0
     h["CRVAL1"] = CENTER[0]
@@ -128,7 +129,7 @@ def make_header(kind, shape):
 
 def real_header(kind, *, published=False):
     """The header of a real sample: what it is, its units and HMI's pixel scale, no pointing."""
-    scale = psf.HMI_SCALE / (2 if published else 1)
+    scale = HMI_SCALE / (2 if published else 1)
     h = fits.Header()
     # Pixel scale only: sunpy needs angular axis units to open a map; CRVAL, CRPIX,
     # CTYPE and the date are left out because they are not known for these crops.

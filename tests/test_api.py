@@ -95,7 +95,7 @@ def test_api_errors_are_the_clis(tmp_path, tiny_weights, capsys):
         enhancer.enhance(np.full((40, 40), np.nan))
     with pytest.raises(EnhanceError, match="data has 1 dimensions, need a 2-D image or a 3-D cube"):
         enhancer.enhance(np.ones(40))
-    with pytest.raises(EnhanceError, match="unknown type 'velocity'; choose intensity or blos"):
+    with pytest.raises(EnhanceError, match="unknown data type 'velocity'; choose intensity or blos"):
         Enhancer(kind="velocity")
     with pytest.raises(EnhanceError, match="unknown normalisation 'median'"):
         enhance(_image(), normalization="median")

@@ -10,7 +10,7 @@ from astropy.io import fits
 
 from enhance_lib.errors import EnhanceError, EnhanceUserWarning
 from enhance_lib.scripts.database import main
-from enhance_lib.training import databases as database
+from enhance_lib.training import pairs, patches, simulate
 from enhance_lib.training.database_file import check_database, write_database
 
 
@@ -103,7 +103,7 @@ def test_simulate_truth_fits_blos(tmp_path):
     x, _y = _read(out)
     assert 0.3 < np.abs(x).max() < 2.5  # kG
     # Flux (mean) is conserved by the forward model up to the PSF's spill.
-    lows, highs = database.simulate_pairs([cube[0]], pixel_scale=0.063, kind="blos")
+    lows, highs = simulate.simulate_pairs([cube[0]], pixel_scale=0.063, kind="blos")
     assert lows[0].shape == (16, 16) and highs[0].shape == (32, 32)
     assert highs[0].mean() == pytest.approx(lows[0].mean(), rel=0.05)
 
@@ -157,12 +157,12 @@ def test_pairs_aligned(tmp_path, toy_pair, augment):
 
 def test_pairs_dihedral_group():
     a = np.arange(12.0).reshape(3, 4)
-    images = [database.dihedral(a, k) for k in range(8)]
+    images = [patches.dihedral(a, k) for k in range(8)]
     assert len({im.tobytes() + bytes(im.shape) for im in images}) == 8
-    np.testing.assert_array_equal(database.dihedral(a, 0), a)
+    np.testing.assert_array_equal(patches.dihedral(a, 0), a)
     # Each element commutes with nearest upsampling (alignment survives augmentation).
     for k in range(8):
-        np.testing.assert_array_equal(database.dihedral(_nearest_up(a), k), _nearest_up(images[k]))
+        np.testing.assert_array_equal(patches.dihedral(_nearest_up(a), k), _nearest_up(images[k]))
 
 
 def test_pairs_blos_sign_flips_and_kg(tmp_path):
@@ -220,7 +220,7 @@ def test_pairs_region_and_exclude(toy_pair):
     # Position-coded images: low value = y * 100 + x.
     yy, xx = np.mgrid[: low.shape[0], : low.shape[1]]
     code = (yy * 100 + xx).astype(float)
-    x, y, _meta = database.cut_patches(
+    x, y, _meta = patches.cut_patches(
         [code], [_nearest_up(code)], kind="blos", n_patches=200, patch_size=4,
         region=(10, 30, 5, 30), exclude=[(15, 20, 0, 40)], augment=False, normalization="none",
     )
@@ -237,7 +237,7 @@ def test_pairs_skip_nan_patches():
     low[:, 10] = np.nan
     high = _nearest_up(np.ones((20, 20)))
     high[4, 30] = np.nan  # covers low pixel (2, 15)
-    x, y, meta = database.cut_patches(
+    x, y, meta = patches.cut_patches(
         [low], [high], kind="intensity", n_patches=50, patch_size=5, augment=False,
         normalization="none",
     )
@@ -312,7 +312,7 @@ def _code_image(ny, nx):
 def test_pairs_loss_mask_follows_patch_and_image_edges(augment):
     # 20x20 image, 6x6 patches, loss border 4 target px = 2 input px; the last column is a cut.
     code = _code_image(20, 20)
-    _x, y, meta = database.cut_patches(
+    _x, y, meta = patches.cut_patches(
         [code], [_nearest_up(code)], kind="intensity", n_patches=300, patch_size=6, augment=augment,
         normalization="none", loss_border=4, cut_edges=["last-column"], seed=4,
     )
@@ -332,7 +332,7 @@ def test_pairs_loss_mask_follows_patch_and_image_edges(augment):
 
 def test_pairs_loss_mask_covers_image_edges_like_the_interior():
     code = _code_image(40, 40)
-    _x, _y, meta = database.cut_patches(
+    _x, _y, meta = patches.cut_patches(
         [code], [_nearest_up(code)], kind="intensity", n_patches=6000, patch_size=10, augment=False,
         normalization="none", loss_border=4, seed=5,
     )
@@ -345,7 +345,7 @@ def test_pairs_loss_mask_covers_image_edges_like_the_interior():
     for band in (counts[:4, 20:60], counts[-4:, 20:60], counts[20:60, :4], counts[20:60, -4:]):
         assert 0.75 < band.mean() / interior < 1.33
     # Without a loss border: no mask, uniform positions (the original recipe).
-    assert database.cut_patches([code], [_nearest_up(code)], kind="intensity", n_patches=5,
+    assert patches.cut_patches([code], [_nearest_up(code)], kind="intensity", n_patches=5,
                                 patch_size=10, normalization="none")[2]["mask"] is None
 
 
@@ -382,7 +382,7 @@ def test_check_database_rejects_bad_mask(tmp_path):
 
 
 def test_synthetic_database_cache(tmp_path, monkeypatch):
-    from enhance_lib.training.databases import SYNTHETIC_RECIPE, cache_dir, synthetic_database
+    from enhance_lib.training.simulate import SYNTHETIC_RECIPE, cache_dir, synthetic_database
 
     monkeypatch.setenv("ENHANCE_CACHE_DIR", str(tmp_path / "cache"))
     assert cache_dir() == str(tmp_path / "cache")
@@ -420,17 +420,17 @@ def test_pairs_warn_when_the_headers_say_different_data_types(tmp_path, toy_pair
 
     _, _, lo, hi = toy_pair
     opts = {"n_patches": 4, "patch_size": 6, "normalization": "none"}
-    database.pairs_database(tmp_path / "plain.h5", kind="intensity", low=[lo], high=[hi], **opts)  # no headers: silent
+    pairs.pairs_database(tmp_path / "plain.h5", kind="intensity", low=[lo], high=[hi], **opts)  # no headers: silent
     _with_header(lo, CONTENT="CONTINUUM INTENSITY")
     _with_header(hi, BUNIT="DN/s")
-    database.pairs_database(tmp_path / "same.h5", kind="intensity", low=[lo], high=[hi], **opts)  # agree: silent
+    pairs.pairs_database(tmp_path / "same.h5", kind="intensity", low=[lo], high=[hi], **opts)  # agree: silent
     _with_header(hi, BUNIT="Gauss")
     with pytest.warns(EnhanceUserWarning, match=r"low\.fits and .*high\.fits hold different data types: "
                                                 r"intensity \(CONTENT.*\) and blos \(BUNIT = 'Gauss'\)"):
-        database.pairs_database(tmp_path / "mixed.h5", kind="intensity", low=[lo], high=[hi], **opts)
+        pairs.pairs_database(tmp_path / "mixed.h5", kind="intensity", low=[lo], high=[hi], **opts)
     _with_header(lo, CONTENT="MAGNETOGRAM")
     with pytest.warns(EnhanceUserWarning, match=r"low\.fits: building a intensity database as asked .* says blos"):
-        database.pairs_database(tmp_path / "other.h5", kind="intensity", low=[lo], high=[hi], **opts)
+        pairs.pairs_database(tmp_path / "other.h5", kind="intensity", low=[lo], high=[hi], **opts)
     # the command line (outside pytest's warning capture): one line, and the database is written
     import subprocess
     import sys

@@ -11,7 +11,8 @@ from astropy.wcs import WCS
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.io import fits as fitsio
-from enhance_lib.io.fits import FitsImage, add_history, read_image, upsample_header, write_image
+from enhance_lib.io.fits import FitsImage, read_image, write_image
+from enhance_lib.io.headers import add_history, upsample_header
 
 
 def _image(ny=12, nx=10, seed=0):

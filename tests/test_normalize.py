@@ -309,7 +309,7 @@ def test_invalid_methods():
     for bad in ("median", "", True, [1]):
         with pytest.raises(EnhanceError, match="unknown normalisation"):
             make_normalizer(image, None, kind="intensity", method=bad)
-    with pytest.raises(EnhanceError, match="unknown type"):
+    with pytest.raises(EnhanceError, match="unknown data type"):
         make_normalizer(image, None, kind="doppler")
     with pytest.raises(EnhanceError, match="not positive"):
         make_normalizer(-image, None, kind="blos", method="max")

@@ -98,7 +98,7 @@ def test_pixel_scale_far_from_hmi_warns(tmp_path, tiny_weights):
 
 
 def test_pixel_scale_from_cd_matrix_and_units():
-    from enhance_lib.io.fits import pixel_scale
+    from enhance_lib.io.headers import pixel_scale
 
     assert pixel_scale({"CUNIT1": "arcsec", "CUNIT2": "arcsec", "CDELT1": -0.6, "CDELT2": 0.6}) == pytest.approx(0.6)
     c, s = np.cos(0.3), np.sin(0.3)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from enhance_lib.errors import EnhanceError
+from enhance_lib.nets.config import HMI_SCALE
 from enhance_lib.training import forward_model as psf
 from enhance_lib.training import synthetic_sun as sun
 from enhance_lib.training.evaluation import contrast
@@ -107,7 +108,7 @@ def test_spot_umbra_penumbra(spot_scene):
 def test_spot_at_hmi(spot_scene):
     hmi = psf.to_hmi(spot_scene.intensity, pixel_scale=SCALE)
     bh = psf.to_hmi(spot_scene.blos, pixel_scale=SCALE)
-    r = _grid_r(hmi.shape, psf.HMI_SCALE, 15.0, 15.0)
+    r = _grid_r(hmi.shape, HMI_SCALE, 15.0, 15.0)
     assert 0.1 <= hmi[r < 1.0].mean() <= 0.3
     assert bh[r < 1.0].mean() < -2000
 

@@ -277,29 +277,29 @@ def _linear_wcs(header):
     in the image's own axes, or None: no angular CUNIT, no scale, or image axes more than
     1 degree from the WCS's (a 180 degree rotation counts as aligned: it negates the scales).
     """
-    from .fits import _ANGLE, _is_number
+    from .headers import ANGLE_UNITS, is_number
 
     if header is None:
         return None
-    units = [_ANGLE.get(str(header.get(f"CUNIT{i}", "") or "").strip().lower()) for i in (1, 2)]
+    units = [ANGLE_UNITS.get(str(header.get(f"CUNIT{i}", "") or "").strip().lower()) for i in (1, 2)]
     if None in units:
         return None
     if any(f"CD{i}_{j}" in header for i in (1, 2) for j in (1, 2)):
         cd = [[header.get(f"CD{i}_{j}", 0.0) for j in (1, 2)] for i in (1, 2)]
-        if not all(_is_number(v) for row in cd for v in row):
+        if not all(is_number(v) for row in cd for v in row):
             return None
         m = np.array(cd, dtype=float)
     else:
         cdelt = [header.get(f"CDELT{i}") for i in (1, 2)]
-        if not all(_is_number(v) for v in cdelt):
+        if not all(is_number(v) for v in cdelt):
             return None
         pc = np.eye(2)
         if any(f"PC{i}_{j}" in header for i in (1, 2) for j in (1, 2)):
             values = [[header.get(f"PC{i}_{j}", float(i == j)) for j in (1, 2)] for i in (1, 2)]
-            if not all(_is_number(v) for row in values for v in row):
+            if not all(is_number(v) for row in values for v in row):
                 return None
             pc = np.array(values, dtype=float)
-        elif _is_number(header.get("CROTA2")):
+        elif is_number(header.get("CROTA2")):
             rho = math.radians(float(header["CROTA2"]))
             ratio = float(cdelt[1]) / float(cdelt[0]) if float(cdelt[0]) else 0.0
             pc = np.array([[math.cos(rho), -math.sin(rho) * ratio],
@@ -311,7 +311,7 @@ def _linear_wcs(header):
         return None
     keys = ("CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2")
     reference = None
-    if all(_is_number(header.get(k)) for k in keys):
+    if all(is_number(header.get(k)) for k in keys):
         crpix1, crpix2, crval1, crval2 = (float(header[k]) for k in keys)
         reference = ((crpix1, crpix2), (crval1 * units[0], crval2 * units[1]))
     return (float(sx), float(sy)), reference

@@ -27,6 +27,10 @@ HMI_SCALE = 0.504
 COMPRESSIONS = ("none", "gzip", "rice")
 
 
+#: L2 regularisation of the kernels by default (the original's).
+DEFAULT_L2 = 1e-7
+
+
 @dataclasses.dataclass(frozen=True)
 class NetworkConfig:
     """Architecture of an Enhance network.
@@ -62,7 +66,7 @@ class NetworkConfig:
     filters: int = 64
     activation: str = "relu"
     noise: float = 0.0
-    l2: float = 1e-7
+    l2: float = DEFAULT_L2
 
     def __post_init__(self):
         if self.model not in MODELS:

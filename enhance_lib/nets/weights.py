@@ -182,7 +182,7 @@ def inspect_weights(path):
             stored, attrs = {}, {}
             kind = _text(f.attrs[KIND_ATTR]) if KIND_ATTR in f.attrs else None
             if kind is not None and kind not in KINDS:
-                raise ValueError(f"{KIND_ATTR} is {kind!r}, not intensity or blos")
+                raise ValueError(f"{KIND_ATTR}: {_kind_problem(kind)}")
             if CONFIG_ATTR in f.attrs:
                 stored = json.loads(_text(f.attrs[CONFIG_ATTR]))
                 attrs = {k: decode_attr(f.attrs[k]) for k in f.attrs if k not in (CONFIG_ATTR, KIND_ATTR)}
@@ -199,6 +199,15 @@ def inspect_weights(path):
     except (KeyError, ValueError, IndexError, TypeError) as exc:
         raise EnhanceError(f"not an Enhance weights file ({exc})", path=path) from None
     return WeightsInfo(path, layout, config, layers, stored=stored, attrs=attrs, kind=kind)
+
+
+def _kind_problem(kind):
+    """The message of :func:`~enhance_lib.sun.kinds.check_kind` for a kind it refuses."""
+    try:
+        check_kind(kind)
+    except EnhanceError as exc:
+        return str(exc)
+    return None
 
 
 def _interleave(convs, bns, stored):
@@ -396,8 +405,8 @@ def save_weights(net, path, *, config, kind=None, attrs=None):
     path = str(path)
     if not path.endswith(".weights.h5"):
         raise EnhanceError("Keras 3 weights files must end in .weights.h5", path=path)
-    if kind is not None and kind not in KINDS:
-        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    if kind is not None:
+        check_kind(kind)
     with atomic_path(path, suffix=".weights.h5") as tmp:
         net.save_weights(tmp)
         with h5py.File(tmp, "a") as f:
@@ -432,8 +441,7 @@ def stamp_kind(path, kind):
     EnhanceError
         Unknown ``kind``, or not a Keras 3 Enhance weights file.
     """
-    if kind not in KINDS:
-        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    check_kind(kind)
     info = inspect_weights(path)
     if info.layout != "keras3":
         msg = f"only Keras 3 .weights.h5 files can be stamped (this is a {info.layout} file)"

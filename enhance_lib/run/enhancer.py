@@ -19,7 +19,8 @@ from .. import __version__
 from ..errors import EnhanceError, warn_user
 from ..io.atomic import check_output_folder
 from ..io.figures import plot_comparison, shape_text
-from ..io.fits import add_history, image_data, read_image, same_file, upsample_header, write_image
+from ..io.fits import image_data, read_image, same_file, write_image
+from ..io.headers import add_history, upsample_header
 from ..io.maps import import_sunpy_map, map_kind, map_name
 from ..nets.weights import check_kind_matches, default_weights, inspect_weights
 from .options import EnhanceOptions

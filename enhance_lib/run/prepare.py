@@ -9,7 +9,8 @@ import numpy as np
 from astropy.io import fits
 
 from ..errors import EnhanceError, warn_metadata, warn_user
-from ..io.fits import pixel_scale, read_header, read_image
+from ..io.fits import read_header, read_image
+from ..io.headers import pixel_scale
 from ..nets.config import HMI_SCALE
 from ..sun.kinds import resolve_kind
 from ..sun.normalization import make_normalizer

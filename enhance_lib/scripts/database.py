@@ -3,17 +3,21 @@
     enhance-database simulate -o db.h5 -t intensity --patches 1000
     enhance-database pairs -o pairs.h5 -t blos --low lo.fits --high hi.fits --loss-border 8
 
-The builders are :func:`enhance_lib.training.databases.simulate_database` and
-:func:`enhance_lib.training.databases.pairs_database`; their messages name their parameters,
+The builders are :func:`enhance_lib.training.simulate.simulate_database` and
+:func:`enhance_lib.training.pairs.pairs_database`; their messages name their parameters,
 shown here as flags (:data:`FLAGS`).
 """
 
 import logging
 import sys
 
-from ..errors import EnhanceError
+from ..nets.config import HMI_SCALE
 from ..sun.kinds import KINDS
-from ..training.databases import EDGES, pairs_database, simulate_database
+from ..sun.normalization import BLOS_DEFAULT
+from ..training.forward_model import TARGET_DIAMETER, TARGET_SCALE, WAVELENGTH
+from ..training.pairs import pairs_database
+from ..training.patches import EDGES
+from ..training.simulate import simulate_database
 from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
@@ -36,7 +40,7 @@ def _add_common(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--normalization", default="auto", metavar="auto|none|X",
-        help="auto: intensity / quiet-Sun level of the input image, blos / 1000 (kG); "
+        help=f"auto: intensity / quiet-Sun level of the input image, blos / {BLOS_DEFAULT:g} (kG); "
         "none; or divide by the number X (default auto)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="only errors and warnings")
@@ -65,13 +69,14 @@ def build_parser():
     sim.add_argument("--pixel-scale", type=float, metavar="S", help="arcsec/px of the truth (required with --truth)")
     sim.add_argument("--scenes", type=int, default=4, help="synthetic scenes without --truth (default 4)")
     sim.add_argument("--scene-size", type=int, default=1024, help="synthetic scene size in pixels (default 1024)")
-    sim.add_argument("--hmi-scale", type=float, default=0.504, help="input arcsec/px (default 0.504)")
-    sim.add_argument("--target-scale", type=float, default=0.252,
-                     help="target arcsec/px, half --hmi-scale (default 0.252)")
+    sim.add_argument("--hmi-scale", type=float, default=HMI_SCALE, help=f"input arcsec/px (default {HMI_SCALE:g})")
+    sim.add_argument("--target-scale", type=float, default=TARGET_SCALE,
+                     help=f"target arcsec/px, half --hmi-scale (default {TARGET_SCALE:g})")
     sim.add_argument("--psf-variant", default="enhance", choices=("enhance", "wachter"),
                      help="HMI PSF parameters (default enhance)")
-    sim.add_argument("--diameter", type=float, default=0.28, help="target telescope aperture in m (default 0.28)")
-    sim.add_argument("--wavelength", type=float, default=6173e-10, help="wavelength in m (default 6173e-10)")
+    sim.add_argument("--diameter", type=float, default=TARGET_DIAMETER,
+                     help=f"target telescope aperture in m (default {TARGET_DIAMETER:g})")
+    sim.add_argument("--wavelength", type=float, default=WAVELENGTH, help="wavelength in m (default 6173e-10)")
     sim.add_argument(
         "--noise", type=float,
         help="Gaussian noise on the inputs in normalised units (default 1e-3 for intensity, 1e-2 kG for blos)",
@@ -110,18 +115,9 @@ def build_parser():
     return parser
 
 
-def _normalization_arg(text):
-    if text in ("auto", "none"):
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        msg = f"`normalization` must be auto, none or a number, got {text!r}"
-        raise EnhanceError(msg) from None
-
-
 def _run(args):
-    normalization = _normalization_arg(args.normalization)
+    # the library reads it (training.patches.parse_normalization), in the grammar of inference
+    normalization = args.normalization
     if args.mode == "simulate":
         info = simulate_database(
             args.output, kind=args.type, truth=args.truth, pixel_scale=args.pixel_scale,

@@ -24,13 +24,8 @@ NORMALIZATIONS = "quiet-sun, max, none, or a number"
 FLAGS = {"kind": "--type", "filters": "--kernels"}
 
 
-def build_parser():
-    """The argument parser of ``enhance`` (the original's flags, same meanings)."""
-    p = OneLineParser(
-        prog="enhance",
-        description="Deconvolve and super-resolve (x2) an SDO/HMI continuum image or "
-        "line-of-sight magnetogram with Enhance (Diaz Baso & Asensio Ramos 2018, A&A 614, A5).",
-    )
+def _file_args(p):
+    """The files: inputs and outputs."""
     p.add_argument(
         "-i", "--input", required=True, nargs="+", action="extend", metavar="INPUT",
         help="input FITS file(s) (first HDU with an image; 2-D or a 3-D cube), folders (their *.fits, "
@@ -41,6 +36,10 @@ def build_parser():
         help="output FITS file (written atomically), or a folder (an existing one, or a name ending in /) "
         "where it keeps its input's file name; with several inputs, a folder or a pattern, the output folder",
     )
+
+
+def _network_args(p):
+    """The network and its units: data type, weights, architecture, normalisation."""
     p.add_argument(
         "-t", "--type", choices=KINDS,
         help="kind of data (default: from the header's CONTENT, then BUNIT; intensity when it says neither)",
@@ -69,6 +68,10 @@ def build_parser():
         help=f"{NORMALIZATIONS}; default quiet-sun for intensity (with a limb-darkening fit for "
         "full-disk images), 1000 (G -> kG) for blos",
     )
+
+
+def _compute_args(p):
+    """How to compute: tiles, device, precision."""
     p.add_argument(
         "--tile",
         type=int,
@@ -90,6 +93,10 @@ def build_parser():
         help="arithmetic: float32 (default, exact) or bfloat16 (faster on CPUs with AVX512-BF16 "
         "and on GPUs, ~1 %% relative error)",
     )
+
+
+def _output_args(p):
+    """How outputs are stored and what they hold."""
     p.add_argument(
         "--compress", choices=COMPRESSIONS, default="none",
         help="output storage: none (default; a 4096^2 output is 268 MB), gzip (tile-compressed, lossless) or rice "
@@ -101,6 +108,10 @@ def build_parser():
         "(the networks darken intensity by ~1.8 %% and add a few G to a field-free magnetogram); default: "
         "the network's output as it is, as the published method",
     )
+
+
+def _batch_args(p):
+    """Batches: Dask, existing outputs; the figure, messages and version."""
     cluster = p.add_mutually_exclusive_group()
     cluster.add_argument(
         "--workers", type=int, metavar="N",
@@ -119,6 +130,20 @@ def build_parser():
     p.add_argument("--plot", metavar="PNG", help="also write a figure comparing input and output (one input)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or messages, only errors")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+
+def build_parser():
+    """The argument parser of ``enhance`` (the original's flags, same meanings)."""
+    p = OneLineParser(
+        prog="enhance",
+        description="Deconvolve and super-resolve (x2) an SDO/HMI continuum image or "
+        "line-of-sight magnetogram with Enhance (Diaz Baso & Asensio Ramos 2018, A&A 614, A5).",
+    )
+    _file_args(p)
+    _network_args(p)
+    _compute_args(p)
+    _output_args(p)
+    _batch_args(p)
     return p
 
 

@@ -11,15 +11,15 @@ with ``--database`` and ``--validation`` (or ``--validation-split``)::
 Without ``--database`` (the original README's command, whose databases were the
 authors' own files) it trains on a synthetic-Sun database of the data type
 ``-t`` (intensity by default), built once in the cache folder
-(:func:`enhance_lib.training.databases.synthetic_database`) and validated on its last 10 %.
+(:func:`enhance_lib.training.simulate.synthetic_database`) and validated on its last 10 %.
 """
 
 import logging
 import sys
 
-from ..nets.config import ACTIVATIONS, DEVICES, MODELS
+from ..nets.config import ACTIVATIONS, DEFAULT_L2, DEVICES, MODELS
 from ..sun.kinds import KINDS
-from ..training.databases import SYNTHETIC_DEFAULTS
+from ..training.simulate import SYNTHETIC_DEFAULTS
 from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,8 @@ FLAGS = {
 SYNTHETIC_VALIDATION_SPLIT = 0.1
 
 
-def build_parser():
-    """The argument parser of ``enhance-train``."""
-    p = OneLineParser(
-        prog=PROG,
-        description="Train the Enhance network (Diaz Baso & Asensio Ramos 2018, A&A 614, A5) "
-        "on a database of HMI-like / target patch pairs.",
-    )
+def _output_args(p):
+    """The run: its output files, epochs and input noise."""
     p.add_argument(
         "-o", "--output", required=True,
         help="root of the output files: {output}_{depth}.weights.h5, _loss.json, _loss_batch.json, "
@@ -60,6 +55,10 @@ def build_parser():
     p.add_argument(
         "-n", "--noise", type=float, default=0.0, help="std of the Gaussian noise added to the inputs (default 0)"
     )
+
+
+def _network_args(p):
+    """The network: architecture and whether it starts or continues."""
     p.add_argument("-d", "--depth", type=int, default=5, help="residual blocks (default 5)")
     p.add_argument("-k", "--kernels", type=int, default=64, help="kernels (filters) per layer (default 64)")
     p.add_argument(
@@ -70,15 +69,24 @@ def build_parser():
         "-m", "--model", default="keepsize", choices=MODELS, help="network (default keepsize)"
     )
     p.add_argument("-c", "--activation", default="relu", choices=ACTIVATIONS, help="activation (default relu)")
+
+
+def _optimizer_args(p):
+    """The optimiser: learning rate, regularisation, batch size."""
     p.add_argument("-lr", "--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     p.add_argument(
         "-lrm", "--lr_multiplier", type=float, default=1.0,
         help="factor applied to the learning rate from epoch 20 on (default 1)",
     )
     p.add_argument(
-        "-l2", "--l2_regularization", type=float, default=1e-7, help="L2 regularisation of the kernels (default 1e-7)"
+        "-l2", "--l2_regularization", type=float, default=DEFAULT_L2,
+        help="L2 regularisation of the kernels (default 1e-7)",
     )
     p.add_argument("-b", "--batchsize", type=int, default=32, help="batch size (default 32)")
+
+
+def _data_args(p):
+    """The databases, their data type, validation and the random seed."""
     p.add_argument(
         "--database", metavar="PATH",
         help="training database (HDF5 with imHMI, imSST; enhance-database makes them); default: a "
@@ -97,6 +105,10 @@ def build_parser():
         help="instead of --validation: keep the last fraction F of --database for validation",
     )
     p.add_argument("--seed", type=int, help="random seed (weights, noise, shuffling) for reproducible runs")
+
+
+def _training_args(p):
+    """How to train: initial weights, loss border, device, messages."""
     p.add_argument(
         "--init", choices=("auto", "upsampling", "he_normal"), default="auto",
         help="start from nearest x2 upsampling (keepsize+ReLU; converges much faster) or from "
@@ -114,6 +126,10 @@ def build_parser():
         "is chosen with KERAS_BACKEND=tensorflow (default), jax or torch",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output, warnings only")
+
+
+def _synthetic_args(p):
+    """The synthetic-Sun database used without ``--database``."""
     syn = p.add_argument_group("without --database: the synthetic-Sun database")
     d = SYNTHETIC_DEFAULTS
     syn.add_argument("--synthetic-patches", type=int, default=d["n_patches"], metavar="N",
@@ -125,12 +141,27 @@ def build_parser():
                      f"i.e. {d['scene_size'] // 8} HMI pixels)")
     syn.add_argument("--synthetic-patch-size", type=int, default=d["patch_size"], metavar="P",
                      help=f"input patch size; targets are 2P (default {d['patch_size']})")
+
+
+def build_parser():
+    """The argument parser of ``enhance-train``."""
+    p = OneLineParser(
+        prog=PROG,
+        description="Train the Enhance network (Diaz Baso & Asensio Ramos 2018, A&A 614, A5) "
+        "on a database of HMI-like / target patch pairs.",
+    )
+    _output_args(p)
+    _network_args(p)
+    _optimizer_args(p)
+    _data_args(p)
+    _training_args(p)
+    _synthetic_args(p)
     return p
 
 
 def _synthetic(args):
     """The cached synthetic-Sun database for a run without ``--database`` (built if needed)."""
-    from ..training.databases import synthetic_database
+    from ..training.simulate import synthetic_database
 
     kind = args.type or "intensity"
     info, built = synthetic_database(

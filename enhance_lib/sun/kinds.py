@@ -62,7 +62,7 @@ _OTHER_UNITS = {
 def check_kind(kind):
     """Return ``kind`` if it is one of :data:`KINDS`, else raise :class:`EnhanceError`."""
     if kind not in KINDS:
-        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+        raise EnhanceError(f"unknown data type {kind!r}; choose {' or '.join(KINDS)}")
     return kind
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import EnhanceError, warn_user
 from .disk import disk_geometry, mu_rows, partial_disk_geometry
-from .kinds import KINDS
+from .kinds import check_kind
 from .limb_darkening import (
     _partial_profile,
     limb_darkening,
@@ -28,10 +28,11 @@ from .limb_darkening import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Normalizer", "make_normalizer", "parse_method"]
+__all__ = ["BLOS_DEFAULT", "Normalizer", "check_method", "constant_level", "make_normalizer", "parse_method"]
 
 NAMED_METHODS = ("quiet-sun", "max", "none")
-BLOS_DEFAULT = 1000.0  # G -> kG
+#: The divisor of a magnetogram by default: G -> kG, the units the networks were trained in.
+BLOS_DEFAULT = 1000.0
 _ROWS = 512  # rows per block when a profile is evaluated on a large grid
 
 
@@ -222,6 +223,47 @@ def parse_method(kind, method):
     return "constant", value
 
 
+def check_method(kind, method):
+    """:func:`parse_method`, refusing 'quiet-sun' for a magnetogram.
+
+    Raises
+    ------
+    EnhanceError
+        As :func:`parse_method`, or 'quiet-sun' for another kind than intensity.
+    """
+    name, value = parse_method(kind, method)
+    if name == "quiet-sun" and kind != "intensity":
+        raise EnhanceError("quiet-sun normalisation applies to intensity only")
+    return name, value
+
+
+def constant_level(name, value, finite):
+    """The divisor of a method (from :func:`parse_method`) without a limb-darkening profile.
+
+    Parameters
+    ----------
+    name : {'quiet-sun', 'max', 'none', 'constant'}
+    value : float or None
+        The constant of 'constant'.
+    finite : numpy.ndarray
+        The finite pixels of the image.
+
+    Returns
+    -------
+    float
+    """
+    if name == "quiet-sun":
+        return quiet_sun_level(finite)
+    if name == "max":
+        level = float(finite.max())
+        if not level > 0:
+            raise EnhanceError(f"image maximum {level:g} is not positive; cannot normalise by it")
+        return level
+    if name == "none":
+        return 1.0
+    return value
+
+
 def make_normalizer(data, header=None, *, kind, method=None):
     """Choose and fit the normalisation of one 2-D image.
 
@@ -254,14 +296,11 @@ def make_normalizer(data, header=None, *, kind, method=None):
         For an unknown kind or method, a non-positive constant, 'quiet-sun' for a
         magnetogram, or an image whose level cannot be measured.
     """
-    if kind not in KINDS:
-        raise EnhanceError(f"unknown type {kind!r}; choose intensity or blos")
+    check_kind(kind)
     data = np.asarray(data)
     if data.ndim != 2:
         raise ValueError(f"a normaliser is made for one 2-D image (one per plane of a cube), got shape {data.shape}")
-    name, value = parse_method(kind, method)
-    if name == "quiet-sun" and kind != "intensity":
-        raise EnhanceError("quiet-sun normalisation applies to intensity only")
+    name, value = check_method(kind, method)
     finite = data[np.isfinite(data)]
     if name in ("quiet-sun", "max") and finite.size == 0:
         raise EnhanceError("image has no finite pixels")
@@ -271,17 +310,10 @@ def make_normalizer(data, header=None, *, kind, method=None):
     full = geometry is not None
     if not full:
         geometry = partial_disk_geometry(header, data.shape)
-    if name == "quiet-sun":
-        if geometry is not None:
-            try:
-                profile = limb_darkening(data, geometry) if full else _partial_profile(data, geometry)
-            except EnhanceError as exc:
-                warn_user(f"{exc}; normalising by one quiet-Sun level instead")
-        value = profile.centre if profile is not None else quiet_sun_level(finite)
-    elif name == "max":
-        value = float(finite.max())
-        if not value > 0:
-            raise EnhanceError(f"image maximum {value:g} is not positive; cannot normalise by it")
-    elif name == "none":
-        value = 1.0
+    if name == "quiet-sun" and geometry is not None:
+        try:
+            profile = limb_darkening(data, geometry) if full else _partial_profile(data, geometry)
+        except EnhanceError as exc:
+            warn_user(f"{exc}; normalising by one quiet-Sun level instead")
+    value = profile.centre if profile is not None else constant_level(name, value, finite)
     return Normalizer(kind=kind, method=name, constant=value, shape=data.shape, profile=profile, disk=geometry)

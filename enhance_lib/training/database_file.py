@@ -8,8 +8,8 @@ built with a loss border also hold ``lossMask``, uint8 ``(N, 2nx, 2ny, 1)``: 1 w
 a target pixel counts in the training loss (an addition; the original program
 ignores it).
 
-This module reads, checks and writes such files; :mod:`enhance_lib.training.databases` makes
-their contents.
+This module reads, checks and writes such files; :mod:`enhance_lib.training.simulate` and
+:mod:`enhance_lib.training.pairs` make their contents.
 """
 
 import json

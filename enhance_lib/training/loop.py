@@ -54,7 +54,7 @@ from ..nets.backend import (
 from ..nets.config import NetworkConfig
 from ..nets.models import build_model, upsampling_init
 from ..nets.weights import load_network
-from ..sun.kinds import KINDS
+from ..sun.kinds import KINDS, check_kind
 from .callbacks import (
     BN_PATCHES,
     LR_EPOCH,
@@ -145,8 +145,8 @@ class TrainOptions:
             raise EnhanceError("`init` upsampling needs a keepsize network with ReLU and >= 2 kernels")
         if (self.validation is None) == (self.validation_split is None):
             raise EnhanceError("give either a validation database or a validation split (not both)")
-        if self.kind is not None and self.kind not in KINDS:
-            raise EnhanceError(f"unknown type {self.kind!r}; choose intensity or blos")
+        if self.kind is not None:
+            check_kind(self.kind)
 
     @property
     def _can_upsample(self):

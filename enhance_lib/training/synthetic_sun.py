@@ -309,39 +309,8 @@ def _features(value, rng, ny_arc, nx_arc, margin, kind, cls):
     return items
 
 
-def synthetic_sun(
-    *,
-    shape=(512, 512),
-    pixel_scale=0.06,
-    seed=0,
-    spots=0,
-    pores=0,
-    plage=0,
-    network=0.03,
-    internetwork=25.0,
-):
-    """Draw a synthetic high-resolution scene of the solar photosphere at disk centre.
-
-    Parameters
-    ----------
-    shape : tuple of int
-        ``(ny, nx)`` pixels.
-    pixel_scale : float
-        arcsec/px; ~0.06 (close to MURaM's 0.0662"/px in Díaz Baso & Asensio Ramos 2018).
-    seed : int
-        Seed of ``numpy.random.default_rng``.
-    spots, pores, plage : int or sequence
-        A number of randomly placed features, or explicit :class:`Spot`,
-        :class:`Pore`, :class:`PlageRegion` objects (positions in arcsec).
-    network : float
-        Network elements per arcsec^2 (concentrated at supergranular boundaries).
-    internetwork : float
-        rms of the weak internetwork field (G).
-
-    Returns
-    -------
-    Scene
-    """
+def _scene_args(shape, pixel_scale):
+    """``(ny, nx, pixel_scale)`` of a scene of :func:`synthetic_sun`, checked."""
     try:
         ny, nx = (int(v) for v in shape)
     except (TypeError, ValueError):
@@ -354,23 +323,14 @@ def synthetic_sun(
     if not pixel_scale > 0:
         msg = f"pixel_scale must be positive, got {pixel_scale}"
         raise EnhanceError(msg)
-    rng = np.random.default_rng(seed)
+    return ny, nx, pixel_scale
+
+
+def _network_elements(rng, edge, yy, xx, pixel_scale, network, plage):
+    """The network and plage elements of :func:`synthetic_sun`: unit fluxes on lane pixels
+    (``elements``), and the pixels away from plage (``quiet``)."""
+    ny, nx = edge.shape
     ny_arc, nx_arc = ny * pixel_scale, nx * pixel_scale
-    gran, edge = granulation(shape=(ny, nx), pixel_scale=pixel_scale, rng=rng)
-    yy, xx = np.meshgrid(
-        (np.arange(ny) + 0.5) * pixel_scale, (np.arange(nx) + 0.5) * pixel_scale, indexing="ij"
-    )
-    feat_rng = np.random.default_rng([seed, 1])
-    spots = _features(spots, feat_rng, ny_arc, nx_arc, 8.0, "spot", Spot)
-    pores = _features(pores, feat_rng, ny_arc, nx_arc, 3.0, "pore", Pore)
-    plage = _features(plage, feat_rng, ny_arc, nx_arc, 5.0, "plage", PlageRegion)
-
-    lane = np.exp(-edge / 0.15)  # 1 in lanes, ~0 inside granules
-    # Weak internetwork field: mixed polarity on granular scales, stronger in lanes.
-    weak = _gaussian_fft(rng.standard_normal((ny, nx)), 0.25 / pixel_scale)
-    weak *= internetwork / max(weak.std(), 1e-12)
-    blos = weak * (0.5 + 1.5 * lane)
-
     # Network and plage elements: deltas in lanes, smoothed to ~0.25" FWHM blobs.
     area = ny_arc * nx_arc
     elements = np.zeros((ny, nx))
@@ -405,6 +365,77 @@ def synthetic_sun(
             sign = np.where(rng.random(n_pl) < region.purity, region.polarity, -region.polarity)
             np.add.at(elements.ravel(), pick[ok], sign[ok] * rng.uniform(0.7, 1.3, n_pl)[ok])
             quiet &= ((yy - region.y) ** 2 + (xx - region.x) ** 2) > (2 * region.radius) ** 2
+    return elements, quiet
+
+
+def _draw_features(intensity, blos, quiet, yy, xx, pixel_scale, rng, pores, spots):
+    """Pores, then spots, drawn over a scene of :func:`synthetic_sun` (``quiet`` loses their
+    surroundings)."""
+    for pore in pores:
+        w, core, b = _draw_pore(pore, yy, xx, pixel_scale)
+        intensity = intensity * (1 - w) + core * w
+        blos = blos * (1 - w) + b
+        quiet &= np.hypot(yy - pore.y, xx - pore.x) > 3 * pore.radius
+    for spot in spots:
+        w, spot_i, b = _draw_spot(spot, yy, xx, pixel_scale, rng)
+        intensity = intensity * (1 - w) + spot_i * w
+        blos = blos * (1 - w) + b
+        quiet &= np.hypot(yy - spot.y, xx - spot.x) > 1.5 * spot.radius + 2
+    return intensity, blos, quiet
+
+
+def synthetic_sun(
+    *,
+    shape=(512, 512),
+    pixel_scale=0.06,
+    seed=0,
+    spots=0,
+    pores=0,
+    plage=0,
+    network=0.03,
+    internetwork=25.0,
+):
+    """Draw a synthetic high-resolution scene of the solar photosphere at disk centre.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(ny, nx)`` pixels.
+    pixel_scale : float
+        arcsec/px; ~0.06 (close to MURaM's 0.0662"/px in Díaz Baso & Asensio Ramos 2018).
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+    spots, pores, plage : int or sequence
+        A number of randomly placed features, or explicit :class:`Spot`,
+        :class:`Pore`, :class:`PlageRegion` objects (positions in arcsec).
+    network : float
+        Network elements per arcsec^2 (concentrated at supergranular boundaries).
+    internetwork : float
+        rms of the weak internetwork field (G).
+
+    Returns
+    -------
+    Scene
+    """
+    ny, nx, pixel_scale = _scene_args(shape, pixel_scale)
+    rng = np.random.default_rng(seed)
+    ny_arc, nx_arc = ny * pixel_scale, nx * pixel_scale
+    gran, edge = granulation(shape=(ny, nx), pixel_scale=pixel_scale, rng=rng)
+    yy, xx = np.meshgrid(
+        (np.arange(ny) + 0.5) * pixel_scale, (np.arange(nx) + 0.5) * pixel_scale, indexing="ij"
+    )
+    feat_rng = np.random.default_rng([seed, 1])
+    spots = _features(spots, feat_rng, ny_arc, nx_arc, 8.0, "spot", Spot)
+    pores = _features(pores, feat_rng, ny_arc, nx_arc, 3.0, "pore", Pore)
+    plage = _features(plage, feat_rng, ny_arc, nx_arc, 5.0, "plage", PlageRegion)
+
+    lane = np.exp(-edge / 0.15)  # 1 in lanes, ~0 inside granules
+    # Weak internetwork field: mixed polarity on granular scales, stronger in lanes.
+    weak = _gaussian_fft(rng.standard_normal((ny, nx)), 0.25 / pixel_scale)
+    weak *= internetwork / max(weak.std(), 1e-12)
+    blos = weak * (0.5 + 1.5 * lane)
+
+    elements, quiet = _network_elements(rng, edge, yy, xx, pixel_scale, network, plage)
     sigma_px = 0.11 / pixel_scale
     # A delta of unit flux becomes a blob of peak 1 kG.
     elem = ndimage.gaussian_filter(elements, sigma_px, mode="constant") * (2 * math.pi * sigma_px**2)
@@ -417,16 +448,7 @@ def synthetic_sun(
         env = np.exp(-(((yy - region.y) ** 2 + (xx - region.x) ** 2) / region.radius**2))
         intensity = intensity - 0.3 * env * (gran - 1.0)
 
-    for pore in pores:
-        w, core, b = _draw_pore(pore, yy, xx, pixel_scale)
-        intensity = intensity * (1 - w) + core * w
-        blos = blos * (1 - w) + b
-        quiet &= np.hypot(yy - pore.y, xx - pore.x) > 3 * pore.radius
-    for spot in spots:
-        w, spot_i, b = _draw_spot(spot, yy, xx, pixel_scale, rng)
-        intensity = intensity * (1 - w) + spot_i * w
-        blos = blos * (1 - w) + b
-        quiet &= np.hypot(yy - spot.y, xx - spot.x) > 1.5 * spot.radius + 2
+    intensity, blos, quiet = _draw_features(intensity, blos, quiet, yy, xx, pixel_scale, rng, pores, spots)
     log.debug(
         "synthetic Sun %dx%d at %.3g arcsec/px: %d spots, %d pores, %d plage",
         ny, nx, pixel_scale, len(spots), len(pores), len(plage),
