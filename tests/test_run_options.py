@@ -21,7 +21,7 @@ def test_defaults_and_normalisation_by_kind():
 
 
 @pytest.mark.parametrize(("keywords", "message"), [
-    ({"kind": "velocity"}, "unknown type 'velocity'; choose intensity or blos"),
+    ({"kind": "velocity"}, "unknown data type 'velocity'; choose intensity or blos"),
     ({"precision": "float16"}, "unknown `precision` 'float16'; choose float32, bfloat16"),
     ({"device": "tpu"}, "unknown `device` 'tpu'"),
     ({"compress": "zip"}, "unknown `compress` 'zip'"),
