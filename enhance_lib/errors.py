@@ -80,20 +80,20 @@ def _caller_stacklevel():
     return level  # frame k up from warn_user is warnings.warn's stacklevel k
 
 
-def warn_user(message, *, stacklevel=None):
+def warn_user(message):
     """Issue an :class:`EnhanceUserWarning` that a Python caller can filter or catch.
 
-    ``stacklevel`` None (the default) points the warning at the caller's own line: the first
-    frame outside the package, however it reached the library.
+    It points at the caller's own line: the first frame outside the package, however the
+    caller reached the library.
     """
-    warnings.warn(message, EnhanceUserWarning, stacklevel=stacklevel or _caller_stacklevel())
+    warnings.warn(message, EnhanceUserWarning, stacklevel=_caller_stacklevel())
 
 
-def warn_metadata(message, *, stacklevel=None):
+def warn_metadata(message):
     """Issue an :class:`EnhanceMetadataWarning` (see :func:`warn_user`)."""
-    warnings.warn(message, EnhanceMetadataWarning, stacklevel=stacklevel or _caller_stacklevel())
+    warnings.warn(message, EnhanceMetadataWarning, stacklevel=_caller_stacklevel())
 
 
-def warn_deprecated(message, *, stacklevel=None):
+def warn_deprecated(message):
     """Issue an :class:`EnhanceDeprecationWarning` (see :func:`warn_user`)."""
-    warnings.warn(message, EnhanceDeprecationWarning, stacklevel=stacklevel or _caller_stacklevel())
+    warnings.warn(message, EnhanceDeprecationWarning, stacklevel=_caller_stacklevel())

@@ -33,16 +33,14 @@ def _check_pair_kinds(low, high, kind):
     if lo_kind is not None and hi_kind is not None and lo_kind != hi_kind:
         warn_user(
             f"{low.path} and {high.path} hold different data types: {lo_kind} ({lo_reason}) and "
-            f"{hi_kind} ({hi_reason}); pairing them as {kind}",
-            stacklevel=4,
+            f"{hi_kind} ({hi_reason}); pairing them as {kind}"
         )
         return
     said = [(image.path, found, reason) for image, (found, reason) in
             ((low, (lo_kind, lo_reason)), (high, (hi_kind, hi_reason))) if found is not None and found != kind]
     if said:
         path, found, reason = said[0]
-        warn_user(f"{path}: building a {kind} database as asked (`kind`), but the header says {found} ({reason})",
-                  stacklevel=4)
+        warn_user(f"{path}: building a {kind} database as asked (`kind`), but the header says {found} ({reason})")
 
 
 def pairs_database(
