@@ -92,6 +92,19 @@ def mu_rows(geometry, shape, start, stop, step=1, *, dtype=np.float64, off_disk=
     Returns
     -------
     numpy.ndarray, shape (rows, columns)
+
+    See Also
+    --------
+    mu_map : The whole grid at once.
+    disk_geometry, partial_disk_geometry : Where ``geometry`` comes from.
+
+    References
+    ----------
+    Thompson, W. T. 2006, A&A 449, 791, "Coordinate systems for solar image data":
+    heliocentric and helioprojective coordinates. With r the distance from the disk centre
+    in the image plane and R the disk's apparent radius, mu = cos(theta) = sqrt(1 - (r/R)^2)
+    is the observer-at-infinity form (the visible limb is at mu = 0); the observer's finite
+    distance, which puts the limb at theta = 90 deg - arcsin(R_sun / d), is neglected.
     """
     y = np.arange(start, stop, step, dtype=dtype)[:, np.newaxis] - dtype(geometry.y0)
     x = np.arange(0, shape[1], step, dtype=dtype)[np.newaxis, :] - dtype(geometry.x0)
@@ -115,6 +128,10 @@ def mu_map(shape, geometry):
     -------
     numpy.ndarray
         float64, NaN off the disk.
+
+    See Also
+    --------
+    mu_rows : The same by blocks of rows, for large grids.
     """
     return mu_rows(geometry, shape, 0, shape[0])
 
@@ -134,6 +151,15 @@ def disk_header(geometry, *, pixel_scale):
     Returns
     -------
     astropy.io.fits.Header
+
+    See Also
+    --------
+    disk_geometry : Reads it back.
+
+    References
+    ----------
+    Thompson, W. T. 2006, A&A 449, 791, "Coordinate systems for solar image data": the
+    helioprojective axes ``HPLN-TAN``/``HPLT-TAN`` and the Sun's centre at (0", 0").
 
     Examples
     --------
@@ -256,6 +282,23 @@ def disk_geometry(header, data, *, min_radius=MIN_DISK_RADIUS):
     -------
     DiskGeometry or None
         None when the image is not a full disk.
+
+    See Also
+    --------
+    partial_disk_geometry : The disk of a cut-out, from its header alone.
+    disk_header : A header that places a known disk.
+    enhance_lib.sun.limb_darkening.limb_darkening : The profile fitted on the disk found.
+
+    References
+    ----------
+    Greisen, E. W., & Calabretta, M. R. 2002, A&A 395, 1061, "Representations of world
+    coordinates in FITS"; Calabretta, M. R., & Greisen, E. W. 2002, A&A 395, 1077,
+    "Representations of celestial coordinates in FITS": the WCS keywords (CRPIXi, CRVALi,
+    CDELTi, CDi_j, PCi_j, CROTA2) and the gnomonic (TAN) projection through which the disk
+    centre is found.
+
+    Thompson, W. T. 2006, A&A 449, 791, "Coordinate systems for solar image data":
+    helioprojective coordinates, in which the Sun's centre is at (0", 0").
     """
     data = np.asarray(data)
     if data.ndim != 2:
@@ -300,6 +343,15 @@ def partial_disk_geometry(header, shape, *, min_radius=MIN_DISK_RADIUS):
     DiskGeometry or None
         None without the keywords, for a disk smaller than ``min_radius``, or when
         no pixel of the image is on the disk.
+
+    See Also
+    --------
+    disk_geometry : The disk of a full-disk image.
+    enhance_lib.sun.limb_darkening.standard_limb_darkening : The profile of a cut-out that spans little of mu.
+
+    References
+    ----------
+    Thompson, W. T. 2006, A&A 449, 791, "Coordinate systems for solar image data".
     """
     geometry = _geometry_from_header(header)
     if geometry is None or geometry.radius <= min_radius:

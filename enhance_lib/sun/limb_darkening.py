@@ -52,6 +52,17 @@ def quiet_sun_level(image, *, width=0.1, iterations=20):
     EnhanceError
         If no pixel is finite or the median is not positive (not an intensity image).
 
+    See Also
+    --------
+    limb_darkening : The level in bins of mu across a full disk.
+    enhance_lib.sun.normalization.make_normalizer : Where it becomes the normalisation.
+
+    References
+    ----------
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning": the networks and their training data; intensities reach them in units of
+    the quiet-Sun level (I/I_qs), which this estimate defines for an image.
+
     Examples
     --------
     A quiet Sun at 1.0 with 4 % granulation, a third of it covered by a spot at 0.3:
@@ -179,6 +190,21 @@ def limb_darkening(data, geometry, *, degree=3, nbins=18, mu_min=0.1, width=0.1,
     EnhanceError
         If too few bins have enough pixels, or the fitted profile is not positive
         over the disk.
+
+    See Also
+    --------
+    standard_limb_darkening : The standard law scaled to an image that spans too little of mu.
+    quiet_sun_level : The level of each bin.
+    enhance_lib.sun.disk.mu_rows : mu at each pixel.
+
+    References
+    ----------
+    Pierce, A. K., & Slaughter, C. D. 1977, Sol. Phys. 51, 25: continuum limb darkening
+    as a polynomial in mu fitted over the whole disk.
+
+    Neckel, H., & Labs, D. 1994, Sol. Phys. 153, 91, "The solar radiation between 3300 and
+    12500 Å": the polynomial law in mu for continuum windows, here at 6173 Å
+    (:data:`NECKEL_LABS_6173`), one of the two profiles fitted.
     """
     data = np.asarray(data)
     ny, nx = data.shape
@@ -276,6 +302,17 @@ def standard_limb_darkening(data, geometry, *, width=0.1, mu_min=0.1):
     ------
     EnhanceError
         If no finite pixel is on the disk.
+
+    See Also
+    --------
+    limb_darkening : The profile fitted on a full disk.
+    NECKEL_LABS_6173 : The coefficients A_k.
+
+    References
+    ----------
+    Neckel, H., & Labs, D. 1994, Sol. Phys. 153, 91, "The solar radiation between 3300 and
+    12500 Å": the coefficients of I(mu)/I(1) as a polynomial of degree 5 in mu for
+    continuum windows; the rows at 610.975 and 640.970 nm, interpolated to 617.33 nm.
     """
     data = np.asarray(data)
     mu = mu_rows(geometry, data.shape, 0, data.shape[0])

@@ -81,6 +81,11 @@ class FlatResponse:
         +1.4 to +2.4 G for every field between about -4 and +12 G) the inverse cannot tell those levels apart;
         the inversion follows the increasing run of the curve through the anchor
         (:attr:`kept`), so that it maps the output for 0 G back to 0 G.
+
+    See Also
+    --------
+    measure_response : Measures it.
+    match_large_scales : The second step of flux conservation.
     """
 
     levels: np.ndarray
@@ -145,6 +150,19 @@ def measure_response(predictor, kind):
     Returns
     -------
     FlatResponse
+
+    See Also
+    --------
+    response_levels : The levels measured.
+    FlatResponse.invert : Applied to every output pixel with ``conserve_flux``.
+    enhance_lib.run.tiling.enhance_array : Where the inversion happens.
+
+    References
+    ----------
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning": the method and the published networks, whose output for uniform inputs
+    this measures (their darkening and zero-field offset are this package's measurements,
+    not the paper's: ``benchmarks/photometry.py``).
     """
     levels = response_levels(kind)
     width = 2 * predictor.margin + 2
@@ -187,6 +205,20 @@ def match_large_scales(image, output, *, kind, sigma=FLUX_SCALE):
     -------
     numpy.ndarray, float32, shape (2ny, 2nx)
         A new array; NaN where ``output`` is NaN.
+
+    See Also
+    --------
+    measure_response : The first step of flux conservation.
+    FLUX_SCALE : The default ``sigma``.
+    enhance_lib.training.forward_model.hmi_psf : Whose reach ``sigma`` exceeds.
+    enhance_lib.training.evaluation.unsigned_flux : The figure of merit for magnetograms.
+
+    References
+    ----------
+    Yeo, K. L., Feller, A., Solanki, S. K., et al. 2014, A&A 561, A22: deconvolving HMI data with its PSF moves
+    signal smeared onto the quiet Sun back into magnetic features and raises the apparent
+    unsigned flux above the noise (by about 1.2); a deconvolution need not keep flux on
+    small scales, hence the match only on scales above ``sigma``.
     """
     image = np.asarray(image, dtype=np.float32)
     output = np.asarray(output, dtype=np.float32)

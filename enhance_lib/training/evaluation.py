@@ -23,7 +23,19 @@ __all__ = [
 
 
 def contrast(image, mask=None):
-    """rms contrast ``std(I) / mean(I)`` (over ``mask`` when given)."""
+    """rms contrast ``std(I) / mean(I)`` (over ``mask`` when given).
+
+    See Also
+    --------
+    radial_power_spectrum : Where the contrast gained lies in spatial frequency.
+    enhance_lib.io.figures.rms_contrast : The contrast the ``--plot`` figure shows.
+
+    References
+    ----------
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning", Sects. 4 and 5: the quiet-Sun granulation contrast of HMI images and of
+    their enhanced versions, which the deconvolution raises.
+    """
     values = np.asarray(image, dtype=float)
     if mask is not None:
         values = values[np.asarray(mask, dtype=bool)]
@@ -35,6 +47,10 @@ def bicubic_x2(image):
 
     Output pixel ``j`` (0-based) is centred on input coordinate ``(j - 0.5) / 2``,
     the grid of :func:`enhance_lib.io.fits.upsample_header`.
+
+    See Also
+    --------
+    rms_ratio : The comparison in which it is the baseline.
     """
     image = np.asarray(image, dtype=np.float64)
     ny, nx = image.shape
@@ -51,7 +67,13 @@ def rms(a):
 
 
 def rms_ratio(ours, reference, baseline):
-    """RMS(ours - reference) / RMS(baseline - reference): < 1 means closer than the baseline."""
+    """RMS(ours - reference) / RMS(baseline - reference): < 1 means closer than the baseline.
+
+    See Also
+    --------
+    bicubic_x2 : The usual baseline.
+    correlation : The other figure of fidelity to a reference.
+    """
     ours, reference, baseline = (np.asarray(a, dtype=np.float64) for a in (ours, reference, baseline))
     return rms(ours - reference) / rms(baseline - reference)
 
@@ -64,7 +86,18 @@ def correlation(a, b):
 
 
 def unsigned_flux(blos, *, pixel_area=1.0):
-    """Total unsigned flux sum(abs(B)) * pixel area (area in any consistent unit)."""
+    """Total unsigned flux sum(abs(B)) * pixel area (area in any consistent unit).
+
+    See Also
+    --------
+    enhance_lib.sun.photometry.match_large_scales : Keeps the input's flux on large scales.
+
+    References
+    ----------
+    Yeo, K. L., Feller, A., Solanki, S. K., et al. 2014, A&A 561, A22: restoring HMI magnetograms with the HMI PSF
+    raises the apparent unsigned flux above the noise by about 1.2, so a deconvolved
+    magnetogram is not expected to keep the input's unsigned flux exactly.
+    """
     return float(np.nansum(np.abs(np.asarray(blos, dtype=np.float64))) * pixel_area)
 
 
@@ -85,6 +118,17 @@ def forward_residual(enhanced, original, *, out_scale=HMI_SCALE, region=None):
     float
         RMS(reconvolved - input) / RMS(input) in the region: the paper's
         consistency check (~4 % for magnetograms).
+
+    See Also
+    --------
+    enhance_lib.training.forward_model.to_hmi : The forward model applied to the output.
+    enhance_lib.training.forward_model.hmi_psf : Its PSF.
+
+    References
+    ----------
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning", Sects. 4 and 5: an enhanced image convolved with the HMI PSF and
+    resampled to HMI's pixels should give back the observed image.
     """
     back = to_hmi(np.asarray(enhanced, dtype=np.float64), pixel_scale=out_scale / 2, out_scale=out_scale)
     back = back[: original.shape[0], : original.shape[1]]
@@ -103,6 +147,22 @@ def radial_power_spectrum(image, *, pixel_scale):
         Spatial frequency in cycles per arcsec (bin centres).
     power : numpy.ndarray
         Mean power spectral density in each annulus (image units squared times arcsec^2).
+
+    See Also
+    --------
+    contrast : The rms contrast of the same fluctuations, as one number.
+    bicubic_x2 : An interpolation, whose spectrum falls where a deconvolution's does not.
+
+    References
+    ----------
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning", Sects. 4 and 5: the azimuthally averaged power spectra of HMI images,
+    their enhanced versions and the simulations, from which the power restored at small
+    scales is read.
+
+    Harris, F. J. 1978, Proc. IEEE 66, 51, "On the use of windows for harmonic analysis
+    with the discrete Fourier transform": the Hann window against leakage from the image's
+    edges.
     """
     image = np.asarray(image, dtype=np.float64)
     image = image - image.mean()
@@ -160,6 +220,11 @@ def limb_metrics(image, output, geometry, *, kind="intensity", reference=None, i
         abs(ring mean of the binned output - ring mean of the input) over the mean abs(B)
         inside; ``interior_change``: with ``reference``, max abs(output - reference) /
         max abs(reference) over output pixels more than ``inner`` input pixels inside.
+
+    See Also
+    --------
+    enhance_lib.sun.limb : The limb treatment these figures judge.
+    enhance_lib.run.tiling.enhance_array : Which applies it.
     """
     image = np.asarray(image, dtype=np.float64)
     output = np.asarray(output, dtype=np.float64)

@@ -178,6 +178,34 @@ def hmi_psf(
     -------
     ndarray, shape (n, n)
         The kernel, ``n`` odd, peak at the centre, unit sum.
+
+    See Also
+    --------
+    PSF_VARIANTS : The parameters of each variant.
+    airy_psf : The target telescope's PSF.
+    to_hmi : A high-resolution image through this PSF onto HMI's pixels.
+    mtf : Its modulation transfer function.
+
+    References
+    ----------
+    Wachter, R., et al. 2012, Sol. Phys. 275, 261: the functional form (a Gaussian core
+    and a power-law wing in r = pi D theta / lambda) and the ``'wachter'`` parameters.
+
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning", Sect. 3: the ``'enhance'`` parameters (core and wing widened to match the
+    observed HMI power spectrum) with which Enhance's training inputs were made.
+
+    Yeo, K. L., Feller, A., Solanki, S. K., et al. 2014, A&A 561, A22, "Point spread
+    function of SDO/HMI and the effects of stray light correction on the apparent
+    properties of solar surface phenomena": an HMI PSF retrieved from the 2012 transit of
+    Venus (five Gaussians whose amplitudes vary with azimuth), and what deconvolving HMI
+    data with it does to granulation contrast, magnetic features and flux. Not used here:
+    Enhance's networks were trained with the form above.
+
+    Couvidat, S., Schou, J., Hoeksema, J. T., et al. 2016, Sol. Phys. 291, 1887,
+    "Observables Processing for the Helioseismic and Magnetic Imager Instrument on the
+    Solar Dynamics Observatory": how the continuum intensities and line-of-sight
+    magnetograms that this PSF blurs are computed from HMI's filtergrams.
     """
     if variant not in PSF_VARIANTS:
         msg = f"unknown HMI PSF variant {variant!r} (choose from {', '.join(PSF_VARIANTS)})"
@@ -245,6 +273,20 @@ def airy_psf(
     -------
     ndarray, shape (n, n)
         Unit-sum kernel, ``n`` odd.
+
+    See Also
+    --------
+    hmi_psf : HMI's PSF, for the inputs.
+    to_target : A high-resolution image through this PSF onto the target's pixels.
+    TARGET_DIAMETER : The aperture of Enhance's targets.
+
+    References
+    ----------
+    Born, M., & Wolf, E. 1999, Principles of Optics, 7th ed. (Cambridge University
+    Press), Sect. 8.5.2: Fraunhofer diffraction at a circular aperture, the Airy pattern.
+
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning", Sect. 3: the diffraction-limited 28 cm telescope of the targets.
     """
     diameter = _check_positive("diameter", diameter)
     wavelength = _check_positive("wavelength", wavelength)
@@ -441,6 +483,11 @@ def degrade(
     Returns
     -------
     ndarray of float64
+
+    See Also
+    --------
+    to_hmi, to_target : The two sides of a training pair.
+    convolve, resample : The two steps.
     """
     truth = _as_image(truth, "truth")
     if isinstance(psf, str):
@@ -473,6 +520,20 @@ def to_hmi(truth, *, pixel_scale, out_scale=HMI_SCALE, variant="enhance", extent
 
     The input side of Enhance's training pairs (Díaz Baso & Asensio Ramos 2018,
     Sect. 3). See :func:`degrade` for the parameters.
+
+    See Also
+    --------
+    to_target : The target side of the pair.
+    hmi_psf : The PSF.
+    degrade : The chain with any PSF and pixel scale.
+    enhance_lib.training.evaluation.forward_residual : An enhanced image sent back through it.
+
+    References
+    ----------
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning", Sect. 3: MURaM snapshots through the HMI PSF, resampled to 0.504"/px.
+
+    Wachter, R., et al. 2012, Sol. Phys. 275, 261: the form of the HMI PSF.
     """
     return degrade(
         truth,
@@ -497,6 +558,18 @@ def to_target(
 
     The target side of Enhance's training pairs (Díaz Baso & Asensio Ramos 2018,
     Sect. 3). See :func:`degrade` for the parameters.
+
+    See Also
+    --------
+    to_hmi : The input side of the pair.
+    airy_psf : The PSF.
+    degrade : The chain with any PSF and pixel scale.
+
+    References
+    ----------
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning", Sect. 3: the same snapshots through the Airy pattern of a 28 cm aperture
+    (twice HMI's), resampled to 0.252"/px (half HMI's pixel).
     """
     return degrade(
         truth,
