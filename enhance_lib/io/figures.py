@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import EnhanceError
 from .atomic import atomic_path
+from .headers import ANGLE_UNITS, is_number
 
 __all__ = [
     "block_mean", "comparison_figure", "north_up", "plot_comparison", "quiet_sun_mask", "rms_contrast",
@@ -277,7 +278,6 @@ def _linear_wcs(header):
     in the image's own axes, or None: no angular CUNIT, no scale, or image axes more than
     1 degree from the WCS's (a 180 degree rotation counts as aligned: it negates the scales).
     """
-    from .headers import ANGLE_UNITS, is_number
 
     if header is None:
         return None

@@ -5,6 +5,8 @@ layer as the original Keras 2 code built them, so that the original weight
 files load by topological order (see :mod:`enhance_lib.nets.weights`).
 """
 
+import numpy as np
+
 from ..errors import EnhanceError
 from .backend import import_keras
 from .config import BN_EPSILON, DEFAULT_L2
@@ -164,7 +166,6 @@ def upsampling_init(net, config):
     keras.Model
         ``net`` itself, its weights changed in place (it is freshly built).
     """
-    import numpy as np
 
     if config.model != "keepsize" or config.activation != "relu" or config.filters < 2:
         raise EnhanceError("upsampling initialisation needs a keepsize network with ReLU and >= 2 filters")

@@ -39,6 +39,7 @@ from ..errors import EnhanceError, warn_user
 from ..io.atomic import atomic_path
 from ..io.h5attrs import decode_attr
 from ..sun.kinds import KINDS, check_kind
+from .backend import import_keras
 from .config import BN_EPSILON, NetworkConfig, weighted_layer_kinds
 
 log = logging.getLogger(__name__)
@@ -356,7 +357,6 @@ def _build(config, *, batch_norm, precision):
 
     if precision == "float32":
         return build_model(config, batch_norm=batch_norm)
-    from .backend import import_keras
 
     keras = import_keras()
     previous = keras.config.dtype_policy()

@@ -14,6 +14,7 @@ import os
 
 from ..errors import EnhanceError
 from ..io.atomic import clean_folder
+from ..nets.backend import backend_name
 from .batch import Outcome, log_stopped
 from .enhancer import Enhancer
 from .progress import file_progress
@@ -54,7 +55,6 @@ def local_cluster(workers):
     (so that N workers do not oversubscribe the cores); the workers use this
     process's Keras backend.
     """
-    from ..nets.backend import backend_name
 
     distributed = import_distributed()
     threads = max(1, (os.cpu_count() or 1) // int(workers))

@@ -22,9 +22,13 @@ from ..io.figures import plot_comparison, shape_text
 from ..io.fits import image_data, read_image, same_file, write_image
 from ..io.headers import add_history, upsample_header
 from ..io.maps import import_sunpy_map, map_kind, map_name
-from ..nets.weights import check_kind_matches, default_weights, inspect_weights
+from ..nets import backend
+from ..nets.backend import describe, device_scope, resolve_device
+from ..nets.weights import build_network, check_kind_matches, default_weights, inspect_weights
+from ..sun.photometry import measure_response
 from .options import EnhanceOptions
 from .prepare import Prepared, out_of_memory, prepare_data, prepare_file
+from .tiling import Predictor, enhance_array
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +123,6 @@ class Enhancer:
         return self._networks[kind]
 
     def _build(self, kind):
-        from ..nets.backend import cpu_flags, describe, device_scope, resolve_device
-        from ..nets.weights import build_network
-        from ..sun.photometry import measure_response
-        from .tiling import Predictor
 
         options = self.options
         info = self._info
@@ -133,7 +133,7 @@ class Enhancer:
                                    ".weights.h5 from enhance-train, or an original Enhance HDF5 file)", path=path)
             info = inspect_weights(path)
         device = resolve_device(options.device)
-        if options.precision == "bfloat16" and device == "cpu" and "amx_bf16" not in cpu_flags():
+        if options.precision == "bfloat16" and device == "cpu" and "amx_bf16" not in backend.cpu_flags():
             warn_user("`precision` bfloat16 will not be faster on this CPU: it has no AMX (bfloat16 ran 0.61x as "
                       "fast as float32 on an AVX512-BF16 Xeon without AMX; see the Performance guide, "
                       "docs/guide/performance.md)")
@@ -174,7 +174,6 @@ class Enhancer:
             (:func:`~enhance_lib.run.prepare.out_of_memory`: a ``MemoryError`` would end a batch
             or the program with a traceback).
         """
-        from .tiling import enhance_array
 
         network = self.network(prepared.kind)
         ny, nx = prepared.planes.shape[-2:]

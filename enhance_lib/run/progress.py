@@ -14,6 +14,11 @@ import math
 import sys
 import time
 
+from tqdm.auto import tqdm
+from tqdm.autonotebook import tqdm as auto_tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+from tqdm.std import tqdm as std_tqdm
+
 log = logging.getLogger(__name__)
 
 __all__ = ["LineProgress", "file_progress", "stderr_is_terminal"]
@@ -29,8 +34,6 @@ def stderr_is_terminal():
 
 def _in_notebook():
     """True when ``tqdm.auto`` draws notebook widgets (they share no line with messages)."""
-    from tqdm.autonotebook import tqdm as auto_tqdm
-    from tqdm.std import tqdm as std_tqdm
 
     return auto_tqdm is not std_tqdm
 
@@ -79,8 +82,6 @@ class _TerminalProgress:
     """A tqdm bar; while it is open, console log lines are written with ``tqdm.write``."""
 
     def __init__(self, total, *, initial, desc):
-        from tqdm.auto import tqdm
-        from tqdm.contrib.logging import logging_redirect_tqdm
 
         loggers = [logging.getLogger(__name__.partition(".")[0]), logging.getLogger()]
         if "distributed" in sys.modules:  # the nanny's lines when a worker dies
@@ -128,7 +129,6 @@ def file_progress(total, *, initial=0, enabled=True, desc="enhancing"):
         Python caller sees them once logging is configured).
     """
     if not enabled:
-        from tqdm.auto import tqdm
 
         return tqdm(total=total, initial=initial, disable=True)
     if stderr_is_terminal() or _in_notebook():

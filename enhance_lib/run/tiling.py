@@ -16,9 +16,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import EnhanceError
-from ..nets.backend import backend_name, device_scope, resolve_device
+from ..nets.backend import backend_name, device_scope, import_keras, resolve_device
 from ..nets.config import PRECISIONS, minimum_size, receptive_margin
+from ..nets.fast import KeepsizeFunction, compile_function, compile_model
+from ..nets.weights import fold_batchnorm
 from ..sun.limb import limb_input, limb_output, near_limb
+from ..sun.photometry import match_large_scales
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,6 @@ def _inference_network(net, config, precision):
     """The network to run: BN folded into the convolutions, computing in ``precision``; ``net``
     itself when it is that already (as :func:`enhance_lib.nets.weights.build_network` builds it
     with ``fold=True``)."""
-    from ..nets.backend import import_keras
-    from ..nets.weights import fold_batchnorm
 
     policy = "float32" if precision == "float32" else "mixed_bfloat16"
     has_bn = any("BatchNormalization" in type(layer).__name__ for layer in net.layers)
@@ -117,7 +118,6 @@ class Predictor:
     """
 
     def __init__(self, net, config, *, tile=None, precision="float32", fold=True, subpixel=True, device="auto"):
-        from ..nets.fast import KeepsizeFunction, compile_function, compile_model
 
         if precision not in PRECISIONS:
             raise EnhanceError(f"unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}")
@@ -292,7 +292,6 @@ def enhance_array(image, predictor, normalizer, *, progress=False, response=None
             out = response.invert(out)
         out = np.asarray(normalizer.denormalize(out), dtype=np.float32)
     if response is not None:
-        from ..sun.photometry import match_large_scales
 
         up = np.repeat(np.repeat(bad, SCALE, axis=0), SCALE, axis=1)
         out = match_large_scales(np.where(bad, np.nan, image), np.where(up, np.nan, out), kind=normalizer.kind)

@@ -8,8 +8,10 @@ import time
 from .. import __version__
 from ..errors import EnhanceError
 from ..io.atomic import check_output_folder
+from ..nets.backend import check_installed, resolve_device
 from ..nets.config import ACTIVATIONS, COMPRESSIONS, DEVICES, MODELS, PRECISIONS
 from ..run.batch import enhance_files, expand_inputs, output_paths, summary
+from ..run.cluster import enhance_files_on_cluster, import_distributed
 from ..run.enhancer import Enhancer
 from ..run.options import EnhanceOptions
 from ..sun.kinds import KINDS
@@ -156,7 +158,6 @@ def _options(args):
 
 
 def _run(args):
-    from ..nets.backend import check_installed, resolve_device
 
     check_installed()  # an unusable KERAS_BACKEND, or no GPU for --device gpu, fails before any file is read
     if args.device == "gpu":
@@ -164,7 +165,6 @@ def _run(args):
     if args.workers is not None and args.workers < 1:
         raise EnhanceError(f"--workers must be >= 1 (got {args.workers})")
     if args.workers or args.scheduler:
-        from ..run.cluster import import_distributed
 
         import_distributed()
     options = _options(args)
@@ -217,7 +217,6 @@ def _single_output(input_path, out):
 
 def _run_dask(args, options, inputs, outputs):
     """The files on one Dask cluster (local processes or a scheduler's)."""
-    from ..run.cluster import enhance_files_on_cluster
 
     start = time.perf_counter()
     outcomes = enhance_files_on_cluster(inputs, outputs, options=options, workers=args.workers,

@@ -17,9 +17,9 @@ authors' own files) it trains on a synthetic-Sun database of the data type
 import logging
 import sys
 
-from ..nets.config import ACTIVATIONS, DEFAULT_L2, DEVICES, MODELS
+from ..nets.config import ACTIVATIONS, DEFAULT_L2, DEVICES, MODELS, NetworkConfig
 from ..sun.kinds import KINDS
-from ..training.simulate import SYNTHETIC_DEFAULTS
+from ..training.simulate import SYNTHETIC_DEFAULTS, synthetic_database
 from .common import OneLineParser, run_program
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,6 @@ def build_parser():
 
 def _synthetic(args):
     """The cached synthetic-Sun database for a run without ``--database`` (built if needed)."""
-    from ..training.simulate import synthetic_database
 
     kind = args.type or "intensity"
     info, built = synthetic_database(
@@ -176,7 +175,6 @@ def _synthetic(args):
 
 
 def _run(args):
-    from ..nets.config import NetworkConfig
     from ..training.loop import train
 
     config = NetworkConfig(

@@ -9,6 +9,7 @@ Examples::
 
 import sys
 
+from ..nets.weights import inspect_weights, stamp_kind
 from ..sun.kinds import KINDS
 from .common import OneLineParser, run_program
 
@@ -31,7 +32,6 @@ def build_parser():
 
 
 def _run(args):
-    from ..nets.weights import inspect_weights, stamp_kind
 
     for path in args.files:
         info = stamp_kind(path, args.kind) if args.kind else inspect_weights(path)

@@ -15,6 +15,10 @@ import numbers
 import warnings
 
 import numpy as np
+from astropy import units as u
+from astropy.io import fits
+from astropy.wcs import WCS
+from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import warn_metadata
 
@@ -167,7 +171,6 @@ def disk_header(geometry, *, pixel_scale):
     >>> h["CRPIX1"], h["RSUN_OBS"]
     (2048.5, 957.6)
     """
-    from astropy.io import fits
 
     h = fits.Header()
     h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
@@ -194,10 +197,6 @@ def _geometry_from_header(header):
     has_scale = _number(header, "CDELT1") is not None or _number(header, "CD1_1") is not None
     if not has_scale:
         return None
-    from astropy import units as u
-    from astropy.io import fits
-    from astropy.wcs import WCS
-    from astropy.wcs.utils import proj_plane_pixel_scales
 
     # A two-axis copy: a cube's third axis and HMI's non-WCS keywords stay out of it.
     sub = fits.Header()

@@ -26,6 +26,8 @@ import logging
 
 import numpy as np
 
+from .limb_darkening import quiet_sun_level
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -228,7 +230,6 @@ def _limb_correction(image, rows, cols, coverage, level, geometry, *, band, min_
     in the distance. Returns the (distance, factor) nodes, or None when a ring has
     too few pixels.
     """
-    from .limb_darkening import quiet_sun_level
 
     d = np.hypot(cols - geometry.x0, rows - geometry.y0) - geometry.radius
     values = image[rows, cols].astype(np.float64) / np.where(level > 0, level, np.nan)

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import EnhanceError, warn_user
 from .disk import disk_geometry, mu_rows, partial_disk_geometry
 from .kinds import check_kind
+from .limb import pixel_integrals
 from .limb_darkening import (
     _partial_profile,
     limb_darkening,
@@ -90,7 +91,6 @@ class Normalizer:
             times the coverage: a pixel of the disk at the normalised level 1 holds
             ``level`` in the input's units.
         """
-        from .limb import pixel_integrals
 
         if self.profile is None:
             coverage = pixel_integrals(rows, cols, geometry)

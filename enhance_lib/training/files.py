@@ -17,6 +17,8 @@ import shutil
 
 from ..errors import EnhanceError, warn_user
 from ..io.atomic import atomic_path
+from ..nets.backend import import_keras
+from ..nets.weights import inspect_weights
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +173,6 @@ def read_previous_run(files, *, output, config, data, kind=None):
     data that loss is not comparable, so the best starts afresh and the first
     epoch of this call saves its weights.
     """
-    from ..nets.weights import inspect_weights
 
     if not os.path.exists(files.weights):
         others = sorted(p for p in glob.glob(f"{glob.escape(output)}_*.weights.h5") if p != files.weights)
@@ -221,7 +222,6 @@ def write_description(model, files):
     EnhanceUserWarning
         When the plot cannot be written (the run goes on).
     """
-    from ..nets.backend import import_keras
 
     keras = import_keras()
     write_json(files.model_json, json.loads(model.to_json()))

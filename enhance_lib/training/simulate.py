@@ -21,8 +21,11 @@ import os
 import numpy as np
 
 from ..errors import EnhanceError, warn_user
+from ..io.fits import read_image
 from ..nets.config import HMI_SCALE
 from ..sun.kinds import check_kind
+from . import forward_model as psf
+from . import synthetic_sun as sun
 from .database_file import check_database, write_database
 from .patches import as_planes, check_patch_args, cut_patches, describe_normalization, parse_normalization
 
@@ -65,7 +68,6 @@ def simulate_pairs(
     -------
     lows, highs : list of ndarray
     """
-    from . import forward_model as psf
 
     check_kind(kind)
     hmi_scale = HMI_SCALE if hmi_scale is None else float(hmi_scale)
@@ -95,7 +97,6 @@ def simulate_pairs(
 
 
 def _synthetic_truths(kind, *, scenes, scene_size, seed, pixel_scale):
-    from . import synthetic_sun as sun
 
     seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=scenes)
     # A sunspot (5-10" radius) in every other scene that is large enough to hold one.
@@ -113,7 +114,6 @@ def _synthetic_truths(kind, *, scenes, scene_size, seed, pixel_scale):
 
 
 def _read_truths(paths):
-    from ..io.fits import read_image
 
     for path in paths:
         image = read_image(path)
@@ -171,7 +171,6 @@ def simulate_database(
     -------
     DatabaseInfo
     """
-    from . import forward_model as psf
 
     check_kind(kind)
     check_patch_args(n_patches, patch_size)

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import ndimage, spatial
 
 from ..errors import EnhanceError
+from ..sun.limb import limb_pixels
 
 log = logging.getLogger(__name__)
 
@@ -490,7 +491,6 @@ def limb_disk(shape, geometry, *, profile=None, texture=None, supersample=32):
     numpy.ndarray
         float32.
     """
-    from ..sun.limb import limb_pixels
 
     profile = profile if profile is not None else (lambda mu: np.ones_like(mu))
     ny, nx = shape
