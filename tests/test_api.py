@@ -1,6 +1,5 @@
 """The Python API: arrays, HDUs and the reusable Enhancer give what the CLI writes."""
 
-import logging
 import warnings
 
 import numpy as np
@@ -10,7 +9,6 @@ from astropy.io import fits
 import enhance_lib
 from enhance_lib import EnhanceError, Enhancer, EnhanceUserWarning, enhance, enhance_hdu
 from enhance_lib.scripts.enhance import main as enhance_main
-from enhance_lib.sun.kinds import kind_from_header, resolve_kind
 
 pytestmark = pytest.mark.filterwarnings("ignore::enhance_lib.EnhanceUserWarning")
 
@@ -121,40 +119,6 @@ def test_public_names():
 
 
 # --- the data type from the header ------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "header, kind",
-    [
-        ({"CONTENT": "CONTINUUM INTENSITY"}, "intensity"),  # hmi.Ic_45s
-        ({"CONTENT": "MAGNETOGRAM", "BUNIT": "Gauss"}, "blos"),  # hmi.M_45s
-        ({"CONTENT": "HMI MAGNETOGRAM"}, "blos"),
-        ({"CONTENT": "MAGNETOGRAM", "BUNIT": "DN/s"}, "blos"),  # CONTENT first
-        ({"BUNIT": "G"}, "blos"),
-        ({"BUNIT": "Gauss"}, "blos"),
-        ({"BUNIT": "Mx/cm^2"}, "blos"),
-        ({"BUNIT": "Mx/cm2"}, "blos"),
-        ({"BUNIT": "DN/s"}, "intensity"),
-        ({"CONTENT": "DOPPLERGRAM", "BUNIT": "m/s"}, None),
-        ({}, None),
-        (None, None),
-    ],
-)
-def test_kind_from_header(header, kind):
-    assert kind_from_header(None if header is None else fits.Header(header))[0] == kind
-
-
-def test_resolve_kind_logs_why_and_warns_on_contradiction(caplog):
-    caplog.set_level(logging.INFO, logger="enhance_lib")
-    assert resolve_kind(None, {"CONTENT": "MAGNETOGRAM"}, source="m.fits") == "blos"
-    assert "m.fits: data type blos, from the header (CONTENT = 'MAGNETOGRAM')" in caplog.text
-    assert resolve_kind(None, {}, source="x.fits") == "intensity"
-    assert "x.fits: data type intensity (the default: the header has no CONTENT or BUNIT)" in caplog.text
-    with pytest.warns(EnhanceUserWarning, match="enhancing as intensity as asked, but the header says blos"):
-        assert resolve_kind("intensity", {"BUNIT": "G"}, source="b.fits") == "intensity"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert resolve_kind("blos", {"BUNIT": "G"}) == "blos"  # agreement: no warning
 
 
 def _write(path, data, header):

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from enhance_lib.errors import EnhanceUserWarning
-from enhance_lib.nets.backend import to_numpy
 from enhance_lib.scripts.train import build_parser
 from enhance_lib.scripts.train import main as train_main
 from enhance_lib.training.database_file import write_database
@@ -169,22 +168,6 @@ def test_errors_one_line_exit_2(case, match, dbs, tmp_path, capsys):
     assert "Traceback" not in err
     if case != "unwritable":
         assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.backend
-def test_border_mse_ignores_the_patch_edges():
-    from enhance_lib.training.data import border_mse
-
-    assert border_mse(0) == "mse"
-    loss = border_mse(3)
-    rng = np.random.default_rng(0)
-    y_true = rng.normal(size=(2, 16, 16, 1)).astype(np.float32)
-    y_pred = y_true.copy()
-    y_pred[:, :3] += 5.0  # errors only in the ignored border
-    assert float(np.mean(to_numpy(loss(y_true, y_pred)))) == 0.0
-    y_pred[:, 8, 8] += 1.0
-    expected = np.mean((y_pred - y_true)[:, 3:-3, 3:-3] ** 2, axis=(1, 2, 3))
-    np.testing.assert_allclose(to_numpy(loss(y_true, y_pred)), expected, rtol=1e-6)
 
 
 @pytest.mark.backend

@@ -89,17 +89,6 @@ def test_coverage_is_exact():
     assert pixel_integrals([57], [60], g, NECKEL_LABS_6173)[1][0] == pytest.approx(law(mu), rel=1e-4)
 
 
-def test_neckel_labs_law_at_6173():
-    # I(1) = 1 and the disk-averaged intensity 2 * int I mu dmu between the table's
-    # F/I(1) values at 611 and 641 nm (0.8221, 0.8290), interpolated to 617.33 nm.
-    k = np.arange(6)
-    assert sum(NECKEL_LABS_6173) == pytest.approx(1.0, abs=1e-12)
-    flux = 2 * sum(c / (i + 2) for c, i in zip(NECKEL_LABS_6173, k, strict=False))
-    assert flux == pytest.approx(0.8221 + (617.33 - 610.975) / (640.970 - 610.975) * 0.0069, abs=3e-4)
-    mu = np.linspace(0, 1, 101)
-    assert np.all(np.diff(law(mu)) > 0) and 0.3 < law(0.0) < 0.33
-
-
 def _run(image, net, config, header, kind, *, limb):
     norm = make_normalizer(image, header, kind=kind)
     return enhance_array(image, Predictor(net, config, tile=64), norm, limb=limb), norm
