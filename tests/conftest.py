@@ -83,7 +83,7 @@ def hmi_folder(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def sunpy_map():
+def make_map():
     """Factory of sunpy maps: ``sunpy_map(header, seed=0, scale=5e4)``, of NAXIS2 x NAXIS1
     (default 40 x 36) pixels of ``scale`` x (1 + 4 % noise); skips the test without sunpy."""
     maps = pytest.importorskip("sunpy.map", reason="sunpy not installed (pip install 'enhance-keras3[sunpy]')")

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from astropy.io import fits
+from synthetic import hmi_header
 
 import enhance_lib
 from enhance_lib import EnhanceError, Enhancer, EnhanceUserWarning, enhance, enhance_hdu
@@ -19,17 +20,7 @@ def _image(shape=(40, 36), seed=0):
 
 
 def _header(content="CONTINUUM INTENSITY", bunit=None):
-    h = fits.Header()
-    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    h["CUNIT1"], h["CUNIT2"] = "arcsec", "arcsec"
-    h["CDELT1"] = h["CDELT2"] = 0.504
-    h["CRPIX1"], h["CRPIX2"] = 18.5, 20.5
-    h["CRVAL1"], h["CRVAL2"] = -200.0, 150.0
-    if content:
-        h["CONTENT"] = content
-    if bunit is not None:
-        h["BUNIT"] = bunit
-    return h
+    return hmi_header(cdelt=(0.504, 0.504), crpix=(18.5, 20.5), crval=(-200.0, 150.0), content=content, bunit=bunit)
 
 
 def test_api_equals_cli_output(tmp_path, tiny_weights):

@@ -24,16 +24,7 @@ def _pair(shape, *, seed=0, value=1.0, kind="intensity"):
 
 def _header(*, cdelt=(0.5, 0.6), crpix=(10.0, 12.0), crval=(100.0, -50.0), **extra):
     # unequal x and y scales catch swapped axes
-    header = fits.Header()
-    header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    header["CUNIT1"] = header["CUNIT2"] = "arcsec"
-    header["CDELT1"], header["CDELT2"] = cdelt
-    if crpix is not None:
-        header["CRPIX1"], header["CRPIX2"] = crpix
-        header["CRVAL1"], header["CRVAL2"] = crval
-    for key, value in extra.items():
-        header[key] = value
-    return header
+    return hmi_header(cdelt=cdelt, crpix=crpix, crval=None if crpix is None else crval, **extra)
 
 
 def _images(fig):

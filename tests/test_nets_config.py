@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from enhance_lib.nets.backend import to_numpy
-from enhance_lib.nets.config import NetworkConfig, receptive_margin
+from enhance_lib.nets.config import NetworkConfig, receptive_margin, weighted_layer_kinds
 from enhance_lib.nets.models import build_model
 
 pytestmark = pytest.mark.backend
@@ -24,3 +24,15 @@ def test_receptive_margin_bounds_the_influence_of_a_pixel(model):
     dist = np.maximum(np.abs((rows - 0.5) / 2 - n // 2), np.abs((cols - 0.5) / 2 - n // 2))
     assert rows.size > 0
     assert dist.max() <= receptive_margin(config)
+
+
+@pytest.mark.parametrize("batch_norm", [True, False])
+@pytest.mark.parametrize("depth", [0, 1, 2, 3])
+@pytest.mark.parametrize("model", ["keepsize", "encdec"])
+def test_weighted_layer_kinds_is_the_order_of_the_built_network(model, depth, batch_norm):
+    """The layer order computed without Keras is the order of the weighted layers of the network built."""
+    config = NetworkConfig(model=model, depth=depth, filters=2)
+    net = build_model(config, batch_norm=batch_norm)
+    names = {"Conv2D": "conv", "BatchNormalization": "bn"}
+    built = [names[type(layer).__name__] for layer in net.layers if layer.weights]
+    assert weighted_layer_kinds(config, batch_norm=batch_norm) == built

@@ -55,3 +55,38 @@ def test_pixel_scale_far_from_hmi_warns(tmp_path, tiny_weights):
     _image(tmp_path / "hmi.fits", cdelt=0.53)
     assert enhance_main(["-i", str(tmp_path / "hmi.fits"), "-o", str(tmp_path / "o2.fits"), "-w", str(tiny_weights),
                          "-q"]) == 0
+
+
+def test_prepare_data_leaves_the_input_and_builds_one_normaliser_per_plane(hmi_image, hmi_header):
+    """An array and its header: copied, not modified; the kind from the header; a cube's plane
+    without data has no normaliser (and is said), the others the quiet-Sun level of their plane."""
+    from enhance_lib.run.prepare import prepare_data
+
+    cube = np.stack([hmi_image((24, 20), seed=0, value=3e4), hmi_image((24, 20), seed=1, value=5e4),
+                     np.full((24, 20), np.nan, np.float32)])
+    header = hmi_header(cdelt=(0.504, 0.504), content="CONTINUUM INTENSITY")
+    before, header_before = cube.copy(), header.copy()
+    with pytest.warns(EnhanceUserWarning, match="plane 3 of 3 .* has no finite pixels"):
+        prepared = prepare_data(cube, header, source="cube.fits")
+    np.testing.assert_array_equal(cube, before)
+    assert header == header_before and prepared.header is not header
+    assert prepared.kind == "intensity" and prepared.source == "cube.fits" and prepared.first_plane == 0
+    assert prepared.planes.shape == (3, 24, 20) and prepared.normalizers[2] is None
+    assert [n.constant for n in prepared.normalizers[:2]] == [pytest.approx(3e4, rel=0.01),
+                                                               pytest.approx(5e4, rel=0.01)]
+    magnetogram = prepare_data(300 * np.random.default_rng(2).standard_normal((16, 16)),
+                               hmi_header(cdelt=(0.504, 0.504), content="MAGNETOGRAM", bunit="Gauss"))
+    assert magnetogram.kind == "blos" and magnetogram.normalizers[0].constant == 1000.0
+    assert magnetogram.data.dtype == np.float32 and magnetogram.planes.shape == (1, 16, 16)
+
+
+def test_prepare_data_refuses_what_is_not_an_image():
+    from enhance_lib.errors import EnhanceError
+    from enhance_lib.run.prepare import out_of_memory, prepare_data
+
+    with pytest.raises(EnhanceError, match="data has 1 dimensions"):
+        prepare_data(np.ones(10))
+    with pytest.raises(EnhanceError, match="all pixels are NaN"):
+        prepare_data(np.full((8, 8), np.nan))
+    assert out_of_memory("writing", (2, 100, 50), "c.fits").message.startswith(
+        "out of memory writing the image of 50 x 100 pixels")
