@@ -41,6 +41,14 @@ def _pixels(ax):
     return box.height, box.width
 
 
+def _image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
+    rng = np.random.default_rng(seed)
+    data = (value * (1 + 0.04 * rng.standard_normal(shape))).astype(np.float32)
+    header = hmi_header(cdelt=(cdelt, cdelt), bunit="DN/s", **(extra or {}))
+    fits.PrimaryHDU(data, header).writeto(path)
+    return data
+
+
 def test_titles_and_labels_do_not_overlap_on_the_saved_figure():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -280,11 +288,3 @@ def test_zoom_region_centres_on_the_spot_and_avoids_nan():
     block = image[rows, cols]
     assert block.shape == (128, 128) and np.isfinite(block).all() and block.min() <= 0.2
     assert rows.start <= 300 and rows.stop >= 310 and cols.start <= 500 and cols.stop >= 510
-
-
-def _image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
-    rng = np.random.default_rng(seed)
-    data = (value * (1 + 0.04 * rng.standard_normal(shape))).astype(np.float32)
-    header = hmi_header(cdelt=(cdelt, cdelt), bunit="DN/s", **(extra or {}))
-    fits.PrimaryHDU(data, header).writeto(path)
-    return data

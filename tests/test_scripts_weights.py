@@ -8,6 +8,13 @@ from enhance_lib.nets.weights import inspect_weights
 pytestmark = pytest.mark.backend
 
 
+def _datasets(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.update({name: obj[()].tobytes()}) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
 def test_stamp_kind_adds_only_the_attribute(tmp_path, tiny_weights, capsys):
     import shutil
 
@@ -32,10 +39,3 @@ def test_stamp_kind_adds_only_the_attribute(tmp_path, tiny_weights, capsys):
     assert main([str(tmp_path / "missing.weights.h5"), "--kind", "blos"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not found" in err
-
-
-def _datasets(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.update({name: obj[()].tobytes()}) if isinstance(obj, h5py.Dataset) else None)
-    return out
