@@ -23,6 +23,7 @@ def _header(content="CONTINUUM INTENSITY", bunit=None):
     return hmi_header(cdelt=(0.504, 0.504), crpix=(18.5, 20.5), crval=(-200.0, 150.0), content=content, bunit=bunit)
 
 
+@pytest.mark.slow
 def test_api_equals_cli_output(tmp_path, tiny_weights):
     """The array, HDU and (data, header) faces give the CLI's data and header."""
     data, header = _image(), _header()
@@ -137,6 +138,7 @@ def test_cli_explicit_type_contradicting_header_warns(tmp_path, capsys):
     assert "network: intensity" in "\n".join(str(h) for h in fits.getheader(tmp_path / "o.fits")["HISTORY"])
 
 
+@pytest.mark.slow
 def test_cli_warning_is_one_line(tmp_path):
     """Outside pytest's warning capture the CLI prints the warning as one line."""
     import subprocess

@@ -49,6 +49,7 @@ def _image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
     return data
 
 
+@pytest.mark.slow
 def test_titles_and_labels_do_not_overlap_on_the_saved_figure():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -97,6 +98,7 @@ def test_rms_contrast_with_the_input_mask_on_the_output():
     assert rms_contrast(image, kind="blos", unit="G") == f"RMS {np.sqrt(np.mean(image**2)):.1f} G"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("turned", [False, True])
 def test_axes_in_arcsec_from_the_wcs(turned):
     ny, nx = 40, 48
@@ -131,6 +133,7 @@ def test_axes_in_arcsec_from_the_wcs(turned):
     assert shown_y == pytest.approx(crval2 + sign * cdelt2 * (30 + 1 - crpix2))
 
 
+@pytest.mark.slow
 def test_axes_in_pixels_without_angular_units():
     ny, nx = 40, 48
     for header in (None, fits.Header({"CDELT1": 0.5, "CDELT2": 0.5}), _header(CUNIT1="km", CUNIT2="km"),
@@ -149,6 +152,7 @@ def test_arcsec_from_the_image_centre_without_a_reference_pixel():
     assert ax.get_xlim() == pytest.approx((-12.0, 12.0)) and ax.get_ylim() == pytest.approx((-12.0, 12.0))
 
 
+@pytest.mark.slow
 def test_full_disk_panels_are_downsampled_to_the_figure_and_zoomed():
     """A 1024^2 input: every panel holds at most one image pixel per screen pixel, and a
     zoomed pair shows a region at full resolution."""
@@ -171,6 +175,7 @@ def test_full_disk_panels_are_downsampled_to_the_figure_and_zoomed():
     assert np.isfinite(zoom_in).all()
 
 
+@pytest.mark.slow
 def test_zoom_exactly_when_a_panel_cannot_show_every_pixel():
     """The rule: a zoomed pair when an image has more pixels than its panel has screen
     pixels (in the saved figure), whatever the image's size or the figure's dpi."""

@@ -27,6 +27,7 @@ def _without_history(header):
     return {k: v for k, v in header.items() if k not in ("HISTORY", "COMMENT", "DATE")}
 
 
+@pytest.mark.slow
 def test_local_dask_cluster_equals_the_serial_run(hmi_folder, tmp_path, tiny_weights, capsys):
     pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
     (hmi_folder / "hmi_1b.fits").write_text("not a FITS file")

@@ -49,6 +49,7 @@ def test_train_py_is_thin():
     assert module.main is train_main
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_start_then_continue(dbs, tmp_path, capsys):
     train_db, valid_db = dbs
@@ -95,6 +96,7 @@ def test_start_then_continue(dbs, tmp_path, capsys):
     assert {p.name: p.read_bytes() for p in (tmp_path / "net").iterdir()} == before
 
 
+@pytest.mark.slow
 def test_validation_split(dbs, tmp_path):
     out = tmp_path / "split"
     argv = ["-a", "start", "-e", "1", "-o", str(out), "--database", str(dbs[0]), "--validation-split", "0.25", *TINY]
@@ -170,6 +172,7 @@ def test_errors_one_line_exit_2(case, match, dbs, tmp_path, capsys):
         assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_loss_border_flag(dbs, tmp_path, capsys):
     out = tmp_path / "border"
@@ -180,6 +183,7 @@ def test_loss_border_flag(dbs, tmp_path, capsys):
     assert "loss border" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_weights_record_the_database_data_type(tmp_path, capsys):
     from enhance_lib.nets.weights import inspect_weights
 
@@ -227,6 +231,7 @@ def test_original_command_parses_as_spelled():
     assert args.database is None and args.type is None
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_original_command_trains_on_a_cached_synthetic_database(tmp_path, monkeypatch, capsys):
     from enhance_lib.nets.weights import inspect_weights

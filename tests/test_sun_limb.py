@@ -71,6 +71,7 @@ def test_sharpening_network_is_linear_unsharp_mask(sharpening):
     np.testing.assert_allclose(out, np.kron(expected, np.ones((2, 2))), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_coverage_is_exact():
     g = DiskGeometry(60.37, 57.81, 41.3)
     cover = disk_coverage((120, 121), g)
@@ -133,6 +134,7 @@ def test_limb_treatment_with_a_ringing_network(sharpening, kind, x0, y0, radius,
     assert (finite2 & off2).any() and np.all(new[finite2 & off2] == 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["intensity", "blos"])
 def test_limb_treatment_shipped_networks(kind):
     from enhance_lib.nets.weights import default_weights, load_network

@@ -63,6 +63,7 @@ def trained(toy_db, toy_val, tmp_path_factory):
     return out, result
 
 
+@pytest.mark.slow
 def test_upsampling_init_starts_near_the_answer(toy_db, toy_val, tmp_path, trained):
     # The toy target is nearest upsampling: from the upsampling init the first epoch is
     # already far better than from He-normal weights.
@@ -111,6 +112,7 @@ def test_description_files(trained):
     assert args["depth"] == 1 and args["filters"] == 4 and args["action"] == "start"
 
 
+@pytest.mark.slow
 def test_continue_appends_and_keeps_schedule(toy_db, tmp_path, monkeypatch):
     served = []  # (epoch, batch indices) of the training batches read inside epochs
     getitem = PatchDataset.__getitem__
@@ -143,6 +145,7 @@ def test_continue_appends_and_keeps_schedule(toy_db, tmp_path, monkeypatch):
     assert served == expected
 
 
+@pytest.mark.slow
 def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
     out = str(tmp_path / "run")
     kw = dict(config=TINY, validation_split=0.25, lr=1e-2, batch_size=8)
@@ -162,6 +165,7 @@ def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
     assert second.best_val_loss == 0.0
 
 
+@pytest.mark.slow
 def test_train_with_database_mask(tmp_path):
     # Targets are nearest upsampling except a frame of garbage that the mask leaves out:
     # the network learns the upsampling as if the frame were not there.
@@ -188,6 +192,7 @@ def test_train_with_database_mask(tmp_path):
         train(db, out + "b", config=TINY, validation_split=0.25, epochs=1, loss_border=2)
 
 
+@pytest.mark.slow
 def test_continue_on_other_data_restarts_the_best(toy_db, toy_val, tmp_path):
     out = str(tmp_path / "run")
     kw = dict(config=TINY, lr=1e-2, batch_size=8, init="he_normal")  # not the toy's exact answer
@@ -211,6 +216,7 @@ def test_continue_on_other_data_restarts_the_best(toy_db, toy_val, tmp_path):
     assert digest(path) == before and third.best_val_loss == 0.0
 
 
+@pytest.mark.slow
 def test_continue_weights_without_record_use_the_log(toy_db, tmp_path):
     # Weights saved by an earlier version carry no record: the log's best validation loss counts.
     out = str(tmp_path / "run")
@@ -227,6 +233,7 @@ def test_continue_weights_without_record_use_the_log(toy_db, tmp_path):
     assert digest(path) == before and second.best_val_loss == 0.0
 
 
+@pytest.mark.slow
 def test_seed_reproducible_and_encdec(toy_db, tmp_path):
     cfg = NetworkConfig(model="encdec", depth=1, filters=4, l2=1e-6, noise=0.1)
     kw = dict(config=cfg, validation_split=0.25, epochs=1, lr=1e-3, batch_size=8, seed=3)
