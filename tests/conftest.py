@@ -1,10 +1,14 @@
-"""Shared fixtures: real data location, tiny networks."""
+"""Shared fixtures: real data location, HMI-like headers and images, sunpy maps, tiny networks.
+
+The headers and images themselves are built by ``synthetic.py`` beside this file.
+"""
 
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import synthetic
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,6 +43,58 @@ def shared_data():
     if path is None:
         pytest.skip("real HMI data not found: set ENHANCE_TEST_DATA to the shared/data folder")
     return path
+
+
+@pytest.fixture(scope="session")
+def hmi_header():
+    """Factory of helioprojective headers: ``hmi_header(cdelt=(0.504, 0.55), crpix=(10, 12),
+    crval=(100, -50), cunit='arcsec', content=None, bunit=None, crota2=None, **cards)``
+    (:func:`synthetic.hmi_header`); unequal pixel scales by default, so that swapped axes show."""
+    return synthetic.hmi_header
+
+
+@pytest.fixture(scope="session")
+def hmi_image():
+    """Factory of small synthetic continuum images: ``hmi_image(shape=(40, 36), seed=0, value=1.0)``,
+    ``value`` x (1 + 4 % noise), float32."""
+
+    def image(shape=(40, 36), seed=0, value=1.0):
+        rng = np.random.default_rng(seed)
+        return (value * (1 + 0.04 * rng.standard_normal(shape))).astype(np.float32)
+
+    return image
+
+
+@pytest.fixture(scope="session")
+def full_disk():
+    """The synthetic full disk of :func:`synthetic.full_disk` (512 x 512, limb-darkened, spots,
+    faculae, NaN off the limb): a dict of 'data', 'mu' and the 'quiet' mask."""
+    return synthetic.full_disk()
+
+
+@pytest.fixture()
+def hmi_folder(tmp_path):
+    """A folder ``in/`` of three 30 x 36 HMI-like files, hmi_0.fits to hmi_2.fits (OBSNUM 0 to 2)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(3):
+        synthetic.write_hmi_file(src / f"hmi_{k}.fits", k)
+    return src
+
+
+@pytest.fixture(scope="session")
+def make_map():
+    """Factory of sunpy maps: ``sunpy_map(header, seed=0, scale=5e4)``, of NAXIS2 x NAXIS1
+    (default 40 x 36) pixels of ``scale`` x (1 + 4 % noise); skips the test without sunpy."""
+    maps = pytest.importorskip("sunpy.map", reason="sunpy not installed (pip install 'enhance-keras3[sunpy]')")
+
+    def make(header, seed=0, scale=5e4):
+        rng = np.random.default_rng(seed)
+        shape = (header.get("NAXIS2", 40), header.get("NAXIS1", 36))
+        data = scale * (1 + 0.04 * rng.standard_normal(shape))
+        return maps.Map(data.astype(np.float32), header)
+
+    return make
 
 
 @pytest.fixture(scope="session")

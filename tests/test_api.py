@@ -1,16 +1,15 @@
 """The Python API: arrays, HDUs and the reusable Enhancer give what the CLI writes."""
 
-import logging
 import warnings
 
 import numpy as np
 import pytest
 from astropy.io import fits
+from synthetic import hmi_header
 
 import enhance_lib
 from enhance_lib import EnhanceError, Enhancer, EnhanceUserWarning, enhance, enhance_hdu
 from enhance_lib.scripts.enhance import main as enhance_main
-from enhance_lib.sun.kinds import kind_from_header, resolve_kind
 
 pytestmark = pytest.mark.filterwarnings("ignore::enhance_lib.EnhanceUserWarning")
 
@@ -21,19 +20,10 @@ def _image(shape=(40, 36), seed=0):
 
 
 def _header(content="CONTINUUM INTENSITY", bunit=None):
-    h = fits.Header()
-    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    h["CUNIT1"], h["CUNIT2"] = "arcsec", "arcsec"
-    h["CDELT1"] = h["CDELT2"] = 0.504
-    h["CRPIX1"], h["CRPIX2"] = 18.5, 20.5
-    h["CRVAL1"], h["CRVAL2"] = -200.0, 150.0
-    if content:
-        h["CONTENT"] = content
-    if bunit is not None:
-        h["BUNIT"] = bunit
-    return h
+    return hmi_header(cdelt=(0.504, 0.504), crpix=(18.5, 20.5), crval=(-200.0, 150.0), content=content, bunit=bunit)
 
 
+@pytest.mark.slow
 def test_api_equals_cli_output(tmp_path, tiny_weights):
     """The array, HDU and (data, header) faces give the CLI's data and header."""
     data, header = _image(), _header()
@@ -123,40 +113,6 @@ def test_public_names():
 # --- the data type from the header ------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "header, kind",
-    [
-        ({"CONTENT": "CONTINUUM INTENSITY"}, "intensity"),  # hmi.Ic_45s
-        ({"CONTENT": "MAGNETOGRAM", "BUNIT": "Gauss"}, "blos"),  # hmi.M_45s
-        ({"CONTENT": "HMI MAGNETOGRAM"}, "blos"),
-        ({"CONTENT": "MAGNETOGRAM", "BUNIT": "DN/s"}, "blos"),  # CONTENT first
-        ({"BUNIT": "G"}, "blos"),
-        ({"BUNIT": "Gauss"}, "blos"),
-        ({"BUNIT": "Mx/cm^2"}, "blos"),
-        ({"BUNIT": "Mx/cm2"}, "blos"),
-        ({"BUNIT": "DN/s"}, "intensity"),
-        ({"CONTENT": "DOPPLERGRAM", "BUNIT": "m/s"}, None),
-        ({}, None),
-        (None, None),
-    ],
-)
-def test_kind_from_header(header, kind):
-    assert kind_from_header(None if header is None else fits.Header(header))[0] == kind
-
-
-def test_resolve_kind_logs_why_and_warns_on_contradiction(caplog):
-    caplog.set_level(logging.INFO, logger="enhance_lib")
-    assert resolve_kind(None, {"CONTENT": "MAGNETOGRAM"}, source="m.fits") == "blos"
-    assert "m.fits: data type blos, from the header (CONTENT = 'MAGNETOGRAM')" in caplog.text
-    assert resolve_kind(None, {}, source="x.fits") == "intensity"
-    assert "x.fits: data type intensity (the default: the header has no CONTENT or BUNIT)" in caplog.text
-    with pytest.warns(EnhanceUserWarning, match="enhancing as intensity as asked, but the header says blos"):
-        assert resolve_kind("intensity", {"BUNIT": "G"}, source="b.fits") == "intensity"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert resolve_kind("blos", {"BUNIT": "G"}) == "blos"  # agreement: no warning
-
-
 def _write(path, data, header):
     fits.PrimaryHDU(data, header).writeto(path)
     return str(path)
@@ -182,6 +138,7 @@ def test_cli_explicit_type_contradicting_header_warns(tmp_path, capsys):
     assert "network: intensity" in "\n".join(str(h) for h in fits.getheader(tmp_path / "o.fits")["HISTORY"])
 
 
+@pytest.mark.slow
 def test_cli_warning_is_one_line(tmp_path):
     """Outside pytest's warning capture the CLI prints the warning as one line."""
     import subprocess

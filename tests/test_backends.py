@@ -132,6 +132,7 @@ def _relative_rms(a, b):
     return np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b**2))
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_every_job_matches_tensorflow(outputs, backend):
@@ -156,6 +157,7 @@ def test_history_names_the_backend_that_ran(outputs):
     assert f", {name} " in history and "on cpu (float32)" in history
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_runs_without_tensorflow_installed(backend, tmp_path):
     """enhance, train (start and continue) and the database builder where TensorFlow is absent."""
@@ -178,6 +180,7 @@ def test_runs_without_tensorflow_installed(backend, tmp_path):
     assert np.isfinite(fits.getdata(tmp_path / "out.fits")).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_tensorflow_is_not_imported_on_other_backends(backend, tmp_path):
     need(backend)
@@ -187,6 +190,7 @@ def test_tensorflow_is_not_imported_on_other_backends(backend, tmp_path):
     assert not report["tensorflow"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("writer, reader", [("jax", "tensorflow"), ("tensorflow", "jax")])
 def test_weights_written_on_one_backend_predict_the_same_on_another(writer, reader, tmp_path):
     """A network trained and saved on one backend loads on the other and predicts the same."""
@@ -218,6 +222,7 @@ def _cli(env_backend, *argv, cwd):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_unknown_backend_is_one_line(tmp_path):
     proc = _cli("theano", "-i", REPO / "samples/hmi.fits", "-o", "o.fits", cwd=tmp_path)
     assert proc.returncode == 2
@@ -225,6 +230,7 @@ def test_unknown_backend_is_one_line(tmp_path):
     assert not (tmp_path / "o.fits").exists()
 
 
+@pytest.mark.slow
 def test_missing_backend_package_names_the_extra(tmp_path):
     env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=str(REPO))
     code = ("import sys; sys.modules['torch'] = None; from enhance_lib.scripts.enhance import main as enhance_main; "
@@ -236,32 +242,3 @@ def test_missing_backend_package_names_the_extra(tmp_path):
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "the torch backend needs torch, which is not installed" in lines[0]
     assert "enhance-keras3[torch]" in lines[0]
-
-
-@pytest.mark.backend
-def test_gpu_without_a_gpu_is_one_line(tmp_path, capsys):
-    from enhance_lib.nets.backend import gpu_names
-    from enhance_lib.scripts.enhance import main as enhance_main
-
-    if gpu_names():
-        pytest.skip("this machine has a GPU")
-    code = enhance_main(["-i", str(REPO / "samples/hmi.fits"), "-o", str(tmp_path / "o.fits"), "--device", "gpu"])
-    err = capsys.readouterr().err
-    assert code == 2
-    expected = f"enhance: error: a GPU was asked for, but the {backend_name()} backend sees none"
-    assert err.strip().splitlines() == [expected]
-    assert not (tmp_path / "o.fits").exists()
-
-
-@pytest.mark.backend
-def test_device_choice(monkeypatch):
-    import enhance_lib.nets.backend as backend
-
-    assert backend.resolve_device("cpu") == "cpu"
-    monkeypatch.setattr(backend, "gpu_names", lambda: [])
-    assert backend.resolve_device("auto") == "cpu"
-    monkeypatch.setattr(backend, "gpu_names", lambda: ["NVIDIA H100"])
-    assert backend.resolve_device("auto") == "gpu" and backend.resolve_device("gpu") == "gpu"
-    assert backend.resolve_device("cpu") == "cpu"
-    with pytest.raises(backend.EnhanceError, match="unknown device 'tpu'"):
-        backend.resolve_device("tpu")

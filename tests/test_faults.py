@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from enhance_lib.io.atomic import atomic_path, is_temporary, remove_stale_temporaries
+from enhance_lib.io.atomic import is_temporary
 from enhance_lib.scripts.enhance import main as enhance_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -187,17 +187,6 @@ def test_a_writer_killed_with_sigkill_leaves_a_temporary_that_the_next_run_remov
     # a rerun into the folder removes it and finishes the job
     assert enhance_main(["-i", str(folder), "-o", str(out), "-w", str(tiny_weights), "-q", "--skip-existing"]) == 0
     assert os.listdir(out) == ["a.fits"]
-
-
-def test_live_writers_temporaries_are_left_alone(tmp_path):
-    """A temporary of a live process (this one), or of another host, is not removed."""
-    with atomic_path(tmp_path / "o.fits") as tmp:
-        Path(tmp).write_bytes(b"in progress")
-        other_host = tmp_path / ".o.fits.~1@elsewhere.example~abcdefgh.tmp"
-        other_host.write_bytes(b"another node's")
-        assert remove_stale_temporaries(tmp_path) == []
-        assert sorted(os.listdir(tmp_path)) == sorted([os.path.basename(tmp), other_host.name])
-    assert sorted(os.listdir(tmp_path)) == sorted(["o.fits", other_host.name])
 
 
 @pytest.fixture()

@@ -3,29 +3,19 @@
 
 import datetime
 import os
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
+from synthetic import hmi_header
 
-from enhance_lib import EnhanceUserWarning
 from enhance_lib.scripts.enhance import main as enhance_main
 
 
 def _image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
     rng = np.random.default_rng(seed)
     data = (value * (1 + 0.04 * rng.standard_normal(shape))).astype(np.float32)
-    header = fits.Header()
-    header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    header["CUNIT1"], header["CUNIT2"] = "arcsec", "arcsec"
-    header["CDELT1"] = header["CDELT2"] = cdelt
-    header["CRPIX1"], header["CRPIX2"] = 10.0, 12.0
-    header["CRVAL1"], header["CRVAL2"] = 100.0, -50.0
-    header["BUNIT"] = "DN/s"
-    for key, value_ in (extra or {}).items():
-        header[key] = value_
+    header = hmi_header(cdelt=(cdelt, cdelt), bunit="DN/s", **(extra or {}))
     fits.PrimaryHDU(data, header).writeto(path)
     return data
 
@@ -85,50 +75,6 @@ def test_repeated_input_flag_keeps_every_file(tmp_path, tiny_weights):
     assert sorted(os.listdir(tmp_path / "out")) == ["a.fits", "b.fits"]
 
 
-def test_pixel_scale_far_from_hmi_warns(tmp_path, tiny_weights):
-    _image(tmp_path / "coarse.fits", cdelt=1.0)
-    with pytest.warns(EnhanceUserWarning, match=r'pixel scale 1"/px is far from HMI\'s 0.504"/px; the networks were '
-                                                 "trained at HMI's scale"):
-        assert enhance_main(["-i", str(tmp_path / "coarse.fits"), "-o", str(tmp_path / "o.fits"),
-                             "-w", str(tiny_weights)]) == 0
-    # at HMI's scale (and within 10 % of it) nothing is said: pytest turns warnings into errors
-    _image(tmp_path / "hmi.fits", cdelt=0.53)
-    assert enhance_main(["-i", str(tmp_path / "hmi.fits"), "-o", str(tmp_path / "o2.fits"), "-w", str(tiny_weights),
-                         "-q"]) == 0
-
-
-def test_pixel_scale_from_cd_matrix_and_units():
-    from enhance_lib.io.headers import pixel_scale
-
-    assert pixel_scale({"CUNIT1": "arcsec", "CUNIT2": "arcsec", "CDELT1": -0.6, "CDELT2": 0.6}) == pytest.approx(0.6)
-    c, s = np.cos(0.3), np.sin(0.3)
-    cd = {"CUNIT1": "deg", "CUNIT2": "deg", "CD1_1": 1.4e-4 * c, "CD1_2": -1.4e-4 * s, "CD2_1": 1.4e-4 * s,
-          "CD2_2": 1.4e-4 * c}
-    assert pixel_scale(cd) == pytest.approx(0.504)
-    assert pixel_scale({"CDELT1": 1.0, "CDELT2": 1.0}) is None  # no units: not assumed
-    assert pixel_scale({"CUNIT1": "km", "CUNIT2": "km", "CDELT1": 360.0, "CDELT2": 360.0}) is None
-
-
-@pytest.mark.parametrize(
-    "flags, warned", [(set(), True), ({"avx512_bf16"}, True), ({"avx512_bf16", "amx_bf16"}, False)]
-)
-def test_bfloat16_on_a_cpu_without_amx_says_so(monkeypatch, tiny_weights, flags, warned):
-    import enhance_lib.nets.backend as backend
-    from enhance_lib.run.enhancer import Enhancer
-
-    monkeypatch.setattr(backend, "cpu_flags", lambda: flags)
-    if warned:
-        with pytest.warns(EnhanceUserWarning, match="bfloat16 will not be faster on this CPU") as record:
-            Enhancer(kind="intensity", weights=tiny_weights, precision="bfloat16", device="cpu")
-        # the page the message points to has the measurement
-        (page,) = re.findall(r"docs/guide/\w+\.md", str(record[0].message))
-        text = (Path(__file__).resolve().parent.parent / page).read_text()
-        assert "bfloat16" in text and "no AMX" in text and "0.61x" in text
-    else:
-        Enhancer(kind="intensity", weights=tiny_weights, precision="bfloat16", device="cpu")
-    Enhancer(kind="intensity", weights=tiny_weights, precision="float32", device="cpu")  # float32: never
-
-
 def test_cube_header_has_every_plane_and_a_fresh_date(tmp_path, tiny_weights):
     rng = np.random.default_rng(3)
     cube = np.stack([level * (1 + 0.04 * rng.standard_normal((40, 40))) for level in (1e4, 3e4, 5e4)])
@@ -175,55 +121,4 @@ def test_compressed_output(tmp_path, tiny_weights, compress):
     assert data.shape == (64, 64)
 
 
-def test_log_and_plot_say_rows_by_columns(tmp_path, tiny_weights, capsys):
-    _image(tmp_path / "in.fits", shape=(40, 48))
-    assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "o.fits"), "-w", str(tiny_weights),
-                         "--plot", str(tmp_path / "f.png")]) == 0
-    assert "new size 80 x 96 (rows x columns)" in capsys.readouterr().err
-    from enhance_lib.io.figures import shape_text
-
-    assert shape_text((40, 48)) == "40 x 48 (rows x columns)"
-
-
 # --- the figure ---------------------------------------------------------------------
-
-
-def test_north_up_for_hmi_orientation():
-    from enhance_lib.io.figures import north_up
-
-    assert north_up(fits.Header({"CROTA2": 179.93}))
-    assert north_up(fits.Header({"CROTA2": -180.1}))
-    assert not north_up(fits.Header({"CROTA2": 0.2}))
-    assert north_up(fits.Header({"PC1_1": -1.0, "PC1_2": 0.001, "PC2_1": -0.001, "PC2_2": -1.0}))
-    assert not north_up(None) and not north_up(fits.Header())
-
-
-def test_quiet_sun_contrast_ignores_limb_darkening():
-    """The figure's contrast of a limb-darkened disk is that of its granulation."""
-    from enhance_lib.io.figures import quiet_sun_mask, rms_contrast
-
-    rng = np.random.default_rng(0)
-    n, radius = 256, 120
-    yy, xx = np.mgrid[:n, :n]
-    mu = np.sqrt(np.clip(1 - ((yy - 128) ** 2 + (xx - 128) ** 2) / radius**2, 0, 1))
-    profile = 1 - 0.6 * (1 - mu)
-    local = 1 + 0.04 * rng.standard_normal((n, n))
-    image = np.where(mu > 0, profile * local, np.nan)
-    local = np.where(mu > 0, local, np.nan)
-    whole = float(rms_contrast(image, kind="intensity").split()[1])
-    quiet = float(rms_contrast(local, kind="intensity", mask=quiet_sun_mask(local)).split()[2])
-    assert whole > 10  # limb darkening counted as contrast
-    assert quiet == pytest.approx(4.0, abs=0.3)
-
-
-def test_zoom_region_centres_on_the_spot_and_avoids_nan():
-    from enhance_lib.io.figures import zoom_region
-
-    image = np.ones((600, 700))
-    image[:, :40] = np.nan
-    image[300:310, 500:510] = 0.2
-    image[5, 45] = 0.1  # darker, but its block would reach the NaN columns
-    rows, cols = zoom_region(image, kind="intensity", size=128)
-    block = image[rows, cols]
-    assert block.shape == (128, 128) and np.isfinite(block).all() and block.min() <= 0.2
-    assert rows.start <= 300 and rows.stop >= 310 and cols.start <= 500 and cols.stop >= 510

@@ -22,6 +22,7 @@ def _from_python_blocks(path="docs/guide/python.md"):
     return code, printed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["README.md", "docs/guide/python.md"])
 def test_readme_from_python_example(monkeypatch, path):
     pytest.importorskip("sunpy.map", reason="sunpy not installed (pip install 'enhance-keras3[sunpy]')")

@@ -94,6 +94,7 @@ def _fidelity_module():
     return module
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["intensity", "blos"])
 def test_fidelity_to_the_published_networks(shared_data, kind):
     """The README's fidelity numbers (benchmarks/results/fidelity.json) hold, and the
@@ -146,6 +147,7 @@ def test_shipped_recipe_never_trains_on_the_validation_region():
         assert x1 <= 140
 
 
+@pytest.mark.slow
 def test_fidelity_linear_baseline_recovers_a_linear_teacher():
     """The benchmark's linear yardstick: for a teacher that *is* a linear x2 filter
     (nearest upsampling, a symmetric blur and an offset), the least-squares fit on

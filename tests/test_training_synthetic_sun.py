@@ -157,6 +157,7 @@ def _load_make_samples():
     return module, path.parent
 
 
+@pytest.mark.slow
 def test_samples_reproducible():
     from astropy.io import fits
 

@@ -7,6 +7,7 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.io import fits
+from synthetic import hmi_header
 
 from enhance_lib import EnhanceError, Enhancer, enhance_map
 from enhance_lib.scripts.enhance import main as enhance_main
@@ -24,15 +25,10 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 def _hmi_header(variant="crota", content="CONTINUUM INTENSITY", bunit="DN/s", shape=(40, 36)):
-    h = fits.Header()
-    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    h["CUNIT1"], h["CUNIT2"] = "arcsec", "arcsec"
-    h["CRPIX1"], h["CRPIX2"] = 13.3, 25.7
-    h["CRVAL1"], h["CRVAL2"] = -310.0, 215.0
+    h = hmi_header(cdelt=(0.504, 0.504) if variant in ("pc", "crota") else None, crpix=(13.3, 25.7),
+                   crval=(-310.0, 215.0))
     theta = np.deg2rad(179.93)  # HMI flies upside down: CROTA2 ~ 180
     c, s = np.cos(theta), np.sin(theta)
-    if variant in ("pc", "crota"):
-        h["CDELT1"] = h["CDELT2"] = 0.504
     if variant == "pc":
         h["PC1_1"], h["PC1_2"], h["PC2_1"], h["PC2_2"] = c, -s, s, c
     elif variant == "crota":
@@ -49,16 +45,9 @@ def _hmi_header(variant="crota", content="CONTINUUM INTENSITY", bunit="DN/s", sh
     return h
 
 
-def _map(header, seed=0, scale=5e4):
-    rng = np.random.default_rng(seed)
-    shape = (header.get("NAXIS2", 40), header.get("NAXIS1", 36))
-    data = scale * (1 + 0.04 * rng.standard_normal(shape))
-    return sunpy_map.Map(data.astype(np.float32), header)
-
-
 @pytest.mark.parametrize("variant", ["pc", "crota", "cd"])
-def test_enhanced_map_keeps_sky_coordinates(variant, upsampling_weights):
-    smap = _map(_hmi_header(variant))
+def test_enhanced_map_keeps_sky_coordinates(variant, upsampling_weights, make_map):
+    smap = make_map(_hmi_header(variant))
     out = enhance_map(smap, weights=upsampling_weights)  # a network that is nearest x2 upsampling
     assert out.data.shape == (80, 72)
     jj, ii = np.mgrid[0:40:3, 0:36:5]
@@ -77,15 +66,15 @@ def test_enhanced_map_keeps_sky_coordinates(variant, upsampling_weights):
     np.testing.assert_allclose(out.data[::2, ::2], smap.data, rtol=1e-5)
 
 
-def test_enhance_map_kind_from_the_map(tiny_weights, monkeypatch):
+def test_enhance_map_kind_from_the_map(tiny_weights, monkeypatch, make_map):
     """HMI continuum -> intensity, HMI magnetogram -> blos; a map that says neither is an error."""
     from enhance_lib.run.enhancer import Enhancer
 
     built = []
     real_network = Enhancer.network
     monkeypatch.setattr(Enhancer, "network", lambda self, kind: built.append(kind) or real_network(self, kind))
-    enhance_map(_map(_hmi_header()), weights=tiny_weights)
-    mag = _map(_hmi_header(content="MAGNETOGRAM", bunit="Gauss"), scale=100)
+    enhance_map(make_map(_hmi_header()), weights=tiny_weights)
+    mag = make_map(_hmi_header(content="MAGNETOGRAM", bunit="Gauss"), scale=100)
     out = enhance_map(mag, weights=tiny_weights)
     assert list(dict.fromkeys(built)) == ["intensity", "blos"]
     assert out.measurement == "magnetogram" and out.unit == u.G
@@ -94,19 +83,19 @@ def test_enhance_map_kind_from_the_map(tiny_weights, monkeypatch):
     del plain["CONTENT"], plain["BUNIT"], plain["INSTRUME"], plain["TELESCOP"]
     with pytest.raises(EnhanceError, match=r"^GenericMap of 2014-06-01T12:00:00: cannot tell intensity from blos "
                        r".*give `kind` \(intensity or blos\)"):
-        enhance_map(_map(plain), weights=tiny_weights)
-    assert enhance_map(_map(plain), kind="intensity", weights=tiny_weights).data.shape == (80, 72)
+        enhance_map(make_map(plain), weights=tiny_weights)
+    assert enhance_map(make_map(plain), kind="intensity", weights=tiny_weights).data.shape == (80, 72)
 
 
-def test_enhancer_map_reuses_network(tiny_weights):
+def test_enhancer_map_reuses_network(tiny_weights, make_map):
     enhancer = Enhancer(kind="intensity", weights=tiny_weights)
-    maps = [enhancer.enhance_map(_map(_hmi_header(), seed=k)) for k in range(2)]
+    maps = [enhancer.enhance_map(make_map(_hmi_header(), seed=k)) for k in range(2)]
     assert list(enhancer._networks) == ["intensity"]
     assert not np.array_equal(maps[0].data, maps[1].data)
 
 
-def test_cli_output_is_an_hmi_map(tmp_path, tiny_weights):
-    smap = _map(_hmi_header("crota"))
+def test_cli_output_is_an_hmi_map(tmp_path, tiny_weights, make_map):
+    smap = make_map(_hmi_header("crota"))
     path = tmp_path / "in.fits"
     fits.PrimaryHDU(smap.data, _hmi_header("crota")).writeto(path)
     assert enhance_main(["-i", str(path), "-o", str(tmp_path / "out.fits"), "-w", str(tiny_weights), "-q"]) == 0
@@ -154,7 +143,7 @@ def test_map_messages_carry_no_stray_time(tiny_weights):
     assert str(err.value).startswith("GenericMap: cannot tell intensity from blos")
 
 
-def test_a_dopplergram_map_is_refused_by_name(tiny_weights):
-    doppler = _map(_hmi_header(content="DOPPLERGRAM", bunit="cm/s"), scale=1000)
+def test_a_dopplergram_map_is_refused_by_name(tiny_weights, make_map):
+    doppler = make_map(_hmi_header(content="DOPPLERGRAM", bunit="cm/s"), scale=1000)
     with pytest.raises(EnhanceError, match="velocity maps are not a data type these networks enhance"):
         enhance_map(doppler, weights=tiny_weights)

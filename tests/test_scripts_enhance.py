@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
+from synthetic import hmi_header
 
 import enhance
 from enhance_lib.scripts.enhance import main as enhance_main
@@ -16,15 +17,7 @@ def _hmi_like(path, shape=(24, 30), *, nan=False, value=1.0):
     data = (value * (1 + 0.04 * rng.standard_normal(shape))).astype("float32")
     if nan:
         data[:3, :4] = np.nan
-    header = fits.Header()
-    header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    header["CUNIT1"], header["CUNIT2"] = "arcsec", "arcsec"
-    header["CDELT1"], header["CDELT2"] = 0.504, 0.55
-    header["CRPIX1"], header["CRPIX2"] = 7.3, 11.8
-    header["CRVAL1"], header["CRVAL2"] = -250.0, 180.0
-    header["CROTA2"] = 12.0
-    header["TELESCOP"] = "SDO/HMI"
-    header["BUNIT"] = "DN/s"
+    header = hmi_header(crpix=(7.3, 11.8), crval=(-250.0, 180.0), crota2=12.0, TELESCOP="SDO/HMI", bunit="DN/s")
     fits.PrimaryHDU(data, header=header).writeto(path)
     return data
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from enhance_lib.errors import EnhanceUserWarning
-from enhance_lib.nets.backend import to_numpy
 from enhance_lib.scripts.train import build_parser
 from enhance_lib.scripts.train import main as train_main
 from enhance_lib.training.database_file import write_database
@@ -50,6 +49,7 @@ def test_train_py_is_thin():
     assert module.main is train_main
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_start_then_continue(dbs, tmp_path, capsys):
     train_db, valid_db = dbs
@@ -96,6 +96,7 @@ def test_start_then_continue(dbs, tmp_path, capsys):
     assert {p.name: p.read_bytes() for p in (tmp_path / "net").iterdir()} == before
 
 
+@pytest.mark.slow
 def test_validation_split(dbs, tmp_path):
     out = tmp_path / "split"
     argv = ["-a", "start", "-e", "1", "-o", str(out), "--database", str(dbs[0]), "--validation-split", "0.25", *TINY]
@@ -171,22 +172,7 @@ def test_errors_one_line_exit_2(case, match, dbs, tmp_path, capsys):
         assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.backend
-def test_border_mse_ignores_the_patch_edges():
-    from enhance_lib.training.data import border_mse
-
-    assert border_mse(0) == "mse"
-    loss = border_mse(3)
-    rng = np.random.default_rng(0)
-    y_true = rng.normal(size=(2, 16, 16, 1)).astype(np.float32)
-    y_pred = y_true.copy()
-    y_pred[:, :3] += 5.0  # errors only in the ignored border
-    assert float(np.mean(to_numpy(loss(y_true, y_pred)))) == 0.0
-    y_pred[:, 8, 8] += 1.0
-    expected = np.mean((y_pred - y_true)[:, 3:-3, 3:-3] ** 2, axis=(1, 2, 3))
-    np.testing.assert_allclose(to_numpy(loss(y_true, y_pred)), expected, rtol=1e-6)
-
-
+@pytest.mark.slow
 @pytest.mark.backend
 def test_loss_border_flag(dbs, tmp_path, capsys):
     out = tmp_path / "border"
@@ -197,6 +183,7 @@ def test_loss_border_flag(dbs, tmp_path, capsys):
     assert "loss border" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_weights_record_the_database_data_type(tmp_path, capsys):
     from enhance_lib.nets.weights import inspect_weights
 
@@ -244,6 +231,7 @@ def test_original_command_parses_as_spelled():
     assert args.database is None and args.type is None
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_original_command_trains_on_a_cached_synthetic_database(tmp_path, monkeypatch, capsys):
     from enhance_lib.nets.weights import inspect_weights

@@ -169,32 +169,6 @@ def test_legacy_files_say_no_data_type(shared_data):
         load_network(shared_data / "legacy" / "blos_whole_model.hdf5", kind="intensity")
 
 
-def test_stamp_kind_adds_only_the_attribute(tmp_path, tiny_weights, capsys):
-    import shutil
-
-    from enhance_lib.nets.weights import stamp_kind
-    from enhance_lib.scripts.weights import main
-
-    path = tmp_path / "net.weights.h5"
-    shutil.copyfile(tiny_weights, path)
-    before = _datasets(path)
-    with h5py.File(path, "r") as f:
-        attrs = dict(f.attrs)
-    assert stamp_kind(path, "intensity").kind == "intensity"
-    assert _datasets(path) == before
-    with h5py.File(path, "r") as f:
-        assert {k: v for k, v in f.attrs.items() if k != "enhance_kind"} == attrs
-    # the command line: show, then re-stamp
-    assert main([str(path)]) == 0
-    assert "data type intensity" in capsys.readouterr().out
-    assert main([str(path), "--kind", "blos", "-q"]) == 0
-    assert inspect_weights(path).kind == "blos" and _datasets(path) == before
-    capsys.readouterr()
-    assert main([str(tmp_path / "missing.weights.h5"), "--kind", "blos"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "not found" in err
-
-
 def test_stamp_kind_refuses_legacy_files(shared_data, tmp_path):
     import shutil
 

@@ -6,8 +6,10 @@ import itertools
 import numpy as np
 import pytest
 from astropy.io import fits
+from synthetic import hmi_header
 
 from enhance_lib.io.figures import block_mean, comparison_figure, plot_comparison, rms_contrast, zoom_region
+from enhance_lib.scripts.enhance import main as enhance_main
 
 
 def _pair(shape, *, seed=0, value=1.0, kind="intensity"):
@@ -22,16 +24,7 @@ def _pair(shape, *, seed=0, value=1.0, kind="intensity"):
 
 def _header(*, cdelt=(0.5, 0.6), crpix=(10.0, 12.0), crval=(100.0, -50.0), **extra):
     # unequal x and y scales catch swapped axes
-    header = fits.Header()
-    header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    header["CUNIT1"] = header["CUNIT2"] = "arcsec"
-    header["CDELT1"], header["CDELT2"] = cdelt
-    if crpix is not None:
-        header["CRPIX1"], header["CRPIX2"] = crpix
-        header["CRVAL1"], header["CRVAL2"] = crval
-    for key, value in extra.items():
-        header[key] = value
-    return header
+    return hmi_header(cdelt=cdelt, crpix=crpix, crval=None if crpix is None else crval, **extra)
 
 
 def _images(fig):
@@ -48,6 +41,15 @@ def _pixels(ax):
     return box.height, box.width
 
 
+def _image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
+    rng = np.random.default_rng(seed)
+    data = (value * (1 + 0.04 * rng.standard_normal(shape))).astype(np.float32)
+    header = hmi_header(cdelt=(cdelt, cdelt), bunit="DN/s", **(extra or {}))
+    fits.PrimaryHDU(data, header).writeto(path)
+    return data
+
+
+@pytest.mark.slow
 def test_titles_and_labels_do_not_overlap_on_the_saved_figure():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -96,6 +98,7 @@ def test_rms_contrast_with_the_input_mask_on_the_output():
     assert rms_contrast(image, kind="blos", unit="G") == f"RMS {np.sqrt(np.mean(image**2)):.1f} G"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("turned", [False, True])
 def test_axes_in_arcsec_from_the_wcs(turned):
     ny, nx = 40, 48
@@ -130,6 +133,7 @@ def test_axes_in_arcsec_from_the_wcs(turned):
     assert shown_y == pytest.approx(crval2 + sign * cdelt2 * (30 + 1 - crpix2))
 
 
+@pytest.mark.slow
 def test_axes_in_pixels_without_angular_units():
     ny, nx = 40, 48
     for header in (None, fits.Header({"CDELT1": 0.5, "CDELT2": 0.5}), _header(CUNIT1="km", CUNIT2="km"),
@@ -148,6 +152,7 @@ def test_arcsec_from_the_image_centre_without_a_reference_pixel():
     assert ax.get_xlim() == pytest.approx((-12.0, 12.0)) and ax.get_ylim() == pytest.approx((-12.0, 12.0))
 
 
+@pytest.mark.slow
 def test_full_disk_panels_are_downsampled_to_the_figure_and_zoomed():
     """A 1024^2 input: every panel holds at most one image pixel per screen pixel, and a
     zoomed pair shows a region at full resolution."""
@@ -170,6 +175,7 @@ def test_full_disk_panels_are_downsampled_to_the_figure_and_zoomed():
     assert np.isfinite(zoom_in).all()
 
 
+@pytest.mark.slow
 def test_zoom_exactly_when_a_panel_cannot_show_every_pixel():
     """The rule: a zoomed pair when an image has more pixels than its panel has screen
     pixels (in the saved figure), whatever the image's size or the figure's dpi."""
@@ -236,3 +242,54 @@ def test_colour_bar_unit_and_the_turn_are_said():
                             header=fits.Header({"BUNIT": "DN/s", "CROTA2": 180.0}))
     assert any(ax.get_ylabel() == "DN/s" for ax in fig.axes)  # the colour bar
     assert "solar north up" in fig._suptitle.get_text()
+
+
+def test_log_and_plot_say_rows_by_columns(tmp_path, tiny_weights, capsys):
+    _image(tmp_path / "in.fits", shape=(40, 48))
+    assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "o.fits"), "-w", str(tiny_weights),
+                         "--plot", str(tmp_path / "f.png")]) == 0
+    assert "new size 80 x 96 (rows x columns)" in capsys.readouterr().err
+    from enhance_lib.io.figures import shape_text
+
+    assert shape_text((40, 48)) == "40 x 48 (rows x columns)"
+
+
+def test_north_up_for_hmi_orientation():
+    from enhance_lib.io.figures import north_up
+
+    assert north_up(fits.Header({"CROTA2": 179.93}))
+    assert north_up(fits.Header({"CROTA2": -180.1}))
+    assert not north_up(fits.Header({"CROTA2": 0.2}))
+    assert north_up(fits.Header({"PC1_1": -1.0, "PC1_2": 0.001, "PC2_1": -0.001, "PC2_2": -1.0}))
+    assert not north_up(None) and not north_up(fits.Header())
+
+
+def test_quiet_sun_contrast_ignores_limb_darkening():
+    """The figure's contrast of a limb-darkened disk is that of its granulation."""
+    from enhance_lib.io.figures import quiet_sun_mask, rms_contrast
+
+    rng = np.random.default_rng(0)
+    n, radius = 256, 120
+    yy, xx = np.mgrid[:n, :n]
+    mu = np.sqrt(np.clip(1 - ((yy - 128) ** 2 + (xx - 128) ** 2) / radius**2, 0, 1))
+    profile = 1 - 0.6 * (1 - mu)
+    local = 1 + 0.04 * rng.standard_normal((n, n))
+    image = np.where(mu > 0, profile * local, np.nan)
+    local = np.where(mu > 0, local, np.nan)
+    whole = float(rms_contrast(image, kind="intensity").split()[1])
+    quiet = float(rms_contrast(local, kind="intensity", mask=quiet_sun_mask(local)).split()[2])
+    assert whole > 10  # limb darkening counted as contrast
+    assert quiet == pytest.approx(4.0, abs=0.3)
+
+
+def test_zoom_region_centres_on_the_spot_and_avoids_nan():
+    from enhance_lib.io.figures import zoom_region
+
+    image = np.ones((600, 700))
+    image[:, :40] = np.nan
+    image[300:310, 500:510] = 0.2
+    image[5, 45] = 0.1  # darker, but its block would reach the NaN columns
+    rows, cols = zoom_region(image, kind="intensity", size=128)
+    block = image[rows, cols]
+    assert block.shape == (128, 128) and np.isfinite(block).all() and block.min() <= 0.2
+    assert rows.start <= 300 and rows.stop >= 310 and cols.start <= 500 and cols.stop >= 510

@@ -3,7 +3,6 @@
 import hashlib
 import json
 import math
-import pickle
 from pathlib import Path
 
 import h5py
@@ -11,13 +10,11 @@ import numpy as np
 import pytest
 
 from enhance_lib.errors import EnhanceError
-from enhance_lib.nets.backend import to_numpy
 from enhance_lib.nets.config import NetworkConfig
 from enhance_lib.nets.weights import load_network
-from enhance_lib.training.callbacks import learning_rate, recalibrate_batchnorm
-from enhance_lib.training.data import PatchDataset, masked_mse, split_indices
+from enhance_lib.training.data import PatchDataset
 from enhance_lib.training.database_file import write_database
-from enhance_lib.training.files import TrainingFiles, read_loss_log
+from enhance_lib.training.files import read_loss_log
 from enhance_lib.training.loop import train
 
 # Backend-sensitive: .ci/run runs these on the JAX backend too.
@@ -54,83 +51,6 @@ def digest(path):
 # ----------------------------------------------------------------------------- data
 
 
-def test_dataset_batches_channel0_float32(tmp_path):
-    x, y = toy_pairs(10, channels=2)
-    x[..., 1] = 99.0
-    y[..., 1] = 99.0
-    path = tmp_path / "db.h5"
-    write_database(path, x.astype(np.float64), y)
-    ds = PatchDataset(path, [1, 3, 4, 7, 9], batch_size=2)
-    assert ds._h5 is None  # opened lazily
-    assert len(ds) == 3 and ds.batch_sizes() == [2, 2, 1]
-    xb, yb = ds[0]
-    assert xb.dtype == np.float32 and yb.dtype == np.float32
-    assert xb.shape == (2, 8, 8, 1) and yb.shape == (2, 16, 16, 1)
-    np.testing.assert_array_equal(xb, x[[1, 3], :, :, :1])
-    np.testing.assert_array_equal(yb, y[[1, 3], :, :, :1])
-    assert ds[2][0].shape == (1, 8, 8, 1)
-    with pytest.raises(IndexError):
-        ds[3]
-    clone = pickle.loads(pickle.dumps(ds))  # the open handle is not pickled
-    np.testing.assert_array_equal(clone[1][0], ds[1][0])
-    ds.close()
-    clone.close()
-
-
-def test_dataset_shuffles_each_epoch_reproducibly(toy_db):
-    def epoch_orders(seed, epochs=3, start=0):
-        ds = PatchDataset(toy_db, np.arange(20), batch_size=6, shuffle=True, seed=seed, epoch=start)
-        orders = []
-        for epoch in range(start, start + epochs):
-            ds.on_epoch_end()  # Keras's hooks do not move the epoch (they differ between backends)
-            ds.on_epoch_begin()
-            ds.set_epoch(epoch)
-            batches = [ds.batch_indices(i) for i in range(len(ds))]
-            assert all(np.all(np.diff(b) > 0) for b in batches)  # sorted for h5py
-            flat = np.concatenate(batches)
-            assert sorted(flat.tolist()) == list(range(20))  # each patch once per epoch
-            orders.append(flat)
-        return orders
-
-    a, b = epoch_orders(5), epoch_orders(5)
-    for u, v in zip(a, b, strict=True):
-        np.testing.assert_array_equal(u, v)
-    assert not np.array_equal(a[0], a[1])
-    # a resumed run (initial epoch 1) sees the same orders as the uninterrupted one
-    np.testing.assert_array_equal(epoch_orders(5, epochs=1, start=1)[0], a[1])
-
-
-def test_split_indices():
-    tr, va = split_indices(24, 0.25)
-    np.testing.assert_array_equal(tr, np.arange(18))
-    np.testing.assert_array_equal(va, np.arange(18, 24))
-    assert split_indices(10, 0.01)[1].tolist() == [9]  # at least one
-    for bad in (0.0, 1.0, -0.5):
-        with pytest.raises(EnhanceError, match="between 0 and 1"):
-            split_indices(10, bad)
-    with pytest.raises(EnhanceError, match="none for training"):
-        split_indices(1, 0.5)
-
-
-def test_learning_rate_schedule():
-    assert [learning_rate(e, lr=1e-4, lr_multiplier=0.5) for e in (0, 19, 20, 30)] == [1e-4, 1e-4, 5e-5, 5e-5]
-    assert learning_rate(3, lr=1.0, lr_multiplier=0.1, lr_epoch=3) == pytest.approx(0.1)
-
-
-def test_files_names():
-    f = TrainingFiles.for_run("net/run", 5)
-    assert f.root == "net/run_5"
-    assert f.weights == "net/run_5.weights.h5"
-    assert (f.args, f.model_json, f.summary, f.plot, f.loss, f.loss_batch) == (
-        "net/run_5_args.json",
-        "net/run_5_model.json",
-        "net/run_5_summary.txt",
-        "net/run_5_model.png",
-        "net/run_5_loss.json",
-        "net/run_5_loss_batch.json",
-    )
-
-
 # ----------------------------------------------------------------------------- train
 
 
@@ -143,6 +63,7 @@ def trained(toy_db, toy_val, tmp_path_factory):
     return out, result
 
 
+@pytest.mark.slow
 def test_upsampling_init_starts_near_the_answer(toy_db, toy_val, tmp_path, trained):
     # The toy target is nearest upsampling: from the upsampling init the first epoch is
     # already far better than from He-normal weights.
@@ -191,6 +112,7 @@ def test_description_files(trained):
     assert args["depth"] == 1 and args["filters"] == 4 and args["action"] == "start"
 
 
+@pytest.mark.slow
 def test_continue_appends_and_keeps_schedule(toy_db, tmp_path, monkeypatch):
     served = []  # (epoch, batch indices) of the training batches read inside epochs
     getitem = PatchDataset.__getitem__
@@ -223,6 +145,7 @@ def test_continue_appends_and_keeps_schedule(toy_db, tmp_path, monkeypatch):
     assert served == expected
 
 
+@pytest.mark.slow
 def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
     out = str(tmp_path / "run")
     kw = dict(config=TINY, validation_split=0.25, lr=1e-2, batch_size=8)
@@ -242,41 +165,7 @@ def test_continue_does_not_overwrite_better_weights(toy_db, tmp_path):
     assert second.best_val_loss == 0.0
 
 
-def test_recalibrate_batchnorm_matches_training_mode():
-    from enhance_lib.nets.models import build_model
-
-    model = build_model(NetworkConfig(depth=2, filters=4, l2=0.0))
-    x = np.random.default_rng(2).normal(2.0, 3.0, size=(6, 12, 12, 1)).astype(np.float32)
-    # Fresh moving statistics (mean 0, variance 1) do not describe these data ...
-    stale = to_numpy(model(x, training=False))
-    trained_mode = to_numpy(model(x, training=True))
-    assert np.abs(stale - trained_mode).max() > 1e-2
-    # ... after recalibration on this one batch, inference equals training mode.
-    assert recalibrate_batchnorm(model, [x]) == 5
-    np.testing.assert_allclose(to_numpy(model(x, training=False)), trained_mode, rtol=1e-3, atol=1e-4)
-    # Also where BN layers work at several resolutions (encdec: stride 2, upsampling).
-    encdec = build_model(NetworkConfig(model="encdec", depth=1, filters=4, l2=0.0))
-    xe = x[:, :12, :12]
-    want = to_numpy(encdec(xe, training=True))
-    assert recalibrate_batchnorm(encdec, [xe]) > 0
-    np.testing.assert_allclose(to_numpy(encdec(xe, training=False)), want, rtol=1e-3, atol=1e-4)
-    # Statistics are pooled over batches: the same batch twice changes nothing.
-    before = [w.copy() for w in model.get_weights()]
-    recalibrate_batchnorm(model, [x, x])
-    for a, b in zip(model.get_weights(), before, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def test_masked_mse_is_the_mean_over_kept_pixels():
-    rng = np.random.default_rng(3)
-    target, pred = rng.normal(size=(2, 3, 6, 6, 1)).astype(np.float32)
-    mask = (rng.random((3, 6, 6, 1)) < 0.5).astype(np.float32)
-    got = to_numpy(masked_mse(np.concatenate([target, mask], axis=-1), pred))
-    for n in range(3):
-        keep = mask[n, ..., 0] > 0
-        assert got[n] == pytest.approx(np.mean((target[n, ..., 0] - pred[n, ..., 0])[keep] ** 2), rel=1e-5)
-
-
+@pytest.mark.slow
 def test_train_with_database_mask(tmp_path):
     # Targets are nearest upsampling except a frame of garbage that the mask leaves out:
     # the network learns the upsampling as if the frame were not there.
@@ -303,6 +192,7 @@ def test_train_with_database_mask(tmp_path):
         train(db, out + "b", config=TINY, validation_split=0.25, epochs=1, loss_border=2)
 
 
+@pytest.mark.slow
 def test_continue_on_other_data_restarts_the_best(toy_db, toy_val, tmp_path):
     out = str(tmp_path / "run")
     kw = dict(config=TINY, lr=1e-2, batch_size=8, init="he_normal")  # not the toy's exact answer
@@ -326,6 +216,7 @@ def test_continue_on_other_data_restarts_the_best(toy_db, toy_val, tmp_path):
     assert digest(path) == before and third.best_val_loss == 0.0
 
 
+@pytest.mark.slow
 def test_continue_weights_without_record_use_the_log(toy_db, tmp_path):
     # Weights saved by an earlier version carry no record: the log's best validation loss counts.
     out = str(tmp_path / "run")
@@ -342,6 +233,7 @@ def test_continue_weights_without_record_use_the_log(toy_db, tmp_path):
     assert digest(path) == before and second.best_val_loss == 0.0
 
 
+@pytest.mark.slow
 def test_seed_reproducible_and_encdec(toy_db, tmp_path):
     cfg = NetworkConfig(model="encdec", depth=1, filters=4, l2=1e-6, noise=0.1)
     kw = dict(config=cfg, validation_split=0.25, epochs=1, lr=1e-3, batch_size=8, seed=3)

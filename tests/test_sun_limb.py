@@ -71,6 +71,7 @@ def test_sharpening_network_is_linear_unsharp_mask(sharpening):
     np.testing.assert_allclose(out, np.kron(expected, np.ones((2, 2))), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_coverage_is_exact():
     g = DiskGeometry(60.37, 57.81, 41.3)
     cover = disk_coverage((120, 121), g)
@@ -87,17 +88,6 @@ def test_coverage_is_exact():
     # a full pixel: the profile's mean over it, close to its value at the centre
     mu = np.sqrt(1 - ((60 - g.x0) ** 2 + (57 - g.y0) ** 2) / g.radius**2)
     assert pixel_integrals([57], [60], g, NECKEL_LABS_6173)[1][0] == pytest.approx(law(mu), rel=1e-4)
-
-
-def test_neckel_labs_law_at_6173():
-    # I(1) = 1 and the disk-averaged intensity 2 * int I mu dmu between the table's
-    # F/I(1) values at 611 and 641 nm (0.8221, 0.8290), interpolated to 617.33 nm.
-    k = np.arange(6)
-    assert sum(NECKEL_LABS_6173) == pytest.approx(1.0, abs=1e-12)
-    flux = 2 * sum(c / (i + 2) for c, i in zip(NECKEL_LABS_6173, k, strict=False))
-    assert flux == pytest.approx(0.8221 + (617.33 - 610.975) / (640.970 - 610.975) * 0.0069, abs=3e-4)
-    mu = np.linspace(0, 1, 101)
-    assert np.all(np.diff(law(mu)) > 0) and 0.3 < law(0.0) < 0.33
 
 
 def _run(image, net, config, header, kind, *, limb):
@@ -144,6 +134,7 @@ def test_limb_treatment_with_a_ringing_network(sharpening, kind, x0, y0, radius,
     assert (finite2 & off2).any() and np.all(new[finite2 & off2] == 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["intensity", "blos"])
 def test_limb_treatment_shipped_networks(kind):
     from enhance_lib.nets.weights import default_weights, load_network

@@ -75,6 +75,7 @@ def test_airy_first_zero():
     assert first_min == pytest.approx(expect, abs=scale)
 
 
+@pytest.mark.slow
 def test_airy_mtf_cutoff():
     scale = 0.02
     kernel = psf.airy_psf(pixel_scale=scale, extent=30, oversample=1)

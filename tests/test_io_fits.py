@@ -599,3 +599,15 @@ def test_write_permission_denied_simulated(tmp_path, monkeypatch):
     with pytest.raises(EnhanceError, match="Permission denied") as err:
         write_image(tmp_path / "out.fits", _image(), fits.Header())
     assert err.value.path == str(tmp_path / "out.fits")
+
+
+def test_pixel_scale_from_cd_matrix_and_units():
+    from enhance_lib.io.fits import pixel_scale
+
+    assert pixel_scale({"CUNIT1": "arcsec", "CUNIT2": "arcsec", "CDELT1": -0.6, "CDELT2": 0.6}) == pytest.approx(0.6)
+    c, s = np.cos(0.3), np.sin(0.3)
+    cd = {"CUNIT1": "deg", "CUNIT2": "deg", "CD1_1": 1.4e-4 * c, "CD1_2": -1.4e-4 * s, "CD2_1": 1.4e-4 * s,
+          "CD2_2": 1.4e-4 * c}
+    assert pixel_scale(cd) == pytest.approx(0.504)
+    assert pixel_scale({"CDELT1": 1.0, "CDELT2": 1.0}) is None  # no units: not assumed
+    assert pixel_scale({"CUNIT1": "km", "CUNIT2": "km", "CDELT1": 360.0, "CDELT2": 360.0}) is None

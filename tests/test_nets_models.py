@@ -7,8 +7,7 @@ import pytest
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.nets.backend import import_keras, to_numpy
-from enhance_lib.nets.config import NetworkConfig, receptive_margin
-from enhance_lib.nets.layers import ReflectionPadding2D
+from enhance_lib.nets.config import NetworkConfig
 from enhance_lib.nets.models import build_model, encdec, keepsize
 
 keras = import_keras()
@@ -59,16 +58,6 @@ def test_bad_config_is_an_enhance_error():
         NetworkConfig(activation="tanh")
 
 
-def test_reflection_padding_reflects_and_serialises():
-    layer = ReflectionPadding2D((1, 2))
-    x = np.arange(12, dtype="float32").reshape(1, 3, 4, 1)
-    y = to_numpy(layer(x))[0, :, :, 0]
-    assert y.shape == (5, 8)
-    np.testing.assert_array_equal(y[1, :3], [2, 1, 0])  # reflection without repeating the edge
-    clone = ReflectionPadding2D.from_config(layer.get_config())
-    assert clone.padding == (1, 2)
-
-
 @pytest.mark.parametrize("builder", [keepsize, encdec])
 def test_model_json_round_trip(builder):
     net = builder(depth=1, filters=4)
@@ -77,22 +66,6 @@ def test_model_json_round_trip(builder):
     x = np.random.default_rng(1).random((1, 9, 11, 1)).astype("float32")
     np.testing.assert_allclose(to_numpy(clone(x)), to_numpy(net(x)), rtol=1e-6, atol=1e-6)
     assert "ReflectionPadding2D" in json.dumps(json.loads(net.to_json()))
-
-
-@pytest.mark.parametrize("model", ["keepsize", "encdec"])
-def test_receptive_margin_bounds_the_influence_of_a_pixel(model):
-    config = NetworkConfig(model=model, depth=1, filters=4)
-    net = build_model(config)
-    n = 40
-    x = np.random.default_rng(2).random((1, n, n, 1)).astype("float32")
-    y0 = to_numpy(net(x, training=False))[0, :, :, 0]
-    x[0, n // 2, n // 2, 0] += 1.0
-    y1 = to_numpy(net(x, training=False))[0, :, :, 0]
-    rows, cols = np.nonzero(np.abs(y1 - y0) > 0)
-    # output pixel j covers input (j - 0.5)/2: distance in input pixels
-    dist = np.maximum(np.abs((rows - 0.5) / 2 - n // 2), np.abs((cols - 0.5) / 2 - n // 2))
-    assert rows.size > 0
-    assert dist.max() <= receptive_margin(config)
 
 
 def test_upsampling_init_starts_as_nearest_upsampling():

@@ -1,0 +1,83 @@
+"""HMI-like headers and synthetic images shared by the tests (the fixtures of conftest.py
+hand them out; module-level helpers import them from here)."""
+
+import numpy as np
+from astropy.io import fits
+
+# The synthetic full disk: off-centre, off-integer.
+N, R, X0, Y0 = 512, 200.0, 255.3, 250.8
+I0 = 5.0e4  # quiet-Sun intensity at disk centre, in counts
+SCALE = 0.504 * 1900 / R  # arcsec/px, as a 4096^2 HMI image binned to 512^2
+
+
+def hmi_header(*, cdelt=(0.504, 0.55), crpix=(10.0, 12.0), crval=(100.0, -50.0), cunit="arcsec", content=None,
+               bunit=None, crota2=None, **cards):
+    """A helioprojective header: WCS (unequal CDELT by default: swapped axes show), optional
+    CONTENT, BUNIT and CROTA2, then ``cards`` as they are. None leaves a group out."""
+    header = fits.Header()
+    header["CTYPE1"], header["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
+    if cunit is not None:
+        header["CUNIT1"] = header["CUNIT2"] = cunit
+    if cdelt is not None:
+        header["CDELT1"], header["CDELT2"] = cdelt
+    if crpix is not None:
+        header["CRPIX1"], header["CRPIX2"] = crpix
+    if crval is not None:
+        header["CRVAL1"], header["CRVAL2"] = crval
+    if crota2 is not None:
+        header["CROTA2"] = crota2
+    if content:
+        header["CONTENT"] = content
+    if bunit is not None:
+        header["BUNIT"] = bunit
+    for key, value in cards.items():
+        header[key] = value
+    return header
+
+
+def law(mu):
+    """The synthetic Sun's limb darkening, I_qs(mu) / I_qs(1)."""
+    return 1.0 - 0.6 * (1.0 - mu)
+
+
+def true_mu(shape, x0, y0, radius):
+    """mu = cos(heliocentric angle) of every pixel of a disk, and the on-disk mask."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    rho2 = ((xx - x0) ** 2 + (yy - y0) ** 2) / radius**2
+    return np.sqrt(np.clip(1.0 - rho2, 0.0, None)), rho2 <= 1.0
+
+
+def disk_hmi_header(x0=X0, y0=Y0, radius=R):
+    """The header of the synthetic full disk: centre and radius in its WCS and RSUN_OBS/R_SUN."""
+    return hmi_header(cdelt=(SCALE, SCALE), crpix=(x0 + 1.0, y0 + 1.0),  # FITS pixels are 1-based
+                      crval=(0.0, 0.0), crota2=0.0, TELESCOP="SDO/HMI", RSUN_OBS=radius * SCALE, R_SUN=radius)
+
+
+def full_disk():
+    """A limb-darkened disk with 3 % granulation noise, two spots, faculae and NaN off the limb."""
+    rng = np.random.default_rng(42)
+    mu, on_disk = true_mu((N, N), X0, Y0, R)
+    quiet = I0 * law(mu) * (1.0 + 0.03 * rng.standard_normal((N, N)))
+    image = quiet.copy()
+    yy, xx = np.mgrid[0:N, 0:N]
+    spots = np.zeros((N, N), bool)
+    for cx, cy, size in ((280, 240, 18), (120, 300, 12)):  # near centre, and at mu ~ 0.4
+        spot = np.hypot(xx - cx, yy - cy) < size
+        image[spot] *= 0.25
+        penumbra = (np.hypot(xx - cx, yy - cy) < 2 * size) & ~spot
+        image[penumbra] *= 0.8
+        spots |= spot | penumbra
+    faculae = (np.hypot(xx - 400, yy - 330) < 20) & ~spots
+    image[faculae] *= 1.15
+    image[~on_disk] = np.nan
+    return {"data": image.astype(np.float32), "mu": mu, "quiet": ~(spots | faculae) & on_disk}
+
+
+def write_hmi_file(path, seed, shape=(30, 36), **keys):
+    """A 1000 +- 40 image with square 0.504" pixels and OBSNUM = ``seed``, written to ``path``."""
+    data = np.random.default_rng(seed).normal(1000.0, 40.0, shape).astype(np.float32)
+    header = fits.Header(keys)
+    for key, value in hmi_header(cdelt=(0.504, 0.504), crpix=(10.0 + seed, 12.0), crval=None, cunit=None).items():
+        header[key] = value
+    header["OBSNUM"] = seed
+    fits.PrimaryHDU(data, header=header).writeto(path)
