@@ -144,3 +144,27 @@ def _pristine_library_logger():
     logger.handlers[:], logger.level, logger.propagate = [], logging.NOTSET, True
     yield
     logger.handlers[:], logger.level, logger.propagate = [], logging.NOTSET, True
+
+
+@pytest.fixture()
+def toy_pair(tmp_path):
+    """A low-resolution image, its nearest x2 upsampling, and both as FITS files."""
+    rng = np.random.default_rng(5)
+    low = rng.uniform(0.5, 1.5, (40, 36))
+    high = np.kron(low, np.ones((2, 2)))
+    low_path = synthetic.write_fits(tmp_path / "low.fits", low)
+    return low, high, low_path, synthetic.write_fits(tmp_path / "high.fits", high)
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """A small simulated database (enhance-database simulate, 2 synthetic scenes)."""
+    path = tmp_path_factory.mktemp("sim") / "sim.h5"
+    from enhance_lib.scripts.database import main
+
+    code = main(
+        ["simulate", "-q", "-o", str(path), "--scenes", "2", "--scene-size", "256",
+         "--patches", "12", "--patch-size", "8", "--seed", "3"]
+    )
+    assert code == 0
+    return path

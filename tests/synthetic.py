@@ -1,6 +1,7 @@
 """HMI-like headers and synthetic images shared by the tests (the fixtures of conftest.py
 hand them out; module-level helpers import them from here)."""
 
+import h5py
 import numpy as np
 from astropy.io import fits
 
@@ -81,3 +82,77 @@ def write_hmi_file(path, seed, shape=(30, 36), **keys):
         header[key] = value
     header["OBSNUM"] = seed
     fits.PrimaryHDU(data, header=header).writeto(path)
+
+
+def wcs_header(variant):
+    """An HMI-like header with a rotated WCS (``variant``: a PC matrix, CROTA2 or a CD matrix), HMI's
+    pixel keywords, its image statistics and a comment and HISTORY card."""
+    h = fits.Header()
+    h["NAXIS"] = 2
+    h["NAXIS1"] = 10
+    h["NAXIS2"] = 12
+    h["CTYPE1"] = "HPLN-TAN"
+    h["CTYPE2"] = "HPLT-TAN"
+    h["CUNIT1"] = "arcsec"
+    h["CUNIT2"] = "arcsec"
+    h["CRPIX1"] = (3.3, "reference pixel")
+    h["CRPIX2"] = 8.7
+    h["CRVAL1"] = -120.0
+    h["CRVAL2"] = 45.0
+    theta = np.deg2rad(25.0)
+    c, s = np.cos(theta), np.sin(theta)
+    if variant in ("pc", "crota"):
+        h["CDELT1"] = (0.5, "arcsec/pixel")
+        h["CDELT2"] = 0.6
+    if variant == "pc":
+        h["PC1_1"], h["PC1_2"], h["PC2_1"], h["PC2_2"] = c, -s * 0.6 / 0.5, s * 0.5 / 0.6, c
+    elif variant == "crota":
+        h["CROTA2"] = 25.0
+    elif variant == "cd":
+        h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = 0.5 * c, -0.6 * s, 0.5 * s, 0.6 * c
+    h["RSUN_OBS"] = (960.0, "arcsec")
+    h["R_SUN"] = (1905.0, "solar radius in pixels")
+    h["X0_MP"] = 2047.3
+    h["Y0_MP"] = 2049.1
+    h["IMSCL_MP"] = 0.504
+    h["DATAMIN"] = 0.1
+    h["DATAMAX"] = 1.2
+    for key, value in (("TOTVALS", 120), ("DATAVALS", 118), ("MISSVALS", 2), ("DATAMEAN", 0.9),
+                       ("DATARMS", 0.1), ("DATAMED2", 0.95), ("DATAP99", 1.1)):
+        h[key] = value  # HMI's statistics of the stored image
+    h["DATASIGN"] = 1  # an HMI DATA keyword that is not a statistic: it stays
+    h["TELESCOP"] = ("SDO/HMI", "telescope")
+    h["COMMENT"] = "a comment card"
+    h.add_history("first processing step")
+    return h
+
+
+def write_fits(path, data):
+    """An image as a float32 primary HDU; the path as a string."""
+    fits.PrimaryHDU(np.asarray(data, dtype=np.float32)).writeto(path)
+    return str(path)
+
+
+def read_database(path):
+    """A database's inputs and targets (imHMI, imSST)."""
+    with h5py.File(path, "r") as f:
+        return f["imHMI"][...], f["imSST"][...]
+
+
+def nearest_up(x):
+    """Nearest x2 upsampling."""
+    return np.kron(x, np.ones((2, 2)))
+
+
+def code_image(ny, nx):
+    """Position-coded image: value = y * 100 + x (+1, so no pixel is 0)."""
+    yy, xx = np.mgrid[:ny, :nx]
+    return (yy * 100 + xx + 1).astype(float)
+
+
+def with_header(path, **cards):
+    """Cards added to a FITS file's primary header, in place; the path."""
+    with fits.open(path, mode="update") as hdul:
+        for key, value in cards.items():
+            hdul[0].header[key] = value
+    return path

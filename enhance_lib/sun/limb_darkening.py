@@ -257,7 +257,7 @@ def limb_darkening(data, geometry, *, degree=3, nbins=18, mu_min=0.1, width=0.1,
 # continuum windows; the rows at 610.975 nm and 640.970 nm, linearly interpolated to HMI's
 # 617.33 nm (Fe I 6173 A) and renormalised to sum 1 (mu = 1). The same rows give
 # 2 * integral(I mu dmu) = 0.8221 and 0.8290, the table's F/I(1) column: the coefficients are
-# transcribed right (tests/test_normalize.py checks it).
+# transcribed right (tests/test_sun_limb_darkening.py checks it).
 _NL94_ROWS = (
     (610.975, (0.30854, 1.36620, -1.83572, 2.33221, -1.63082, 0.45959)),
     (640.970, (0.33644, 1.30590, -1.79238, 2.45040, -1.89979, 0.59943)),

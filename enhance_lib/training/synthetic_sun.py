@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["PlageRegion", "Pore", "Scene", "Spot", "granulation", "limb_disk", "synthetic_sun"]
 
-# Granulation model (tuned so that to_hmi gives ~4 % contrast, see tests/test_sun.py).
+# Granulation model (tuned so that to_hmi gives ~4 % contrast, see tests/test_training_synthetic_sun.py).
 GRANULE_SPACING = 1.4  # arcsec between cell seeds
 GRANULE_JITTER = 0.45  # seed jitter, fraction of the spacing
 LANE_SCALE = 0.13  # arcsec; brightness rises from the lane over this distance
