@@ -139,16 +139,16 @@ def test_a_lying_file_does_not_stop_the_batch(hmi_folder, tmp_path, tiny_weights
 
 def _memory_runs_out_for(monkeypatch, shape):
     """The network runs out of memory on planes of ``shape`` (numpy's MemoryError), on others it runs."""
-    import enhance_lib.run.tiling as predict
+    import enhance_lib.run.enhancer as enhancer  # where the Enhancer finds enhance_array
 
-    real = predict.enhance_array
+    real = enhancer.enhance_array
 
     def enhance_array(plane, *args, **kwargs):
         if plane.shape == shape:
             raise MemoryError("Unable to allocate 4 GiB for an array")
         return real(plane, *args, **kwargs)
 
-    monkeypatch.setattr(predict, "enhance_array", enhance_array)
+    monkeypatch.setattr(enhancer, "enhance_array", enhance_array)
 
 
 def test_out_of_memory_fails_one_file_of_a_batch(hmi_folder, tmp_path, tiny_weights, monkeypatch):
