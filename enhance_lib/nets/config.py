@@ -9,8 +9,21 @@ import dataclasses
 from ..errors import EnhanceError
 
 __all__ = [
-    "ACTIVATIONS", "BN_EPSILON", "COMPRESSIONS", "DEVICES", "HMI_SCALE", "MODELS", "PRECISIONS", "NetworkConfig",
-    "minimum_size", "receptive_margin", "weighted_layer_kinds",
+    "ACTIVATIONS",
+    "BN_EPSILON",
+    "COMPRESSIONS",
+    "DEFAULT_DEPTH",
+    "DEFAULT_FILTERS",
+    "DEFAULT_LR",
+    "DEVICES",
+    "HMI_SCALE",
+    "LR_EPOCH",
+    "MODELS",
+    "PRECISIONS",
+    "NetworkConfig",
+    "minimum_size",
+    "receptive_margin",
+    "weighted_layer_kinds",
 ]
 
 #: Network families: ``keepsize`` (published) and ``encdec``.
@@ -21,6 +34,13 @@ ACTIVATIONS = ("relu", "elu")
 PRECISIONS = ("float32", "bfloat16")
 #: Where to compute.
 DEVICES = ("auto", "cpu", "gpu")
+#: The published network's residual blocks and filters per layer.
+DEFAULT_DEPTH = 5
+DEFAULT_FILTERS = 64
+#: Adam's learning rate unless asked otherwise (the original's).
+DEFAULT_LR = 1e-4
+#: Epoch (0-based) from which the original multiplied the learning rate by ``lr_multiplier``.
+LR_EPOCH = 20
 #: HMI's pixel scale (arcsec per pixel), at which the networks were trained.
 HMI_SCALE = 0.504
 #: How outputs are stored (:func:`enhance_lib.io.fits.write_image`).
@@ -62,8 +82,8 @@ class NetworkConfig:
     """
 
     model: str = "keepsize"
-    depth: int = 5
-    filters: int = 64
+    depth: int = DEFAULT_DEPTH
+    filters: int = DEFAULT_FILTERS
     activation: str = "relu"
     noise: float = 0.0
     l2: float = DEFAULT_L2

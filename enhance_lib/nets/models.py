@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import EnhanceError
 from .backend import import_keras
-from .config import BN_EPSILON, DEFAULT_L2
+from .config import BN_EPSILON, DEFAULT_DEPTH, DEFAULT_FILTERS, DEFAULT_L2
 from .layers import CropToScale, PadToEven, ReflectionPadding2D
 
 keras = import_keras()
@@ -49,7 +49,8 @@ def _residual_block(x, filters, *, activation, l2, batch_norm):
     return layers.Add()([x, shortcut])
 
 
-def keepsize(*, depth=5, filters=64, activation="relu", noise=0.0, l2=DEFAULT_L2, batch_norm=True, name="keepsize"):
+def keepsize(*, depth=DEFAULT_DEPTH, filters=DEFAULT_FILTERS, activation="relu", noise=0.0, l2=DEFAULT_L2,
+             batch_norm=True, name="keepsize"):
     """Build the published Enhance network (keeps the size, then upsamples x2).
 
     Input noise -> pad/conv/act (x0) -> ``depth`` residual blocks -> pad/conv/BN
@@ -88,7 +89,8 @@ def keepsize(*, depth=5, filters=64, activation="relu", noise=0.0, l2=DEFAULT_L2
     return keras.Model(inputs, outputs, name=name)
 
 
-def encdec(*, depth=5, filters=64, activation="relu", noise=0.0, l2=DEFAULT_L2, batch_norm=True, name="encdec"):
+def encdec(*, depth=DEFAULT_DEPTH, filters=DEFAULT_FILTERS, activation="relu", noise=0.0, l2=DEFAULT_L2,
+           batch_norm=True, name="encdec"):
     """Build the encoder-decoder Enhance network of the early versions.
 
     pad/conv(n)/BN/act -> pad/conv(2n, stride 2)/BN/act -> ``depth`` residual

@@ -17,7 +17,17 @@ authors' own files) it trains on a synthetic-Sun database of the data type
 import logging
 import sys
 
-from ..nets.config import ACTIVATIONS, DEFAULT_L2, DEVICES, MODELS, NetworkConfig
+from ..nets.config import (
+    ACTIVATIONS,
+    DEFAULT_DEPTH,
+    DEFAULT_FILTERS,
+    DEFAULT_L2,
+    DEFAULT_LR,
+    DEVICES,
+    LR_EPOCH,
+    MODELS,
+    NetworkConfig,
+)
 from ..sun.kinds import KINDS
 from ..training.simulate import SYNTHETIC_DEFAULTS, synthetic_database
 from .common import OneLineParser, run_program
@@ -59,8 +69,9 @@ def _output_args(p):
 
 def _network_args(p):
     """The network: architecture and whether it starts or continues."""
-    p.add_argument("-d", "--depth", type=int, default=5, help="residual blocks (default 5)")
-    p.add_argument("-k", "--kernels", type=int, default=64, help="kernels (filters) per layer (default 64)")
+    p.add_argument("-d", "--depth", type=int, default=DEFAULT_DEPTH, help=f"residual blocks (default {DEFAULT_DEPTH})")
+    p.add_argument("-k", "--kernels", type=int, default=DEFAULT_FILTERS,
+                   help=f"kernels (filters) per layer (default {DEFAULT_FILTERS})")
     p.add_argument(
         "-a", "--action", required=True, choices=("start", "continue"),
         help="start a new network, or continue the run {output}_{depth} from its best weights",
@@ -73,10 +84,10 @@ def _network_args(p):
 
 def _optimizer_args(p):
     """The optimiser: learning rate, regularisation, batch size."""
-    p.add_argument("-lr", "--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("-lr", "--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate (default {DEFAULT_LR:g})")
     p.add_argument(
         "-lrm", "--lr_multiplier", type=float, default=1.0,
-        help="factor applied to the learning rate from epoch 20 on (default 1)",
+        help=f"factor applied to the learning rate from epoch {LR_EPOCH} on (default 1)",
     )
     p.add_argument(
         "-l2", "--l2_regularization", type=float, default=DEFAULT_L2,

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from ..nets.backend import import_keras
+from ..nets.config import LR_EPOCH
 from ..nets.weights import save_weights
 from .files import VALIDATION_ATTR, finite_or_none, write_json
 
@@ -16,12 +17,10 @@ keras = import_keras()
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "BN_PATCHES", "LR_EPOCH", "EpochOrder", "PreciseBatchNorm", "TrainingRecorder", "learning_rate",
+    "BN_PATCHES", "EpochOrder", "PreciseBatchNorm", "TrainingRecorder", "learning_rate",
     "recalibrate_batchnorm",
 ]
 
-#: Epoch (0-based) from which the original multiplied the learning rate by ``lr_multiplier``.
-LR_EPOCH = 20
 #: Training patches on which BatchNormalization statistics are recomputed before each validation.
 BN_PATCHES = 512
 

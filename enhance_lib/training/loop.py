@@ -51,13 +51,12 @@ from ..nets.backend import (
     resolve_device,
     set_random_seed,
 )
-from ..nets.config import NetworkConfig
+from ..nets.config import DEFAULT_LR, LR_EPOCH, NetworkConfig
 from ..nets.models import build_model, upsampling_init
 from ..nets.weights import load_network
 from ..sun.kinds import KINDS, check_kind
 from .callbacks import (
     BN_PATCHES,
-    LR_EPOCH,
     EpochOrder,
     PreciseBatchNorm,
     TrainingRecorder,
@@ -110,7 +109,7 @@ class TrainOptions:
     validation_split: float = None
     action: str = "start"
     epochs: int = 10
-    lr: float = 1e-4
+    lr: float = DEFAULT_LR
     lr_multiplier: float = 1.0
     lr_epoch: int = LR_EPOCH
     batch_size: int = 32
@@ -236,7 +235,7 @@ def train(
     validation_split=None,
     action="start",
     epochs=10,
-    lr=1e-4,
+    lr=DEFAULT_LR,
     lr_multiplier=1.0,
     lr_epoch=LR_EPOCH,
     batch_size=32,
