@@ -168,3 +168,13 @@ def simulated(tmp_path_factory):
     )
     assert code == 0
     return path
+
+
+@pytest.fixture(scope="session")
+def toy_db(tmp_path_factory):
+    """A training database of 24 toy pairs (the x2 upsampling of noise)."""
+    from enhance_lib.training.database_file import write_database
+
+    path = tmp_path_factory.mktemp("db") / "train.h5"
+    write_database(path, *synthetic.toy_pairs(24), attrs={"normalization": "none (toy)"})
+    return path

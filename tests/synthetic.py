@@ -156,3 +156,30 @@ def with_header(path, **cards):
         for key, value in cards.items():
             hdul[0].header[key] = value
     return path
+
+
+def toy_pairs(n, *, size=8, channels=1, seed=0):
+    """Inputs and their nearest-neighbour x2 upsampling: a problem the network can learn."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, size, size, channels)).astype(np.float32)
+    return x, x.repeat(2, axis=1).repeat(2, axis=2)
+
+
+def write_hmi_image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
+    """An HMI-like continuum image (5e4 DN/s, 4 % granulation) with square ``cdelt`` pixels, written
+    to ``path``; the data."""
+    rng = np.random.default_rng(seed)
+    data = (value * (1 + 0.04 * rng.standard_normal(shape))).astype(np.float32)
+    header = hmi_header(cdelt=(cdelt, cdelt), bunit="DN/s", **(extra or {}))
+    fits.PrimaryHDU(data, header).writeto(path)
+    return data
+
+
+def assert_one_line_error(code, err, output, *words):
+    """Exit code 2, a single error line with ``words`` in it, no traceback, nothing written."""
+    assert code == 2, err
+    assert err.strip().splitlines() == [err.strip()], err
+    assert err.startswith("enhance: error: ") and "Traceback" not in err
+    for word in words:
+        assert word in err
+    assert not output.exists()

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 from astropy.io import fits
-from synthetic import hmi_header
+from synthetic import hmi_header, write_hmi_image
 
 from enhance_lib.io.figures import block_mean, comparison_figure, plot_comparison, rms_contrast, zoom_region
 from enhance_lib.scripts.enhance import main as enhance_main
@@ -39,14 +39,6 @@ def _zoomed(fig):
 def _pixels(ax):
     box = ax.get_window_extent()
     return box.height, box.width
-
-
-def _image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
-    rng = np.random.default_rng(seed)
-    data = (value * (1 + 0.04 * rng.standard_normal(shape))).astype(np.float32)
-    header = hmi_header(cdelt=(cdelt, cdelt), bunit="DN/s", **(extra or {}))
-    fits.PrimaryHDU(data, header).writeto(path)
-    return data
 
 
 @pytest.mark.slow
@@ -245,7 +237,7 @@ def test_colour_bar_unit_and_the_turn_are_said():
 
 
 def test_log_and_plot_say_rows_by_columns(tmp_path, tiny_weights, capsys):
-    _image(tmp_path / "in.fits", shape=(40, 48))
+    write_hmi_image(tmp_path / "in.fits", shape=(40, 48))
     assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "o.fits"), "-w", str(tiny_weights),
                          "--plot", str(tmp_path / "f.png")]) == 0
     assert "new size 80 x 96 (rows x columns)" in capsys.readouterr().err

@@ -7,17 +7,9 @@ import os
 import numpy as np
 import pytest
 from astropy.io import fits
-from synthetic import hmi_header
+from synthetic import write_hmi_image
 
 from enhance_lib.scripts.enhance import main as enhance_main
-
-
-def _image(path, shape=(40, 48), *, cdelt=0.504, value=5e4, seed=0, extra=None):
-    rng = np.random.default_rng(seed)
-    data = (value * (1 + 0.04 * rng.standard_normal(shape))).astype(np.float32)
-    header = hmi_header(cdelt=(cdelt, cdelt), bunit="DN/s", **(extra or {}))
-    fits.PrimaryHDU(data, header).writeto(path)
-    return data
 
 
 @pytest.fixture
@@ -37,7 +29,7 @@ def _err(capsys):
 
 def test_output_is_a_folder_reported_before_prediction(tmp_path, tiny_weights, no_prediction, capsys):
     """`-o DIR` writes DIR/<input name>: when that is itself a folder, it is reported before any work."""
-    _image(tmp_path / "in.fits")
+    write_hmi_image(tmp_path / "in.fits")
     (tmp_path / "out" / "in.fits").mkdir(parents=True)
     assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "out"), "-w", str(tiny_weights),
                          "-q"]) == 2
@@ -46,7 +38,7 @@ def test_output_is_a_folder_reported_before_prediction(tmp_path, tiny_weights, n
 
 
 def test_output_under_a_file_reported_before_prediction(tmp_path, tiny_weights, no_prediction, capsys):
-    _image(tmp_path / "in.fits")
+    write_hmi_image(tmp_path / "in.fits")
     (tmp_path / "plain").write_text("a file")
     out = tmp_path / "plain" / "o.fits"
     assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(out), "-w", str(tiny_weights), "-q"]) == 2
@@ -57,7 +49,7 @@ def test_output_under_a_file_reported_before_prediction(tmp_path, tiny_weights, 
 
 def test_unwritable_output_folder_reported_before_prediction(tmp_path, tiny_weights, no_prediction, capsys,
                                                               monkeypatch):
-    _image(tmp_path / "in.fits")
+    write_hmi_image(tmp_path / "in.fits")
     (tmp_path / "locked").mkdir()
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if str(p).endswith("locked") else real_access(p, mode))
@@ -67,8 +59,8 @@ def test_unwritable_output_folder_reported_before_prediction(tmp_path, tiny_weig
 
 
 def test_repeated_input_flag_keeps_every_file(tmp_path, tiny_weights):
-    _image(tmp_path / "a.fits", seed=1)
-    _image(tmp_path / "b.fits", seed=2)
+    write_hmi_image(tmp_path / "a.fits", seed=1)
+    write_hmi_image(tmp_path / "b.fits", seed=2)
     code = enhance_main(["-i", str(tmp_path / "a.fits"), "-i", str(tmp_path / "b.fits"), "-o", str(tmp_path / "out"),
                          "-w", str(tiny_weights), "-q"])
     assert code == 0
@@ -98,7 +90,7 @@ def test_cube_header_has_every_plane_and_a_fresh_date(tmp_path, tiny_weights):
 def test_compressed_output(tmp_path, tiny_weights, compress):
     from enhance_lib.io.fits import read_image
 
-    data = _image(tmp_path / "in.fits", shape=(64, 64))
+    data = write_hmi_image(tmp_path / "in.fits", shape=(64, 64))
     with fits.open(tmp_path / "in.fits", mode="update") as hdul:
         hdul[0].data[:5, :6] = np.nan
     plain, packed = tmp_path / "plain.fits", tmp_path / f"{compress}.fits"

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 from astropy.io import fits
-from synthetic import write_hmi_file
+from synthetic import assert_one_line_error, write_hmi_file
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.run.batch import enhance_files, expand_inputs, output_paths
@@ -95,21 +95,12 @@ def _lie(path, nx=200000, ny=200000):
     path.write_bytes(bytes(raw))
 
 
-def _one_line_error(code, err, output, *words):
-    """Exit code 2, a single error line with ``words`` in it, no traceback, nothing written."""
-    assert code == 2, err
-    assert err.strip().splitlines() == [err.strip()], err
-    assert err.startswith("enhance: error: ") and "Traceback" not in err
-    for word in words:
-        assert word in err
-    assert not output.exists()
-
-
 def test_lying_header_is_one_line(hmi_folder, tmp_path, tiny_weights, capsys):
     src, dst = hmi_folder / "hmi_0.fits", tmp_path / "o.fits"
     _lie(src)
     code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "-q")
-    _one_line_error(code, err, dst, str(src), "200000 x 200000 pixels of 32-bit data (160 GB)", "truncated or corrupt")
+    assert_one_line_error(code, err, dst, str(src), "200000 x 200000 pixels of 32-bit data (160 GB)",
+                          "truncated or corrupt")
 
 
 def test_image_too_large_for_the_memory_is_one_line(hmi_folder, tmp_path, tiny_weights, capsys, monkeypatch):
@@ -118,7 +109,8 @@ def test_image_too_large_for_the_memory_is_one_line(hmi_folder, tmp_path, tiny_w
     monkeypatch.setattr(fitsio, "available_memory", lambda: 10_000)
     dst = tmp_path / "o.fits"
     code, err = _run(capsys, "-i", hmi_folder / "hmi_0.fits", "-o", dst, "-w", tiny_weights, "-q")
-    _one_line_error(code, err, dst, "hmi_0.fits", "36 x 30 pixels", "of memory to enhance, but 10 kB is available")
+    assert_one_line_error(code, err, dst, "hmi_0.fits", "36 x 30 pixels",
+                          "of memory to enhance, but 10 kB is available")
 
 
 def test_a_lying_file_does_not_stop_the_batch(hmi_folder, tmp_path, tiny_weights, capsys):
@@ -181,4 +173,4 @@ def test_out_of_memory_in_one_run_is_one_line(hmi_folder, tmp_path, tiny_weights
     _memory_runs_out_for(monkeypatch, (30, 36))
     dst = tmp_path / "o.fits"
     code, err = _run(capsys, "-i", hmi_folder / "hmi_0.fits", "-o", dst, "-w", tiny_weights, "-q")
-    _one_line_error(code, err, dst, "hmi_0.fits: out of memory enhancing the image of 36 x 30 pixels")
+    assert_one_line_error(code, err, dst, "hmi_0.fits: out of memory enhancing the image of 36 x 30 pixels")

@@ -10,6 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from synthetic import toy_pairs
 
 from enhance_lib.errors import EnhanceUserWarning
 from enhance_lib.scripts.train import build_parser
@@ -18,12 +19,6 @@ from enhance_lib.training.database_file import write_database
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["-d", "1", "-k", "4", "-l2", "0", "-b", "6", "-lr", "1e-2", "--seed", "0", "--quiet"]
-
-
-def toy_pairs(n, *, size=8, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, size, size, 1)).astype(np.float32)
-    return x, x.repeat(2, axis=1).repeat(2, axis=2)
 
 
 @pytest.fixture(scope="module")

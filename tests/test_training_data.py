@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from synthetic import toy_pairs
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.nets.backend import to_numpy
@@ -11,20 +12,6 @@ from enhance_lib.training.data import PatchDataset, masked_mse, split_indices
 from enhance_lib.training.database_file import write_database
 
 pytestmark = pytest.mark.backend
-
-
-def toy_pairs(n, *, size=8, channels=1, seed=0):
-    """Inputs and their nearest-neighbour x2 upsampling: a problem the network can learn."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, size, size, channels)).astype(np.float32)
-    return x, x.repeat(2, axis=1).repeat(2, axis=2)
-
-
-@pytest.fixture(scope="module")
-def toy_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("db") / "train.h5"
-    write_database(path, *toy_pairs(24), attrs={"normalization": "none (toy)"})
-    return path
 
 
 def test_dataset_batches_channel0_float32(tmp_path):

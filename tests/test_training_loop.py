@@ -8,6 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from synthetic import toy_pairs
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.nets.config import NetworkConfig
@@ -21,20 +22,6 @@ from enhance_lib.training.loop import train
 pytestmark = pytest.mark.backend
 
 TINY = NetworkConfig(depth=1, filters=4, l2=0.0)
-
-
-def toy_pairs(n, *, size=8, channels=1, seed=0):
-    """Inputs and their nearest-neighbour x2 upsampling: a problem the network can learn."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, size, size, channels)).astype(np.float32)
-    return x, x.repeat(2, axis=1).repeat(2, axis=2)
-
-
-@pytest.fixture(scope="module")
-def toy_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("db") / "train.h5"
-    write_database(path, *toy_pairs(24), attrs={"normalization": "none (toy)"})
-    return path
 
 
 @pytest.fixture(scope="module")
