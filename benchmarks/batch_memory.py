@@ -91,14 +91,14 @@ def batch_rss(folder, weights, files, size):
         write_hmi_like(path, np.roll(patterns[k % 8], k, axis=1), compressed=False)
         inputs.append(str(path))
     outputs = [str(out / Path(p).name) for p in inputs]
-    engine = sampling_enhancer(kind="intensity", weights=weights)
+    enhancer = sampling_enhancer(kind="intensity", weights=weights)
     start = time.perf_counter()
-    outcomes = enhance_files(engine, inputs, outputs)
+    outcomes = enhance_files(enhancer, inputs, outputs)
     wall = time.perf_counter() - start
     failed = [o for o in outcomes if o.status != "done"]
     if failed:
         raise RuntimeError(f"{len(failed)} files failed: {failed[0]}")
-    return engine.rss_mb, wall
+    return enhancer.rss_mb, wall
 
 
 def memory_factor(folder, weights, size):

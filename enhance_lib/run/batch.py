@@ -167,8 +167,8 @@ def enhance_files(enhancer, inputs, outputs, *, skip_existing=False, progress=Fa
                     prepared = current.result()
                     result = enhancer.predict(prepared)
                 except (EnhanceError, OSError, MemoryError) as exc:
-                    # An Engine says which image ran out of memory (engine.out_of_memory); a bare
-                    # MemoryError (another engine's) still fails this file only.
+                    # The Enhancer says which image ran out of memory (prepare.out_of_memory); a bare
+                    # MemoryError (an Enhancer subclass's, say) still fails this file only.
                     fail(outcome, exc)
                     bar.update()
                     continue
