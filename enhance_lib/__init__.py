@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from .api import enhance, enhance_hdu, enhance_map
 from .errors import (
     EnhanceDeprecationWarning,
+    EnhanceDomainWarning,
     EnhanceError,
     EnhanceMetadataWarning,
     EnhanceUserWarning,
@@ -23,6 +24,7 @@ from .run.options import EnhanceOptions
 
 __all__ = [
     "EnhanceDeprecationWarning",
+    "EnhanceDomainWarning",
     "EnhanceError",
     "EnhanceMetadataWarning",
     "EnhanceOptions",

@@ -26,8 +26,8 @@ import sys
 import warnings
 
 __all__ = [
-    "EnhanceDeprecationWarning", "EnhanceError", "EnhanceMetadataWarning", "EnhanceUserWarning", "EnhanceWarning",
-    "warn_deprecated", "warn_metadata", "warn_user",
+    "EnhanceDeprecationWarning", "EnhanceDomainWarning", "EnhanceError", "EnhanceMetadataWarning", "EnhanceUserWarning",
+    "EnhanceWarning", "warn_deprecated", "warn_domain", "warn_metadata", "warn_user",
 ]
 
 
@@ -66,6 +66,11 @@ class EnhanceMetadataWarning(EnhanceUserWarning):
     """A header (or map metadata) that says something odd; the run goes on with what it can use."""
 
 
+class EnhanceDomainWarning(EnhanceUserWarning):
+    """An input unlike the data the network learnt from: its forward check is far above the
+    network's in-domain level (:mod:`enhance_lib.run.forward_check`)."""
+
+
 class EnhanceDeprecationWarning(FutureWarning, EnhanceWarning):
     """A feature that will be removed; the message says what replaces it."""
 
@@ -87,6 +92,11 @@ def warn_user(message):
     caller reached the library.
     """
     warnings.warn(message, EnhanceUserWarning, stacklevel=_caller_stacklevel())
+
+
+def warn_domain(message):
+    """Issue an :class:`EnhanceDomainWarning` (see :func:`warn_user`)."""
+    warnings.warn(message, EnhanceDomainWarning, stacklevel=_caller_stacklevel())
 
 
 def warn_metadata(message):

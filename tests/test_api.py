@@ -102,7 +102,7 @@ def test_enhancer_file_matches_cli(tmp_path, tiny_weights):
     path = tmp_path / "in.fits"
     fits.PrimaryHDU(_image(), _header()).writeto(path)
     result = Enhancer(weights=tiny_weights).enhance_file(path, tmp_path / "out.fits")
-    np.testing.assert_array_equal(fits.getdata(tmp_path / "out.fits"), result)
+    np.testing.assert_array_equal(fits.getdata(tmp_path / "out.fits"), result.data)
 
 
 def test_public_names():

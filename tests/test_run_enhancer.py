@@ -23,7 +23,7 @@ def test_enhancer_from_python(hmi_folder, tmp_path, tiny_weights):
     outcomes = enhance_files(enhancer, inputs, output_paths(inputs, tmp_path / "o"))
     assert [o.status for o in outcomes] == ["done"] * 3
     single = enhancer.enhance_file(inputs[0], tmp_path / "one.fits")
-    np.testing.assert_array_equal(single, fits.getdata(tmp_path / "o" / "hmi_0.fits"))
+    np.testing.assert_array_equal(single.data, fits.getdata(tmp_path / "o" / "hmi_0.fits"))
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_the_file_and_the_array_doors_agree(tmp_path, tiny_weights):
     enhancer = Enhancer(kind="intensity", weights=tiny_weights)
     from_file = enhancer.enhance_file(tmp_path / "in.fits", tmp_path / "o.fits")
     data, out_header = enhancer.enhance_header(_image(), header)
-    np.testing.assert_array_equal(from_file, data)
+    np.testing.assert_array_equal(from_file.data, data)
     written = fits.getheader(tmp_path / "o.fits")
-    for key in ("CDELT1", "CRPIX1", "CRPIX2", "ENHNORM", "NAXIS1", "NAXIS2"):
+    for key in ("CDELT1", "CRPIX1", "CRPIX2", "ENHNORM", "ENHFWD", "NAXIS1", "NAXIS2"):
         assert written[key] == out_header[key]

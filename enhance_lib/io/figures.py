@@ -22,6 +22,7 @@ __all__ = [
 
 DPI = 100  # the saved figure's dots per inch
 WIDTH = 11.0  # inches
+RESIDUAL_CMAP = "RdBu_r"  # the forward check's residual: diverging, white at zero
 ZOOM_SIZE = 128  # input pixels of the zoomed region (fewer when the zoom panel is smaller)
 _CHUNK = 1 << 22  # pixels per block of rows when an image is measured or averaged
 _ALIGNED = math.radians(1.0)  # axes in arcsec when the image axes are within 1 degree of the WCS's
@@ -345,7 +346,7 @@ def _panel_pixels(ax):
 
 
 def comparison_figure(original, enhanced, *, kind, title=None, header=None, local=None, local_enhanced=None,
-                      dpi=DPI):
+                      residual=None, forward=None, dpi=DPI):
     """The figure :func:`plot_comparison` saves: a :class:`matplotlib.figure.Figure`.
 
     Panels show NaN-aware block averages (:func:`block_mean`) with at most one image
@@ -367,6 +368,11 @@ def comparison_figure(original, enhanced, *, kind, title=None, header=None, loca
         The input's.
     local, local_enhanced : numpy.ndarray, optional
         See :func:`plot_comparison`.
+    residual : numpy.ndarray, optional
+        The forward check's residual on the input's grid: a third column, in a diverging
+        colour map symmetric about zero (+-3 times its RMS).
+    forward : float, optional
+        The forward check (percent), for the residual's title.
     dpi : float
         Dots per inch of the saved figure: sets how many screen pixels a panel has.
 
@@ -393,13 +399,24 @@ def comparison_figure(original, enhanced, *, kind, title=None, header=None, loca
     turned = north_up(header)
     frame = _Frame(header, (ny, nx), turned=turned)
     names = ("input", f"Enhance x{factor}")
-    layout = dict(kind=kind, title=title, header=header, frame=frame, limits=(vmin, vmax), dpi=dpi,
-                  turned=turned)
+    images, factors = [original, enhanced], [1, factor]
     heads = [f"{name}: {shape_text(img.shape)}\n{s}" for name, img, s in zip(names, (original, enhanced), stats,
                                                                                strict=True)]
+    spread = None
+    if residual is not None:
+        residual = np.asarray(residual)
+        finite = residual[np.isfinite(residual)]
+        spread = 3 * float(np.sqrt(np.mean(np.square(finite, dtype=np.float64)))) if finite.size else 1.0
+        spread = spread if spread > 0 else 1.0
+        images.append(residual)
+        factors.append(1)
+        value = "" if forward is None or not np.isfinite(forward) else f" ({forward:.2f} % of the input's RMS)"
+        heads.append(f"forward check: HMI(output) - input\nRMS {spread / 3:.3g} {unit or ''}{value}".replace("  ", " "))
+    layout = dict(kind=kind, title=title, header=header, frame=frame, limits=(vmin, vmax), dpi=dpi,
+                  turned=turned, spread=spread)
     fig, axes = _layout(rows=1, heads=heads, **layout)
     shown = [_panel_pixels(ax) for ax in axes[0]]
-    if any(n > p for img, panel in zip((original, enhanced), shown, strict=True)
+    if any(n > p for img, panel in zip(images, shown, strict=True)
            for n, p in zip(img.shape, panel, strict=True)):
         fig, axes = _layout(rows=2, heads=heads, **layout)
         shown = [_panel_pixels(ax) for ax in axes[0]]
@@ -408,18 +425,22 @@ def comparison_figure(original, enhanced, *, kind, title=None, header=None, loca
         zoom = zoom_region(measured[0], kind=kind, size=size)
     else:
         zoom = None
-    for ax, img, panel, f in zip(axes[0], (original, enhanced), shown, (1, factor), strict=True):
-        _show(ax, img, panel, frame, f, layout)
+    for column, (ax, img, panel, f) in enumerate(zip(axes[0], images, shown, factors, strict=True)):
+        _show(ax, img, panel, frame, f, layout, residual=column == 2)
     if zoom is not None:
         rows_, cols_ = zoom
         r0, r1, c0, c1 = rows_.start, rows_.stop, cols_.start, cols_.stop
         left, right, bottom, top = frame.extent((r0, r1), (c0, c1))
         axes[0, 0].add_patch(_rectangle((min(left, right), min(bottom, top)), abs(right - left), abs(top - bottom)))
         up = (slice(factor * r0, factor * r1), slice(factor * c0, factor * c1))
-        for ax, img, name in ((axes[1, 0], original[zoom], names[0]), (axes[1, 1], enhanced[up], names[1])):
+        zoomed = [(axes[1, 0], original[zoom], names[0]), (axes[1, 1], enhanced[up], names[1])]
+        if residual is not None:
+            zoomed.append((axes[1, 2], residual[zoom], "forward check"))
+        for column, (ax, img, name) in enumerate(zoomed):
             img = np.rot90(img, 2) if turned else img
-            ax.imshow(img, origin="lower", cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest",
-                      extent=(left, right, bottom, top))
+            low, high = (-spread, spread) if column == 2 else (vmin, vmax)
+            ax.imshow(img, origin="lower", cmap=RESIDUAL_CMAP if column == 2 else "gray", vmin=low, vmax=high,
+                      interpolation="nearest", extent=(left, right, bottom, top))
             ax.set_xlim(left, right)
             ax.set_ylim(bottom, top)
             ax.set_title(f"{name}, zoomed (orange box):\ninput rows {r0}-{r1 - 1}, columns {c0}-{c1 - 1}",
@@ -434,9 +455,9 @@ def _rectangle(corner, width, height):
     return Rectangle(corner, width, height, fill=False, color="tab:orange", lw=1)
 
 
-def _show(ax, image, panel, frame, factor, layout):
+def _show(ax, image, panel, frame, factor, layout, *, residual=False):
     """Draw the block average of ``image`` (an x``factor`` grid) with at most one pixel per
-    screen pixel of ``panel`` (height, width)."""
+    screen pixel of ``panel`` (height, width); ``residual``: in the residual's colours."""
     ny, nx = image.shape
     k = max(1, math.ceil(ny / max(panel[0], 1)), math.ceil(nx / max(panel[1], 1)))
     small = block_mean(image, k)
@@ -445,23 +466,25 @@ def _show(ax, image, panel, frame, factor, layout):
     # the last block may reach past the image's edge: its extent too, the axes' limits do not
     # (when turned, that overhang is at the figure's left and bottom: Frame.extent turns it)
     rows, cols = (0, small.shape[0] * k / factor), (0, small.shape[1] * k / factor)
-    vmin, vmax = layout["limits"]
-    ax.imshow(small, origin="lower", cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest",
-              extent=frame.extent(rows, cols))
+    vmin, vmax = (-layout["spread"], layout["spread"]) if residual else layout["limits"]
+    ax.imshow(small, origin="lower", cmap=RESIDUAL_CMAP if residual else "gray", vmin=vmin, vmax=vmax,
+              interpolation="nearest", extent=frame.extent(rows, cols))
     left, right, bottom, top = frame.extent()
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
 
 
-def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned):
+def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned, spread):
     """The figure's axes, titles, labels, colour bar and notes, laid out (no image yet)."""
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
     ny, nx = frame.shape
-    fig = Figure(figsize=(WIDTH, rows * (5.5 * ny / max(nx, 1)) + 0.8), dpi=dpi, layout="constrained")
-    axes = fig.subplots(rows, 2, squeeze=False)
+    columns = len(heads)
+    width = WIDTH * columns / 2
+    fig = Figure(figsize=(width, rows * (5.5 * ny / max(nx, 1)) + 0.8), dpi=dpi, layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
     left, right, bottom, top = frame.extent()
     for ax in axes.ravel():
         ax.set_xlim(left, right)
@@ -476,7 +499,10 @@ def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned):
         for ax in axes[1]:
             ax.set_title("zoomed\n", fontsize=10)
     mappable = ScalarMappable(Normalize(*limits), cmap="gray")
-    fig.colorbar(mappable, ax=axes, shrink=0.8, label=_unit_label(header, kind))
+    fig.colorbar(mappable, ax=axes[:, :2], shrink=0.8, label=_unit_label(header, kind))
+    if columns > 2:
+        fig.colorbar(ScalarMappable(Normalize(-spread, spread), cmap=RESIDUAL_CMAP), ax=axes[:, 2], shrink=0.8,
+                     label=_unit_label(header, kind))
     notes = [title] if title else []
     if turned:
         notes.append(f"turned 180 degrees (CROTA2 = {header.get('CROTA2', 'PC matrix')}): solar north up")
@@ -486,7 +512,8 @@ def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned):
     return fig, axes
 
 
-def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, local=None, local_enhanced=None):
+def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, local=None, local_enhanced=None,
+                    residual=None, forward=None):
     """Write a PNG with the input and the output on the same colour scale.
 
     The figure is :func:`comparison_figure`'s: block averages at the figure's resolution,
@@ -511,9 +538,12 @@ def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, 
         limb-darkening profile on a full disk): the intensity contrast is measured on
         them, over the input's quiet Sun, so that limb darkening does not count as
         contrast; the zoomed region is chosen on them.
+    residual, forward : numpy.ndarray, float, optional
+        The forward check's residual image and value: a third column
+        (:func:`comparison_figure`).
     """
     fig = comparison_figure(original, enhanced, kind=kind, title=title, header=header, local=local,
-                            local_enhanced=local_enhanced)
+                            local_enhanced=local_enhanced, residual=residual, forward=forward)
     try:
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=fig.dpi, format="png")

@@ -388,7 +388,7 @@ def image_data(raw, header):
 COMPRESSION = {"gzip": ("GZIP_2", 0.0), "rice": ("RICE_1", 16.0)}
 
 
-def write_image(path, data, header, *, input_path=None, compress=None):
+def write_image(path, data, header, *, input_path=None, compress=None, extensions=()):
     """Write ``data`` as a float32 primary HDU (or tile-compressed), replacing ``path`` atomically.
 
     The file is written to a temporary file in the destination's folder (created if
@@ -410,6 +410,9 @@ def write_image(path, data, header, *, input_path=None, compress=None):
         None or 'none': an uncompressed primary HDU. Otherwise an empty primary HDU and
         the image as a tile-compressed ``CompImageHDU`` in HDU 1 (as JSOC distributes
         HMI data): 'gzip' lossless, 'rice' quantised (see :data:`COMPRESSION`).
+    extensions : sequence of (str, numpy.ndarray, astropy.io.fits.Header)
+        More images after the data, each an image HDU named by its ``EXTNAME`` (the
+        forward check's residual, uncertainty maps), float32, compressed as the data.
 
     Returns
     -------
@@ -441,6 +444,19 @@ def write_image(path, data, header, *, input_path=None, compress=None):
                              fits.CompImageHDU(data=data, header=clean, compression_type=kind, quantize_level=level)])
     else:
         raise ValueError(f"compress must be None, 'none', 'gzip' or 'rice', got {compress!r}")
+    if extensions:
+        hdus = fits.HDUList(hdus) if isinstance(hdus, fits.PrimaryHDU) else hdus
+        for name, image, image_header in extensions:
+            image_header = strip_structural(fits.Header(image_header, copy=True))
+            for key in ("SIMPLE", "EXTEND"):
+                image_header.remove(key, ignore_missing=True)
+            image = np.asarray(image, dtype=np.float32)
+            if compress in (None, "none"):
+                hdus.append(fits.ImageHDU(data=image, header=image_header, name=name))
+            else:
+                kind, level = COMPRESSION[compress]
+                hdus.append(fits.CompImageHDU(data=image, header=image_header, name=name, compression_type=kind,
+                                              quantize_level=level))
 
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -454,7 +470,8 @@ def write_image(path, data, header, *, input_path=None, compress=None):
             os.fsync(f.fileno())
             replaced = os.path.exists(path)
     except OSError as exc:
-        msg = f"cannot write the output file ({_write_failure(exc, path, data.nbytes)})"
+        nbytes = data.nbytes + sum(np.asarray(image).size * 4 for _, image, _ in extensions)
+        msg = f"cannot write the output file ({_write_failure(exc, path, nbytes)})"
         raise EnhanceError(msg, path=path) from None
     log.debug("wrote %s, shape %s", path, data.shape)
     return replaced

@@ -54,6 +54,7 @@ __all__ = [
     "inspect_weights",
     "load_network",
     "save_weights",
+    "stamp_attrs",
     "stamp_kind",
 ]
 
@@ -454,6 +455,44 @@ def stamp_kind(path, kind):
         with h5py.File(tmp, "a") as f:
             f.attrs[KIND_ATTR] = kind
     log.info("%s: recorded data type %s%s", path, kind, "" if info.kind is None else f" (was {info.kind})")
+    return inspect_weights(path)
+
+
+def stamp_attrs(path, attrs):
+    """Record root attributes (each as JSON) in a Keras 3 weights file: what was measured of
+    the network after it was trained, such as its in-domain forward check
+    (:data:`enhance_lib.run.forward_check.DOMAIN_ATTR`).
+
+    Only those attributes are added or replaced; the network stays as it was. The file is
+    changed on a copy that then replaces it, as :func:`stamp_kind` does.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A Keras 3 ``.weights.h5`` file.
+    attrs : dict
+        Name -> a JSON-serialisable value (or text already JSON).
+
+    Returns
+    -------
+    WeightsInfo
+        The stamped file, as :func:`inspect_weights` reads it.
+
+    Raises
+    ------
+    EnhanceError
+        Not a Keras 3 Enhance weights file.
+    """
+    info = inspect_weights(path)
+    if info.layout != "keras3":
+        msg = f"only Keras 3 .weights.h5 files can be stamped (this is a {info.layout} file)"
+        raise EnhanceError(msg, path=path)
+    with atomic_path(path, suffix=".weights.h5") as tmp:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "a") as f:
+            for key, value in attrs.items():
+                f.attrs[key] = value if isinstance(value, str) else json.dumps(value)
+    log.info("%s: recorded %s", path, ", ".join(attrs))
     return inspect_weights(path)
 
 

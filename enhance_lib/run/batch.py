@@ -165,7 +165,7 @@ def enhance_files(enhancer, inputs, outputs, *, skip_existing=False, progress=Fa
                 ahead = reader.submit(prepare, todo[k + 1]) if k + 1 < len(todo) else None
                 try:
                     prepared = current.result()
-                    result = enhancer.predict(prepared)
+                    enhanced = enhancer.run(prepared)
                 except (EnhanceError, OSError, MemoryError) as exc:
                     # The Enhancer says which image ran out of memory (prepare.out_of_memory); a bare
                     # MemoryError (an Enhancer subclass's, say) still fails this file only.
@@ -174,7 +174,7 @@ def enhance_files(enhancer, inputs, outputs, *, skip_existing=False, progress=Fa
                     continue
                 if writing is not None:
                     _finish_write(*writing, bar, fail)
-                writing = (writer.submit(enhancer.write, prepared, result, outcome.output), outcome)
+                writing = (writer.submit(enhancer.write, prepared, enhanced, outcome.output), outcome)
             if writing is not None:
                 _finish_write(*writing, bar, fail)
     except KeyboardInterrupt:

@@ -26,13 +26,14 @@ from ..nets import backend
 from ..nets.backend import describe, device_scope, resolve_device
 from ..nets.weights import build_network, check_kind_matches, default_weights, inspect_weights
 from ..sun.photometry import measure_response
+from .forward_check import DomainLevel, forward_check
 from .options import EnhanceOptions
 from .prepare import Prepared, out_of_memory, prepare_data, prepare_file
 from .tiling import Predictor, enhance_array
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Enhancer", "Network"]
+__all__ = ["Enhanced", "Enhancer", "Network"]
 
 
 @dataclasses.dataclass
@@ -50,6 +51,9 @@ class Network:
         Its response to uniform inputs, with ``conserve_flux``.
     backend : str
         The Keras backend, its version and the device, for logs and HISTORY.
+    domain : enhance_lib.run.forward_check.DomainLevel or None
+        The forward residual it reaches on data like its training data, as its weights
+        record it (None: not recorded, no input is reported as unlike them).
     """
 
     kind: str
@@ -58,6 +62,34 @@ class Network:
     predictor: object
     response: object
     backend: str
+    domain: DomainLevel | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Enhanced:
+    """An enhanced image and what was measured about it: what :meth:`Enhancer.run` returns,
+    and the array functions when a product beyond the data is asked for.
+
+    Attributes
+    ----------
+    data : numpy.ndarray, float32, shape (2ny, 2nx) or (nplanes, 2ny, 2nx)
+        In the input's units.
+    header : astropy.io.fits.Header or None
+        Its header (:meth:`Enhancer.output_header`); None where none was asked for.
+    forward : tuple of float
+        The forward check of each plane (``ENHFWD``, percent; NaN for an all-NaN plane).
+    residual : numpy.ndarray or None
+        With ``residual``: the forward model of the output minus the input, on the input's
+        grid and in its units, NaN where not compared.
+    extensions : tuple of (str, numpy.ndarray, astropy.io.fits.Header)
+        The image HDUs written after the data (``RESIDUAL``).
+    """
+
+    data: np.ndarray
+    header: fits.Header | None
+    forward: tuple
+    residual: np.ndarray | None = None
+    extensions: tuple = ()
 
 
 class Enhancer:
@@ -145,7 +177,8 @@ class Enhancer:
                                         precision=options.precision)
             predictor = Predictor(net, config, tile=options.tile, precision=options.precision, device=device)
             response = measure_response(predictor, kind) if options.conserve_flux else None
-        network = Network(kind, str(info.path), config, predictor, response, describe(device))
+        network = Network(kind, str(info.path), config, predictor, response, describe(device),
+                          DomainLevel.from_attrs(info.attrs))
         log.info("network %s depth %d, %d filters (%s); %s", config.model, config.depth, config.filters,
                  network.weights, network.backend)
         return network
@@ -195,11 +228,66 @@ class Enhancer:
         except MemoryError:
             raise out_of_memory("enhancing", prepared.data.shape, prepared.source) from None
 
-    def output_header(self, prepared: Prepared, result: np.ndarray) -> fits.Header:
+    def check(self, prepared: Prepared, result: np.ndarray, *, residual: bool = False):
+        """The forward check of each plane (:func:`~enhance_lib.run.forward_check.forward_check`),
+        and the network's in-domain level checked (one warning per image beyond it).
+
+        Returns
+        -------
+        list of enhance_lib.run.forward_check.ForwardCheck or None
+            One per plane; None for an all-NaN plane.
+        """
+        network = self.network(prepared.kind)
+        outputs = result if result.ndim == 3 else result[None]
+        checks = [None if normalizer is None else forward_check(plane, output, residual=residual)
+                  for plane, output, normalizer in zip(prepared.planes, outputs, prepared.normalizers, strict=True)]
+        worst = max((c.percent for c in checks if c is not None and np.isfinite(c.percent)), default=np.nan)
+        if network.domain is not None:
+            network.domain.check(worst, source=prepared.source)
+        return checks
+
+    def run(self, prepared: Prepared, *, progress: bool = False, header: bool = True,
+            residual: bool | None = None) -> Enhanced:
+        """Enhance a prepared image: the data, its forward check and the products asked for.
+
+        Parameters
+        ----------
+        prepared : Prepared
+        progress : bool
+            A progress bar over the tiles.
+        header : bool
+            Also make the output's header (:meth:`output_header`).
+        residual : bool, optional
+            Also the forward check's residual image (for the ``--plot`` figure, say); with the
+            ``residual`` option it is computed and an extension too.
+
+        Returns
+        -------
+        Enhanced
+        """
+        residual = self.options.residual or bool(residual)
+        result = self.predict(prepared, progress=progress)
+        checks = self.check(prepared, result, residual=residual)
+        forward = tuple(np.nan if c is None else c.percent for c in checks)
+        difference = None
+        if residual:
+            planes = [np.full(prepared.planes.shape[-2:], np.nan, np.float32) if c is None else c.residual
+                      for c in checks]
+            difference = np.stack(planes) if prepared.data.ndim == 3 else planes[0]
+        out_header = self.output_header(prepared, result, forward) if header else None
+        extensions = ()
+        if self.options.residual and header:
+            extensions = (("RESIDUAL", difference, self.residual_header(prepared)),)
+        return Enhanced(result, out_header, forward, difference, extensions)
+
+    def output_header(self, prepared: Prepared, result: np.ndarray, forward=None) -> fits.Header:
         """The header of ``result``: the input's, updated for the x2 grid
-        (:func:`~enhance_lib.io.fits.upsample_header`), with ENHNORM and HISTORY."""
+        (:func:`~enhance_lib.io.fits.upsample_header`), with ENHNORM, the forward check
+        (ENHFWD; ``forward``: each plane's, computed when not given) and HISTORY."""
         network = self.network(prepared.kind)
         config = network.config
+        if forward is None:
+            forward = tuple(np.nan if c is None else c.percent for c in self.check(prepared, result))
         header = upsample_header(prepared.header, shape=result.shape[-2:], factor=2)
         normalizers = prepared.normalizers
         first = normalizers[prepared.first_plane]
@@ -208,6 +296,18 @@ class Enhancer:
             for k, normalizer in enumerate(normalizers, 1):
                 if normalizer is not None:  # an all-NaN plane has none (its HISTORY line says so)
                     header[f"ENHN{k:04d}"] = (float(normalizer.constant), f"Enhance normalisation of plane {k}")
+        finite = [f for f in forward if np.isfinite(f)]
+        worst = max(finite) if finite else None
+        # a cube's ENHFWD is its worst plane's, so that one number bounds them all
+        header["ENHFWD"] = (round(worst, 4) if worst is not None else None,
+                            "forward check: RMS(HMI(out) - in)/RMS(in), %")
+        if len(forward) > 1:
+            for k, value in enumerate(forward, 1):
+                if np.isfinite(value):
+                    header[f"ENHF{k:04d}"] = (round(value, 4), f"forward check of plane {k}, %")
+        domain = network.domain
+        if domain is not None:
+            header["ENHFWDL"] = (round(domain.percent, 4), "the network's in-domain forward check, %")
         header["DATE"] = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
                           "file written (UTC)")
         source = os.path.basename(prepared.source)
@@ -221,6 +321,16 @@ class Enhancer:
                              for k, n in enumerate(normalizers, 1)]
         photometry = (network.response.describe(prepared.kind, constant=first.constant)
                       if network.response is not None else "the network's output as it is (faithful)")
+        if domain is None:
+            level = "no in-domain level recorded with the weights"
+        else:
+            verdict = "within" if worst is None or worst <= domain.limit else "BEYOND"
+            level = (f"{verdict} {domain.factor:g}x the network's in-domain level {domain.percent:.2f} % "
+                     f"(measured on {domain.measured_on})")
+        check = ("forward check (ENHFWD): the output through HMI's PSF (Wachter+2012 form, Enhance's "
+                 "parameters) and pixels differs from the input by "
+                 + (f"{worst:.2f} %" if worst is not None else "(no pixel compared)")
+                 + f" of the input's RMS; {level}")
         return add_history(header, [
             f"Enhanced x2 by enhance_lib {__version__} (Diaz Baso+Asensio Ramos 2018)",
             f"network: {prepared.kind} {config.model} depth={config.depth} filters={config.filters} "
@@ -229,11 +339,26 @@ class Enhancer:
             f"backend: {network.backend} ({self.options.precision})",
             *normalisation,
             f"photometry: {photometry}",
+            check,
             f"input: {source}",
         ])
 
-    def write(self, prepared: Prepared, result: np.ndarray, output_path) -> bool:
-        """Write the result with its header (atomically); True when it replaced a file that was there.
+    @staticmethod
+    def residual_header(prepared: Prepared) -> fits.Header:
+        """The header of the ``RESIDUAL`` image: the input's grid and units."""
+        header = fits.Header(prepared.header, copy=True)
+        for key in ("SIMPLE", "EXTEND", "EXTNAME", "DATAMIN", "DATAMAX", "DATAMEAN", "DATARMS", "DATAMEDN"):
+            header.remove(key, ignore_missing=True)
+        header["EXTNAME"] = "RESIDUAL"
+        return add_history(header, [
+            "Forward check residual of the Enhance output in the primary HDU: the output convolved with "
+            "HMI's PSF, averaged over each input pixel, minus the input; input grid and units; NaN where "
+            "not compared (missing, or less than 90 % of the PSF on finite output)",
+        ])
+
+    def write(self, prepared: Prepared, enhanced: Enhanced, output_path) -> bool:
+        """Write an :class:`Enhanced` image with its header and extensions (atomically); True when it
+        replaced a file that was there.
 
         The caller has checked the output (:meth:`enhance_file`, the batch runner).
 
@@ -243,14 +368,14 @@ class Enhancer:
             The output cannot be written, or the memory runs out.
         """
         try:
-            return write_image(output_path, result, self.output_header(prepared, result),
-                               compress=self.options.compress)
+            return write_image(output_path, enhanced.data, enhanced.header, compress=self.options.compress,
+                               extensions=enhanced.extensions)
         except MemoryError:
             raise out_of_memory("writing", prepared.data.shape, prepared.source) from None
 
     # -- the front doors ----------------------------------------------------------------------
 
-    def enhance_file(self, input_path, output_path, *, progress: bool = False, plot=None) -> np.ndarray:
+    def enhance_file(self, input_path, output_path, *, progress: bool = False, plot=None) -> Enhanced:
         """Enhance a FITS file and write the result (atomically), as the ``enhance`` command does.
 
         Parameters
@@ -259,12 +384,13 @@ class Enhancer:
         progress : bool
             A progress bar over the tiles.
         plot : str or os.PathLike, optional
-            Also a PNG comparing input and output (:func:`~enhance_lib.io.figures.plot_comparison`).
+            Also a PNG comparing input and output, with the forward check's residual
+            (:func:`~enhance_lib.io.figures.plot_comparison`).
 
         Returns
         -------
-        numpy.ndarray
-            The enhanced data as written.
+        Enhanced
+            The enhanced data, header and products as written.
 
         Raises
         ------
@@ -277,33 +403,39 @@ class Enhancer:
         check_output_folder(output_path)
         prepared = self.prepare_file(input_path)
         start = time.perf_counter()
-        result = self.predict(prepared, progress=progress)
-        log.info("%s: prediction took %.2f s; new size %s", input_path, time.perf_counter() - start,
+        enhanced = self.run(prepared, progress=progress, residual=bool(plot))
+        result = enhanced.data
+        log.info("%s: enhanced in %.2f s; new size %s; forward check %s %%", input_path,
+                 time.perf_counter() - start,
                  shape_text(result.shape) if result.ndim == 2 else f"{result.shape[0]} planes of "
-                 + shape_text(result.shape[1:]))
-        replaced = self.write(prepared, result, output_path)
+                 + shape_text(result.shape[1:]), ", ".join(f"{f:.2f}" for f in enhanced.forward))
+        replaced = self.write(prepared, enhanced, output_path)
         log.info("wrote %s%s", output_path, " (replaced the file that was there)" if replaced else "")
         if plot:
-            self._plot(plot, prepared, result, title=os.path.basename(os.fspath(input_path)))
+            self._plot(plot, prepared, enhanced, title=os.path.basename(os.fspath(input_path)))
             log.info("wrote %s", plot)
-        return result
+        return enhanced
 
     @staticmethod
-    def _plot(path, prepared, result, *, title):
+    def _plot(path, prepared, enhanced, *, title):
         index = prepared.first_plane
         plane, normalizer = prepared.planes[index], prepared.normalizers[index]
-        enhanced = result if result.ndim == 2 else result[index]
+        result = enhanced.data
+        output = result if result.ndim == 2 else result[index]
+        residual = None
+        if enhanced.residual is not None:
+            residual = enhanced.residual if enhanced.residual.ndim == 2 else enhanced.residual[index]
         local = local_enhanced = None
         if prepared.kind == "intensity":  # contrast on I/I_qs: limb darkening is not contrast
             local = normalizer.normalize(plane)
             # the quiet-Sun level on the output's grid, then the output over it in the same
             # array: one output-sized array (a read-only broadcast 1 costs no memory)
-            local_enhanced = normalizer.denormalize(np.broadcast_to(np.float32(1), enhanced.shape))
-            np.divide(enhanced, local_enhanced, out=local_enhanced)
-        plot_comparison(path, plane, enhanced, kind=prepared.kind, title=title, header=prepared.header, local=local,
-                        local_enhanced=local_enhanced)
+            local_enhanced = normalizer.denormalize(np.broadcast_to(np.float32(1), output.shape))
+            np.divide(output, local_enhanced, out=local_enhanced)
+        plot_comparison(path, plane, output, kind=prepared.kind, title=title, header=prepared.header, local=local,
+                        local_enhanced=local_enhanced, residual=residual, forward=enhanced.forward[index])
 
-    def enhance(self, data, header: fits.Header | dict | None = None) -> np.ndarray:
+    def enhance(self, data, header: fits.Header | dict | None = None) -> np.ndarray | Enhanced:
         """Enhance an image or a cube given as an array (or a FITS file's path).
 
         Parameters
@@ -318,10 +450,20 @@ class Enhancer:
 
         Returns
         -------
-        numpy.ndarray, float32, shape (2ny, 2nx) or (nplanes, 2ny, 2nx)
-            In the input's units; NaN at the 2x2 output pixels of each NaN input pixel.
+        numpy.ndarray, float32, shape (2ny, 2nx) or (nplanes, 2ny, 2nx), or Enhanced
+            In the input's units; NaN at the 2x2 output pixels of each NaN input pixel. With
+            the ``residual`` option, an :class:`Enhanced` holding the data with its header,
+            forward check and residual image.
+
+        Warns
+        -----
+        EnhanceDomainWarning
+            The forward check far above the network's in-domain level.
         """
-        return self.predict(self._prepare_any(data, header))
+        prepared = self._prepare_any(data, header)
+        if self.options.residual:
+            return self.run(prepared)
+        return self.run(prepared, header=False).data
 
     def enhance_header(self, data, header: fits.Header | dict | None = None) -> tuple[np.ndarray, fits.Header]:
         """Like :meth:`enhance`, and the header of the result.
@@ -333,11 +475,10 @@ class Enhancer:
             ``header`` (or an empty one) updated for the x2 grid as the CLI writes
             it: CDELT/CD halved, CRPIX moved so that pixel edges coincide, HMI's
             R_SUN, X0_MP, Y0_MP and IMSCL_MP rescaled, storage keywords and stale
-            statistics dropped, ENHNORM and HISTORY added.
+            statistics dropped, ENHNORM, ENHFWD and HISTORY added.
         """
-        prepared = self._prepare_any(data, header)
-        result = self.predict(prepared)
-        return result, self.output_header(prepared, result)
+        enhanced = self.run(self._prepare_any(data, header))
+        return enhanced.data, enhanced.header
 
     def _prepare_any(self, data, header):
         """A path is read as FITS; anything else must be numbers."""
@@ -361,20 +502,30 @@ class Enhancer:
         -------
         astropy.io.fits.ImageHDU (a PrimaryHDU for a PrimaryHDU), or (numpy.ndarray, Header)
             The same form as the input, with the header updated as by :meth:`enhance_header`.
+            With the ``residual`` option, an :class:`astropy.io.fits.HDUList` of that HDU (a
+            PrimaryHDU) and the ``RESIDUAL`` ImageHDU, for either form.
         """
         if isinstance(hdu, tuple):
             if len(hdu) != 2:
                 raise EnhanceError("give an HDU or a (data, header) pair")
-            return self.enhance_header(*hdu)
-        if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
+            data, header = hdu
+            source = "array"
+        elif not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
             raise EnhanceError(f"not an image HDU: {type(hdu).__name__}")
-        if hdu.data is None:
+        elif hdu.data is None:
             raise EnhanceError("the HDU holds no data")
-        prepared = self.prepare_data(image_data(hdu.data, hdu.header), hdu.header,
-                                     source=hdu.name or type(hdu).__name__)
-        result = self.predict(prepared)
+        else:
+            data, header = image_data(hdu.data, hdu.header), hdu.header
+            source = hdu.name or type(hdu).__name__
+        enhanced = self.run(self._prepare_any(data, header) if isinstance(hdu, tuple)
+                            else self.prepare_data(data, header, source=source))
+        if self.options.residual:
+            extensions = [fits.ImageHDU(image, extra, name=name) for name, image, extra in enhanced.extensions]
+            return fits.HDUList([fits.PrimaryHDU(enhanced.data, enhanced.header), *extensions])
+        if isinstance(hdu, tuple):
+            return enhanced.data, enhanced.header
         cls = fits.PrimaryHDU if isinstance(hdu, fits.PrimaryHDU) else fits.ImageHDU
-        return cls(data=result, header=self.output_header(prepared, result))
+        return cls(data=enhanced.data, header=enhanced.header)
 
     def enhance_map(self, smap):
         """Enhance a :class:`sunpy.map.GenericMap` (an ``HMIMap``, say).
@@ -385,9 +536,10 @@ class Enhancer:
 
         Returns
         -------
-        sunpy.map.GenericMap
-            A new map with the x2 data and metadata updated for the x2 grid; its
-            date, observer, ``rsun_obs`` and measurement are the input's.
+        sunpy.map.GenericMap, or (sunpy.map.GenericMap, sunpy.map.GenericMap)
+            A new map with the x2 data and metadata updated for the x2 grid (ENHFWD among
+            them); its date, observer, ``rsun_obs`` and measurement are the input's. With the
+            ``residual`` option, also the forward check's residual as a map on the input's grid.
 
         Raises
         ------
@@ -397,6 +549,10 @@ class Enhancer:
         sunpy_map = import_sunpy_map()
         kind = self.kind or map_kind(smap)
         prepared = self.prepare_data(np.asarray(smap.data), smap.fits_header, source=map_name(smap), kind=kind)
-        result = self.predict(prepared)
+        enhanced = self.run(prepared)
         # plot settings (colour map, normalisation) are the input's: keep them
-        return sunpy_map.Map(result, self.output_header(prepared, result), plot_settings=dict(smap.plot_settings))
+        out = sunpy_map.Map(enhanced.data, enhanced.header, plot_settings=dict(smap.plot_settings))
+        if not self.options.residual:
+            return out
+        _, residual, header = enhanced.extensions[0]
+        return out, sunpy_map.Map(residual, header, plot_settings=dict(smap.plot_settings))

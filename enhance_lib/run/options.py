@@ -54,6 +54,11 @@ class EnhanceOptions:
         it is, as the published method.
     compress : {'none', 'gzip', 'rice'}
         How output files are stored (:func:`enhance_lib.io.fits.write_image`).
+    residual : bool
+        Also give the forward check's residual image (:mod:`enhance_lib.run.forward_check`:
+        the output through HMI's PSF and pixels, minus the input, on the input's grid), as
+        the ``RESIDUAL`` image HDU of an output file. Every output records the check's value
+        (``ENHFWD``) either way.
 
     Raises
     ------
@@ -82,6 +87,7 @@ class EnhanceOptions:
     device: str = "auto"
     conserve_flux: bool = False
     compress: str = "none"
+    residual: bool = False
 
     def __post_init__(self):
         if self.kind is not None:
@@ -103,6 +109,8 @@ class EnhanceOptions:
                 raise EnhanceError(f"`{name}` must be a whole number (got {value!r})")
             if value < least:
                 raise EnhanceError(f"`{name}` must be >= {least} (got {value})")
+        if not isinstance(self.residual, bool):
+            raise EnhanceError(f"`residual` must be True or False (got {self.residual!r})")
         self.normalization_method  # noqa: B018  (checked now, not at the first image)
 
     @property

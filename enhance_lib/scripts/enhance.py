@@ -110,6 +110,11 @@ def _output_args(p):
         "(the networks darken intensity by ~1.8 %% and add a few G to a field-free magnetogram); default: "
         "the network's output as it is, as the published method",
     )
+    p.add_argument(
+        "--residual", action="store_true",
+        help="also write the forward check's residual (the output through HMI's PSF and pixels minus the input, "
+        "on the input's grid) as the image HDU RESIDUAL; every output records the check's value as ENHFWD",
+    )
 
 
 def _batch_args(p):
@@ -154,7 +159,7 @@ def _options(args):
     return EnhanceOptions(kind=args.type, weights=args.weights, model=args.model, depth=args.depth,
                           filters=args.kernels, activation=args.activation, normalization=args.normalization,
                           tile=args.tile, precision=args.precision, device=args.device,
-                          conserve_flux=args.conserve_flux, compress=args.compress)
+                          conserve_flux=args.conserve_flux, compress=args.compress, residual=args.residual)
 
 
 def _run(args):

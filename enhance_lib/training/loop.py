@@ -42,6 +42,8 @@ import math
 import os
 import time
 
+import numpy as np
+
 from ..errors import EnhanceError, warn_user
 from ..io.atomic import check_output_folder
 from ..nets.backend import (
@@ -51,9 +53,10 @@ from ..nets.backend import (
     resolve_device,
     set_random_seed,
 )
-from ..nets.config import DEFAULT_LR, LR_EPOCH, NetworkConfig
+from ..nets.config import DEFAULT_LR, LR_EPOCH, NetworkConfig, receptive_margin
 from ..nets.models import build_model, upsampling_init
-from ..nets.weights import load_network
+from ..nets.weights import load_network, stamp_attrs
+from ..run.forward_check import DOMAIN_ATTR, DomainLevel, pooled_percent
 from ..sun.kinds import KINDS, check_kind
 from .callbacks import (
     BN_PATCHES,
@@ -355,7 +358,37 @@ def train(
             set_random_seed(int(options.seed))
         model = _build_network(options, start)
         _write_run_files(model, options, data)
-        return _fit(model, options, data, start)
+        result = _fit(model, options, data, start)
+        _record_domain(result, options, data)
+        return result
+
+
+def _record_domain(result, options, data):
+    """Step 7 of :func:`train`: the forward check the network reaches on the validation inputs
+    (data like its training data), recorded with its weights
+    (:class:`~enhance_lib.run.forward_check.DomainLevel`), so that an image unlike them is
+    reported when it is enhanced."""
+    if not os.path.exists(result.files.weights):
+        return
+    val_data = PatchDataset(data.val_path, data.val_indices, batch_size=options.batch_size)
+    margin = receptive_margin(result.config)
+
+    def pairs():
+        for k in range(len(val_data)):
+            inputs = val_data.batch_inputs(k)
+            outputs = np.asarray(result.model.predict(inputs, verbose=0))
+            yield from zip(inputs[..., 0], outputs[..., 0], strict=True)
+
+    try:
+        percent = pooled_percent(pairs(), border=margin)
+    finally:
+        val_data.close()
+    if not np.isfinite(percent):
+        return
+    where = options.validation or f"{options.validation_split:g} of {options.database}"
+    level = DomainLevel(percent, f"the validation patches of training ({os.path.basename(str(where))})")
+    stamp_attrs(result.files.weights, {DOMAIN_ATTR: level.to_attr()})
+    log.info("forward check on the validation inputs: %.2f %% (recorded with the weights)", percent)
 
 
 def _database_kind(path, info, kind):

@@ -1,0 +1,269 @@
+"""The forward check: an enhanced image put back through HMI and compared with its input.
+
+Enhance's output is an estimate of the Sun as a 28 cm telescope would see it on a pixel
+half HMI's. Sent back through the model of HMI the networks were trained to invert (its PSF,
+then its pixels), it should give the observed image again, to within the noise: the
+consistency check of Díaz Baso & Asensio Ramos (2018, Sect. 4-5). Every output records the
+result (``ENHFWD``, percent), and a network's weights record the level it reaches on data
+like its training data (:func:`domain_level`), so that an input unlike them (an image that
+was already deconvolved, binned, or from another instrument) is reported.
+"""
+
+import dataclasses
+import functools
+import json
+import logging
+
+import numpy as np
+import scipy.fft
+from scipy import signal
+
+from ..errors import warn_domain
+from ..nets.config import HMI_SCALE
+from ..training.forward_model import hmi_psf
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DOMAIN_ATTR",
+    "DOMAIN_FACTOR",
+    "MIN_WEIGHT",
+    "DomainLevel",
+    "ForwardCheck",
+    "forward_check",
+    "forward_to_input",
+    "pooled_percent",
+]
+
+#: Input pixels compared: those whose PSF-weighted footprint on the output is at least this
+#: finite (the rest are next to missing data or off the disk, where the output says nothing).
+MIN_WEIGHT = 0.9
+#: An image whose forward residual exceeds the network's in-domain level by this factor is
+#: reported as unlike the training data. The in-domain level is the largest residual over
+#: the in-domain sets (real crops, synthetic scenes, full disks); binning x2 raises the
+#: residual ~1.5x, an already-deconvolved image ~10x (``benchmarks/forward.py``).
+DOMAIN_FACTOR = 1.3
+#: The weights file's root attribute that holds the in-domain level (JSON).
+DOMAIN_ATTR = "enhance_forward_level"
+
+
+@functools.lru_cache(maxsize=4)
+def _kernel(factor):
+    """The HMI PSF on the output's pixels convolved with the x``factor`` box of HMI's
+    pixels: one kernel that takes the output to the input's grid (sampled at the right
+    phase)."""
+    psf = hmi_psf(pixel_scale=HMI_SCALE / factor, variant="enhance", extent=4.4)
+    box = np.full((factor, factor), 1.0 / factor**2)
+    return signal.convolve2d(psf, box).astype(np.float32)
+
+
+def forward_to_input(enhanced, *, factor=2):
+    """The HMI forward model of an enhanced image: its PSF, then its pixels.
+
+    Parameters
+    ----------
+    enhanced : numpy.ndarray, shape (factor*ny, factor*nx)
+        NaN where missing (off the disk, or the 2x2 pixels of a NaN input pixel).
+    factor : int
+        The output's sampling over the input's.
+
+    Returns
+    -------
+    forward : numpy.ndarray of float32, shape (ny, nx)
+        The output convolved with HMI's PSF (:func:`~enhance_lib.training.forward_model.hmi_psf`,
+        tabulated on the output's pixels; the ``'enhance'`` variant, the one the networks were
+        trained with) and averaged over each input pixel. The network treats every input as
+        HMI's pixels, whatever its header says, so the PSF is HMI's at HMI's scale. Missing
+        output pixels are left out of each PSF-weighted mean (normalised convolution); beyond
+        the image's edges the output is mirrored, as the training data were.
+    weight : numpy.ndarray of float32, shape (ny, nx)
+        The PSF-weighted share of finite output pixels under each input pixel (1 inside a
+        complete image).
+
+    See Also
+    --------
+    forward_check : The comparison with the input.
+    enhance_lib.training.forward_model.to_hmi : The same forward model for any pixel scales.
+
+    References
+    ----------
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning", Sects. 3-5: the HMI PSF used to make the training inputs, and the
+    enhanced image convolved with it as a consistency check.
+
+    Knutsson, H., & Westin, C.-F. 1993, Proc. IEEE CVPR, 515, "Normalized and differential
+    convolution": the convolution of data with missing samples.
+    """
+    enhanced = np.asarray(enhanced, dtype=np.float32)
+    kernel = _kernel(factor)
+    finite = np.isfinite(enhanced)
+    complete = bool(finite.all())
+    values = enhanced if complete else np.where(finite, enhanced, np.float32(0))
+    forward = _decimated_convolution(values, kernel, factor)
+    if complete:
+        weight = np.ones_like(forward)
+    else:
+        weight = _decimated_convolution(finite.astype(np.float32), kernel, factor)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            forward = np.where(weight > 1e-3, forward / weight, np.float32(np.nan))
+    return forward.astype(np.float32, copy=False), weight
+
+
+def _decimated_convolution(image, kernel, factor):
+    """Each input pixel's mean of the PSF-blurred image: ``kernel`` (the PSF convolved with
+    the ``factor`` box) applied at every ``factor``-th fine pixel, edges mirrored."""
+    # With a PSF of odd size p (half width c), input pixel i is the kernel over fine pixels
+    # factor*i - c ... factor*i + factor - 1 + c: a mirrored pad of c on each side, and the
+    # 'valid' convolution sampled from its first pixel on.
+    c = (kernel.shape[0] - factor) // 2
+    padded = np.pad(image, c, mode="symmetric")
+    with scipy.fft.set_workers(-1):
+        full = signal.oaconvolve(padded, kernel, mode="valid")
+    ny, nx = image.shape[0] // factor, image.shape[1] // factor
+    return full[::factor, ::factor][:ny, :nx]
+
+
+@dataclasses.dataclass(frozen=True)
+class ForwardCheck:
+    """The forward check of one image.
+
+    Attributes
+    ----------
+    percent : float
+        ``100 * RMS(forward - input) / RMS(input)`` over the compared pixels (NaN when none):
+        the header's ``ENHFWD``.
+    pixels : int
+        Input pixels compared: finite, with at least :data:`MIN_WEIGHT` of their PSF footprint
+        on finite output.
+    residual : numpy.ndarray or None
+        ``forward - input`` on the input's grid, in the input's units, NaN where not compared
+        (when asked for).
+    """
+
+    percent: float
+    pixels: int
+    residual: np.ndarray | None = None
+
+
+def forward_check(image, enhanced, *, residual=False, factor=2):
+    """Put an enhanced image back through HMI (:func:`forward_to_input`) and compare it with
+    the input.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (ny, nx)
+        The input, in its units (NaN where missing).
+    enhanced : numpy.ndarray, shape (factor*ny, factor*nx)
+        Its enhanced version, in the same units.
+    residual : bool
+        Also return the residual image.
+    factor : int
+        The output's sampling over the input's.
+
+    Returns
+    -------
+    ForwardCheck
+
+    See Also
+    --------
+    enhance_lib.training.evaluation.forward_residual : The same number, as a fraction.
+
+    References
+    ----------
+    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
+    using deep learning", Sects. 4-5: the enhanced magnetogram convolved with the HMI PSF
+    differs from the observed one by ~4 %.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    forward, weight = forward_to_input(enhanced, factor=factor)
+    compared = np.isfinite(image) & np.isfinite(forward) & (weight >= MIN_WEIGHT)
+    pixels = int(compared.sum())
+    difference = forward - image
+    if pixels:
+        scale = np.sqrt(np.mean(np.square(image[compared], dtype=np.float64)))
+        misfit = np.sqrt(np.mean(np.square(difference[compared], dtype=np.float64)))
+        percent = float(100 * misfit / scale) if scale > 0 else float("nan")
+    else:
+        percent = float("nan")
+    if not residual:
+        return ForwardCheck(percent, pixels)
+    difference[~compared] = np.nan
+    return ForwardCheck(percent, pixels, difference)
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainLevel:
+    """The forward residual a network reaches on data like its training data, stored with its
+    weights (root attribute :data:`DOMAIN_ATTR`).
+
+    Attributes
+    ----------
+    percent : float
+        The in-domain level (``ENHFWD``, percent): the largest over ``measured_on``.
+    measured_on : str
+        What it was measured on (for the HISTORY and the warning).
+    factor : float
+        An image above ``factor * percent`` is reported as unlike the training data.
+    """
+
+    percent: float
+    measured_on: str
+    factor: float = DOMAIN_FACTOR
+
+    @property
+    def limit(self):
+        """The residual above which an image is reported (percent)."""
+        return self.factor * self.percent
+
+    def to_attr(self):
+        """The JSON text stored in the weights file."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_attrs(cls, attrs):
+        """The level a weights file's decoded root attributes record, or None (an original
+        Enhance file, or one trained before levels were recorded)."""
+        value = attrs.get(DOMAIN_ATTR)
+        if not isinstance(value, dict) or "percent" not in value:
+            return None
+        return cls(float(value["percent"]), str(value.get("measured_on", "")),
+                   float(value.get("factor", DOMAIN_FACTOR)))
+
+    def check(self, percent, *, source):
+        """Warn (one line) when ``percent`` exceeds the limit; True when it does."""
+        if not np.isfinite(percent) or percent <= self.limit:
+            return False
+        warn_domain(f"{source}: forward check {percent:.1f} % is {percent / self.percent:.1f}x the network's "
+                  f"in-domain level ({self.percent:.2g} %, above {self.factor:g}x is reported): the input is "
+                  "unlike the HMI data the network learnt from (already deconvolved or sharpened? not HMI? "
+                  "binned or at another pixel scale?), so its output should not be trusted")
+        return True
+
+
+def pooled_percent(pairs, *, border=0, factor=2):
+    """The forward check of many images as one: ``100 * sqrt(sum residual^2 / sum input^2)``
+    over all their compared pixels (as if they were one image).
+
+    Parameters
+    ----------
+    pairs : iterable of (numpy.ndarray, numpy.ndarray)
+        ``(input, enhanced)`` pairs.
+    border : int
+        Input pixels left out at each edge (patches: where the network saw its padding).
+    factor : int
+
+    Returns
+    -------
+    float
+        Percent; NaN when no pixel was compared.
+    """
+    misfit = scale = 0.0
+    for image, enhanced in pairs:
+        image = np.asarray(image, dtype=np.float32)
+        forward, weight = forward_to_input(enhanced, factor=factor)
+        inside = (slice(border, image.shape[0] - border), slice(border, image.shape[1] - border))
+        image, forward, weight = image[inside], forward[inside], weight[inside]
+        compared = np.isfinite(image) & np.isfinite(forward) & (weight >= MIN_WEIGHT)
+        misfit += float(np.sum(np.square(forward[compared] - image[compared], dtype=np.float64)))
+        scale += float(np.sum(np.square(image[compared], dtype=np.float64)))
+    return float(100 * np.sqrt(misfit / scale)) if scale > 0 else float("nan")
