@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from synthetic import toy_pairs
+from synthetic import read_database, toy_pairs
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.nets.config import NetworkConfig
@@ -251,3 +251,19 @@ def test_errors_before_writing(toy_db, toy_val, tmp_path):
     with pytest.raises(EnhanceError, match="NaN"):
         train(bad, str(out), config=TINY, validation=toy_val)
     assert not (tmp_path / "out").exists()
+
+
+def test_training_records_its_in_domain_forward_check(trained, toy_val):
+    """The weights carry the forward check the network reaches on its validation inputs, the
+    level above which an enhanced image is reported as unlike the training data."""
+    from enhance_lib.nets.weights import inspect_weights
+    from enhance_lib.run.forward_check import DomainLevel, pooled_percent
+
+    _, result = trained
+    level = DomainLevel.from_attrs(inspect_weights(result.files.weights).attrs)
+    assert level is not None and "validation" in level.measured_on
+    inputs, _ = read_database(toy_val)[:2]
+    outputs = result.model.predict(inputs, verbose=0)
+    expected = pooled_percent(zip(inputs[..., 0], outputs[..., 0], strict=True), border=1)
+    assert level.percent == pytest.approx(expected, rel=1e-4)
+    assert 0 < level.percent < 1000

@@ -371,7 +371,9 @@ def _record_domain(result, options, data):
     if not os.path.exists(result.files.weights):
         return
     val_data = PatchDataset(data.val_path, data.val_indices, batch_size=options.batch_size)
-    margin = receptive_margin(result.config)
+    # the network's own padding reaches its receptive margin into each patch: left out (at most
+    # a quarter of the patch, so that small patches still count)
+    margin = min(receptive_margin(result.config), (min(data.info.input_shape[:2]) - 1) // 4)
 
     def pairs():
         for k in range(len(val_data)):

@@ -1,0 +1,186 @@
+"""The forward check: every output put back through HMI's PSF and pixels and compared with its input
+(ENHFWD, the RESIDUAL HDU, the in-domain level and its warning)."""
+
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+from scipy import ndimage
+
+from enhance_lib import EnhanceDomainWarning, Enhancer, enhance, enhance_hdu
+from enhance_lib.nets.weights import inspect_weights, stamp_attrs
+from enhance_lib.run.forward_check import (
+    DOMAIN_ATTR,
+    DomainLevel,
+    forward_check,
+    forward_to_input,
+    pooled_percent,
+)
+from enhance_lib.scripts.enhance import main as enhance_main
+from enhance_lib.training.evaluation import forward_residual
+from enhance_lib.training.forward_model import to_hmi
+from synthetic import hmi_header
+
+
+def _scene(shape=(96, 80), seed=0, smooth=2.0):
+    """A smooth positive scene on the output's grid (the 'Sun at 0.252"')."""
+    rng = np.random.default_rng(seed)
+    return (1 + 0.2 * ndimage.gaussian_filter(rng.standard_normal(shape), smooth)).astype(np.float32)
+
+
+def test_forward_model_is_the_training_forward_model():
+    """The fast decimated convolution is to_hmi (HMI PSF at 0.252", then 0.504" pixels) exactly."""
+    scene = _scene()
+    forward, weight = forward_to_input(scene)
+    expected = to_hmi(scene.astype(np.float64), pixel_scale=0.252, out_scale=0.504)
+    assert forward.shape == (48, 40) and np.all(weight == 1)
+    np.testing.assert_allclose(forward, expected, rtol=0, atol=2e-6)
+
+
+def test_an_output_that_explains_its_input_passes_and_one_that_does_not_fails():
+    scene = _scene()
+    observed = to_hmi(scene.astype(np.float64), pixel_scale=0.252, out_scale=0.504).astype(np.float32)
+    assert forward_check(observed, scene).percent < 1e-3
+    # the nearest upsampling of the input does not explain it: the PSF is not undone
+    nearest = np.kron(observed, np.ones((2, 2), np.float32))
+    blurred = forward_check(observed, nearest).percent
+    assert blurred > 100 * 0.1 * np.std(observed) / np.sqrt(np.mean(observed**2))
+    # as forward_residual defines it (a fraction there, percent here)
+    assert forward_check(observed, nearest).percent == pytest.approx(100 * forward_residual(nearest, observed),
+                                                                     rel=1e-5)
+
+
+def test_missing_pixels_are_left_out_not_filled():
+    scene = _scene()
+    observed = to_hmi(scene.astype(np.float64), pixel_scale=0.252, out_scale=0.504).astype(np.float32)
+    holed, output = observed.copy(), scene.copy()
+    holed[20:26, 10:30] = np.nan
+    output[40:52, 20:60] = np.nan
+    check = forward_check(holed, output, residual=True)
+    assert np.isnan(check.residual[20:26, 10:30]).all()
+    # pixels whose PSF reaches the hole are renormalised, not darkened by a zero fill
+    assert check.percent < 1.0
+    assert 0 < check.pixels < observed.size - 6 * 20
+    np.testing.assert_array_equal(observed[np.isfinite(observed)], observed[np.isfinite(observed)])
+
+
+def test_the_caller_arrays_are_not_modified():
+    scene = _scene()
+    observed = scene[::2, ::2].copy()
+    before = (scene.copy(), observed.copy())
+    forward_check(observed, scene, residual=True)
+    np.testing.assert_array_equal(scene, before[0])
+    np.testing.assert_array_equal(observed, before[1])
+
+
+def test_pooled_percent_is_the_check_of_the_images_together():
+    scenes = [_scene(seed=k) for k in range(3)]
+    pairs = [(s[::2, ::2] * (1 + 0.01 * k), s) for k, s in enumerate(scenes)]
+    stacked = pooled_percent(pairs)
+    single = [forward_check(x, y).percent for x, y in pairs]
+    assert min(single) <= stacked <= max(single)
+
+
+def test_every_output_file_records_its_check(tmp_path, tiny_weights):
+    header = hmi_header(cdelt=(0.504, 0.504), bunit="DN/s")
+    data = (5e4 * _scene((40, 48), seed=3)[::1, ::1]).astype(np.float32)
+    fits.PrimaryHDU(data, header).writeto(tmp_path / "in.fits")
+    assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "out.fits"), "-t", "intensity",
+                         "-w", str(tiny_weights), "--residual", "--quiet"]) == 0
+    with fits.open(tmp_path / "out.fits") as hdus:
+        out, out_header = hdus[0].data, hdus[0].header
+        residual, residual_header = hdus["RESIDUAL"].data, hdus["RESIDUAL"].header
+    expected = forward_check(data, out, residual=True)
+    assert out_header["ENHFWD"] == pytest.approx(expected.percent, abs=1e-4)
+    assert any("forward check (ENHFWD)" in line for line in out_header["HISTORY"])
+    # the residual is on the input's grid, in its units and with its sky coordinates
+    assert residual.shape == data.shape and residual_header["BUNIT"] == "DN/s"
+    np.testing.assert_allclose(residual, expected.residual, rtol=1e-6, atol=1e-6)
+    pixels = np.array([[0, 0], [47, 39], [12.5, 30]])
+    np.testing.assert_allclose(WCS(residual_header).wcs_pix2world(pixels, 0), WCS(header).wcs_pix2world(pixels, 0))
+    # without --residual: the value, not the image
+    assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "plain.fits"), "-t", "intensity",
+                         "-w", str(tiny_weights), "--quiet"]) == 0
+    with fits.open(tmp_path / "plain.fits") as hdus:
+        assert len(hdus) == 1 and hdus[0].header["ENHFWD"] == out_header["ENHFWD"]
+
+
+def test_compressed_outputs_carry_the_residual(tmp_path, tiny_weights):
+    header = hmi_header(cdelt=(0.504, 0.504))
+    fits.PrimaryHDU(_scene((40, 48), seed=4), header).writeto(tmp_path / "in.fits")
+    assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "out.fits"), "-t", "intensity",
+                         "-w", str(tiny_weights), "--residual", "--compress", "gzip", "--quiet"]) == 0
+    with fits.open(tmp_path / "out.fits") as hdus:
+        assert [h.name for h in hdus] == ["PRIMARY", "COMPRESSED_IMAGE", "RESIDUAL"]
+        assert hdus["RESIDUAL"].data.shape == (40, 48)
+
+
+def test_a_cube_records_every_plane(tiny_weights):
+    cube = np.stack([_scene((40, 48), seed=k)[::1] for k in range(3)])
+    cube[1] *= 1.5
+    cube[2] = np.nan
+    with pytest.warns(UserWarning, match="plane 3 of 3 .* has no finite pixels"):
+        enhanced = Enhancer(kind="intensity", weights=tiny_weights, residual=True).enhance(cube)
+    header = enhanced.header
+    assert enhanced.residual.shape == cube.shape and np.isnan(enhanced.residual[2]).all()
+    for k in (0, 1):
+        assert header[f"ENHF{k + 1:04d}"] == pytest.approx(forward_check(cube[k], enhanced.data[k]).percent,
+                                                           abs=1e-4)
+    assert "ENHF0003" not in header
+    assert header["ENHFWD"] == max(header["ENHF0001"], header["ENHF0002"])
+
+
+def test_the_array_and_hdu_doors_give_the_residual(tiny_weights):
+    image = _scene((40, 48), seed=5)
+    plain = enhance(image, kind="intensity", weights=tiny_weights)
+    enhanced = enhance(image, kind="intensity", weights=tiny_weights, residual=True)
+    np.testing.assert_array_equal(enhanced.data, plain)
+    assert enhanced.residual.shape == image.shape
+    assert enhanced.forward[0] == pytest.approx(enhanced.header["ENHFWD"], abs=1e-4)
+    hdus = enhance_hdu(fits.PrimaryHDU(image, hmi_header(cdelt=(0.504, 0.504))), kind="intensity",
+                       weights=tiny_weights, residual=True)
+    assert [h.name for h in hdus] == ["PRIMARY", "RESIDUAL"]
+    np.testing.assert_allclose(hdus["RESIDUAL"].data, enhanced.residual, rtol=1e-6, atol=1e-7)
+
+
+@pytest.fixture()
+def leveled_weights(tmp_path, upsampling_weights):
+    """The nearest-upsampling network with an in-domain level measured on smooth scenes."""
+    path = tmp_path / "nearest.weights.h5"
+    shutil.copyfile(upsampling_weights, path)
+    smooth = [_scene((48, 40), seed=k, smooth=3.0) for k in range(3)]
+    percent = pooled_percent((s, np.kron(s, np.ones((2, 2), np.float32))) for s in smooth)
+    stamp_attrs(path, {DOMAIN_ATTR: DomainLevel(percent, "smooth test scenes").to_attr()})
+    return path
+
+
+def test_the_level_travels_with_the_weights(leveled_weights):
+    level = DomainLevel.from_attrs(inspect_weights(leveled_weights).attrs)
+    assert level.measured_on == "smooth test scenes" and level.limit == pytest.approx(level.factor * level.percent)
+
+
+def test_in_domain_images_stay_quiet_and_others_are_reported(leveled_weights):
+    """Nearest upsampling explains a smooth image (the PSF barely changes it) but not a sharp one:
+    the sharp image is beyond the level learnt on smooth ones, and says so in one warning."""
+    enhancer = Enhancer(kind="intensity", weights=leveled_weights, normalization="none")
+    smooth = _scene((48, 40), seed=7, smooth=3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, header = enhancer.enhance_header(smooth)
+    assert "ENHFWDL" in header and any("within" in line for line in header["HISTORY"])
+    sharp = _scene((48, 40), seed=7, smooth=0.7)
+    with pytest.warns(EnhanceDomainWarning, match=r"forward check .* in-domain level .*already deconvolved"):
+        _, header = enhancer.enhance_header(sharp)
+    assert header["ENHFWD"] > header["ENHFWDL"] * 1.3
+    assert any("BEYOND" in line for line in header["HISTORY"])
+
+
+def test_weights_without_a_level_report_nothing(tiny_weights):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, header = Enhancer(kind="intensity", weights=tiny_weights).enhance_header(_scene((40, 48)))
+    assert "ENHFWDL" not in header
+    assert any("no in-domain level" in line for line in header["HISTORY"])
