@@ -9,6 +9,7 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 from scipy import ndimage
+from synthetic import hmi_header
 
 from enhance_lib import EnhanceDomainWarning, Enhancer, enhance, enhance_hdu
 from enhance_lib.nets.weights import inspect_weights, stamp_attrs
@@ -22,7 +23,6 @@ from enhance_lib.run.forward_check import (
 from enhance_lib.scripts.enhance import main as enhance_main
 from enhance_lib.training.evaluation import forward_residual
 from enhance_lib.training.forward_model import to_hmi
-from synthetic import hmi_header
 
 
 def _scene(shape=(96, 80), seed=0, smooth=2.0):
