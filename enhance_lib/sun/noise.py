@@ -173,7 +173,7 @@ def estimate_noise(image, *, kind, kernel="fourth", photon=None, level=None, min
     Sun, a spot, plage) the estimate is 1.2e-3 for intensity (I/I_qs) and 0.25 G for blos with
     ``'fourth'`` (3.3e-3 and 0.8 G with ``'immerkaer'``, 5.8e-4 and 0.12 G with ``'sixth'``):
     with ``'fourth'``, white noise is measured within 10 % from 0.003 I_qs and 1 G, within 20 %
-    from 0.002 I_qs.
+    from 0.002 I_qs; with ``'sixth'``, within 15 % from 0.001 I_qs (``benchmarks/noise.py``).
 
     Noise that the data's processing has correlated between pixels (an interpolation) has less
     power at the Nyquist corner than its variance says, and is underestimated. The real HMI
