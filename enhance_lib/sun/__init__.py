@@ -1,1 +1,2 @@
-"""The Sun on the pixel grid: data types, the disk, the limb, limb darkening, normalisation, photometry."""
+"""The Sun on the pixel grid: data types, the disk, the limb, limb darkening, normalisation, photometry,
+the noise level."""
