@@ -35,6 +35,13 @@ def test_shapes_and_types(intensity, blos):
     assert np.array_equal(intensity.regions, blos.regions)  # one truth for both kinds
 
 
+def test_noise_deterministic_per_seed(intensity):
+    again = scenes.truth_scene("intensity", seed=3, size=SIZE)  # the cached truth, the noise drawn again
+    assert again is not intensity and np.array_equal(again.data, intensity.data)
+    assert np.array_equal(again.header.tostring(), intensity.header.tostring())
+
+
+@pytest.mark.slow
 def test_deterministic_per_seed(intensity):
     scenes._truth.cache_clear()
     again = scenes.truth_scene("intensity", seed=3, size=SIZE)
