@@ -48,3 +48,28 @@ def test_require_files_passes_when_all_are_there(tmp_path):
     assert require_files("x.py", [present], hint="-") is None
     with pytest.raises(SystemExit, match=r"x.py: error: not found: .*b.fits and 2 more; get them"):
         require_files("x.py", [tmp_path / n for n in ("b.fits", "c.fits", "d.fits")] + [present], hint="get them")
+
+
+def _truth_module():
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks import truth
+    finally:
+        sys.path.remove(str(REPO))
+    return truth
+
+
+@pytest.mark.slow
+def test_truth_runs_in_a_tiny_mode_and_renders_its_json(tmp_path, capsys):
+    truth = _truth_module()
+    truth.main(["--seeds", "5", "--size", "512", "--kinds", "blos", "--out", str(tmp_path)])
+    assert {p.name for p in tmp_path.iterdir()} == {"truth.json", "truth.md", "truth_spectra.png"}
+    md = (tmp_path / "truth.md").read_text()
+    assert md.startswith("CPU: ") and "### blos" in md
+    results = __import__("json").loads((tmp_path / "truth.json").read_text())
+    mean = results["kinds"]["blos"]["mean"]
+    assert mean["bicubic"]["rms_vs_bicubic"] == 1.0
+    assert set(truth.METHODS) <= set(mean) and all(mean[m]["rms"] > 0 for m in truth.METHODS)
+    capsys.readouterr()
+    truth.main(["--render", str(tmp_path / "truth.json")])
+    assert capsys.readouterr().out.strip() == md.strip()
