@@ -3,13 +3,16 @@ published Enhance networks on the held-out region of the real data."""
 
 import importlib.util
 import itertools
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
+from enhance_lib import EnhanceDomainWarning, Enhancer
 from enhance_lib.nets.weights import default_weights, inspect_weights
+from enhance_lib.run.forward_check import DOMAIN_FACTOR, DomainLevel
 from enhance_lib.scripts.enhance import main as enhance_main
 from enhance_lib.training.evaluation import contrast
 
@@ -164,3 +167,60 @@ def test_fidelity_linear_baseline_recovers_a_linear_teacher():
     held_out = (slice(m, 2 * fidelity.VALIDATION[0].stop), slice(m, -m))
     np.testing.assert_allclose(predicted[held_out], teacher[held_out], atol=1e-8)
     assert np.abs(predicted[held_out] - np.kron(low, np.ones((2, 2)))[held_out] - 0.25).max() > 0.1
+
+
+@pytest.mark.parametrize("kind", ["intensity", "blos"])
+def test_shipped_networks_carry_their_in_domain_forward_check(kind):
+    """Measured by benchmarks/forward.py --stamp on real crops, synthetic scenes and a full disk."""
+    level = DomainLevel.from_attrs(inspect_weights(default_weights(kind)).attrs)
+    assert level is not None and "full disk" in level.measured_on
+    assert 0.5 < level.percent < 20
+
+
+@pytest.mark.parametrize("name", [n for names in SAMPLES.values() for n in names])
+def test_the_samples_are_in_the_networks_domain(enhanced_samples, name, tmp_path):
+    """Each sample (real and synthetic) stays quiet, and its ENHFWD is within the level."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EnhanceDomainWarning)
+        _, header = Enhancer().enhance_header(str(REPO / "samples" / name))
+    assert header["ENHFWD"] <= DOMAIN_FACTOR * header["ENHFWDL"]
+
+
+def _binned(image):
+    ny, nx = (s // 2 * 2 for s in image.shape)
+    return image[:ny, :nx].reshape(ny // 2, 2, nx // 2, 2).mean(axis=(1, 3))
+
+
+@pytest.mark.parametrize("case, kind", [("deconvolved", "intensity"), ("binned", "intensity"),
+                                        ("binned", "blos"), ("other instrument", "intensity")])
+def test_data_unlike_hmi_is_reported(case, kind):
+    """An image already deconvolved (Richardson-Lucy with HMI's PSF, JSOC's dcon recipe), binned
+    2x2, or from a sharper telescope at HMI's header scale is beyond the network's level."""
+    from enhance_lib.training.deconvolution import hmi_deconvolve
+    from enhance_lib.training.forward_model import degrade
+    from enhance_lib.training.scenes import truth_scene
+
+    path = REPO / "samples" / ("hmi.fits" if kind == "intensity" else "blos.fits")
+    image, header = fits.getdata(path).astype(np.float64), fits.getheader(path)
+    if case == "deconvolved":
+        image = hmi_deconvolve(image, kind=kind)
+    elif case == "binned":
+        image = _binned(image)
+    else:  # the synthetic Sun through a 50 cm telescope's Airy pattern, on HMI's 0.504" pixels
+        scene = truth_scene(kind, seed=21, size=640)
+        image = degrade(scene.truth, pixel_scale=scene.pixel_scale, out_scale=0.504, psf="airy", diameter=0.5)
+        header = scene.header
+    with pytest.warns(EnhanceDomainWarning, match="forward check .* in-domain level"):
+        Enhancer(kind=kind).enhance(image.astype(np.float32), header)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["intensity", "blos"])
+def test_a_full_disk_is_in_the_networks_domain(kind):
+    from enhance_lib.training.scenes import full_disk, truth_scene
+
+    data, header = full_disk(truth_scene(kind, seed=22, size=640), size=384)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EnhanceDomainWarning)
+        _, out = Enhancer(kind=kind).enhance_header(data, header)
+    assert 0 < out["ENHFWD"] <= DOMAIN_FACTOR * out["ENHFWDL"]

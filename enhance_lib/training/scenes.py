@@ -39,6 +39,7 @@ __all__ = [
     "REGIONS",
     "SCENE_SCALE",
     "TruthScene",
+    "full_disk",
     "hmi_like_header",
     "region_map",
     "truth_scene",
@@ -309,3 +310,52 @@ def truth_scene(kind, *, seed, size=1280, sigma=None):
 def truth_scenes(kind, *, seeds, size=1280, sigma=None):
     """:func:`truth_scene` for each of ``seeds`` (a list)."""
     return [truth_scene(kind, seed=s, size=size, sigma=sigma) for s in seeds]
+
+
+def full_disk(scene, *, size=1024, radius_fraction=0.465):
+    """A full disk made of a scene: its HMI-like structure over the disk, HMI's limb.
+
+    The scene's noise-free input, mirrored to cover the disk, times the Neckel & Labs (1994)
+    limb darkening at 6173 A (intensity; a magnetogram keeps its field), with a
+    pixel-integrated limb (:func:`enhance_lib.training.synthetic_sun.limb_disk`) blurred by
+    HMI's PSF as HMI's limb is, then the scene's noise; NaN off the disk. The centre is off
+    the pixel grid by a fraction of a pixel.
+
+    Parameters
+    ----------
+    scene : TruthScene
+    size : int
+        Pixels on a side (HMI's are 4096).
+    radius_fraction : float
+        The disk's radius over ``size`` (0.465 for HMI's 1900-pixel radius).
+
+    Returns
+    -------
+    data : numpy.ndarray of float32, shape (size, size)
+    header : astropy.io.fits.Header
+        The scene's, with the disk's centre (CRPIX at CRVAL 0, 0) and RSUN_OBS, so that the
+        Enhancer places its limb.
+    """
+    from ..sun.disk import DiskGeometry
+    from ..sun.limb_darkening import NECKEL_LABS_6173
+
+    centre = (size - 1) / 2
+    geometry = DiskGeometry(x0=centre + 0.3, y0=centre - 0.2, radius=radius_fraction * size)
+    clean = np.asarray(scene.clean, dtype=np.float64)
+    reps = [math.ceil(size / n) + 1 for n in clean.shape]
+    texture = np.pad(clean, [(0, (r - 1) * n) for r, n in zip(reps, clean.shape, strict=True)],
+                     mode="symmetric")[:size, :size]
+    if scene.kind == "intensity":
+        def profile(mu):
+            return np.polyval(NECKEL_LABS_6173[::-1], mu)
+    else:
+        profile = None
+    disk = sun.limb_disk((size, size), geometry, profile=profile, texture=texture)
+    off = ~np.isfinite(disk)
+    blurred = psf.convolve(np.where(off, 0.0, disk), psf.hmi_psf(pixel_scale=HMI_SCALE))
+    blurred += np.random.default_rng([scene.seed, 7]).normal(0.0, scene.sigma, blurred.shape)
+    blurred[off] = np.nan
+    header = hmi_like_header(scene.kind, (size, size))
+    header["CRPIX1"], header["CRPIX2"] = geometry.x0 + 1, geometry.y0 + 1
+    header["RSUN_OBS"] = geometry.radius * HMI_SCALE
+    return blurred.astype(np.float32), header
