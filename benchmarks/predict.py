@@ -12,7 +12,9 @@ reports wall time, input megapixels per second, peak resident memory of the
 process, and the effective GFLOP/s (keepsize depth 5 / 64 filters costs
 553,792 multiply-adds = 1.108 MFLOP per input pixel) next to this machine's
 float32 matrix-product peak, measured in the same run with the same backend.
-In the same run it times a plain whole-image ``model(x)``, ``model.predict`` and
+The forward check every output carries (``ENHFWD``) is timed on the full disk against the
+prediction it checks (``--forward-check``: that alone). In the same run it times a plain
+whole-image ``model(x)``, ``model.predict`` and
 the compiled model (``tf.function``, ``jax.jit`` or PyTorch inference mode) of
 the same network where they fit in memory, the tiled predictor on the same
 images, a tile-size sweep and bfloat16 against float32 (speed and error).
@@ -223,18 +225,30 @@ def main(argv=None):
     p.add_argument("--threads", type=lambda v: tuple(int(t) for t in v.split(",")), nargs="*",
                    default=[(0, 0), (1, 1), (2, 1), (2, 2)],
                    help="intra,inter TensorFlow thread counts to compare on 1024^2 (0: TF default)")
+    p.add_argument("--forward-check", action="store_true",
+                   help="only the forward check's cost on the 4096^2 full disk (predict_forward.{json,md})")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     p.add_argument("--render", metavar="JSON", help="only print the tables of saved results")
     args = p.parse_args(argv)
     if args.render:
         data = json.loads(Path(args.render).read_text())
-        print(render_compare(data) if "backends" in data else render(data))
+        if "check_s" in data:
+            print(render_forward(data))
+        else:
+            print(render_compare(data) if "backends" in data else render(data))
         return
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported; children inherit it
     if args.compare:
         return compare(args)
     if args.predict_only:
         return predict_only(args.predict_only)
+    if args.forward_check:
+        row = forward_check_cost()
+        text = f"Device: {device_name()}; backend: {describe_backend()}.\n\n" + render_forward(row)
+        write_results("predict_forward", row | {"device": device_name(), "backend": describe_backend()}, text,
+                      folder=args.out)
+        print(text)
+        return
 
     from astropy.io import fits
 
@@ -329,6 +343,8 @@ def main(argv=None):
             results["sweep"].append({"tile": tile, "s": t, "mpx_per_s": x.size / t / 1e6})
             print(json.dumps(results["sweep"][-1]), flush=True)
 
+        results["forward_check"] = forward_check_cost() if not args.no_full_disk else None
+
         p32 = Predictor(net, config)
         p16 = Predictor(net, config, precision="bfloat16")
         t32 = time_call(lambda: p32.run(x))
@@ -347,6 +363,39 @@ def main(argv=None):
     text = render(results)
     write_results("predict" if args.backend == "tensorflow" else f"predict_{args.backend}", results, text, folder=args.out)
     print(text)
+
+
+def forward_check_cost(n=4096):
+    """The forward check's cost on an ``n``^2 full disk, in-process, as a ratio to the prediction
+    it checks (the Enhancer's ``predict`` then its ``check``, with and without the residual
+    image), measured in the same run."""
+    from enhance_lib import Enhancer
+
+    disk, header = synthetic_full_disk(n)
+    enhancer = Enhancer(kind="intensity")
+    prepared = enhancer.prepare_data(disk, header)
+    t = time.perf_counter()
+    result = enhancer.predict(prepared)
+    predict_s = time.perf_counter() - t
+    check_s = time_call(lambda: enhancer.check(prepared, result), repeats=2)
+    residual_s = time_call(lambda: enhancer.check(prepared, result, residual=True), repeats=2)
+    row = {"size": f"{n} full disk", "predict_s": predict_s, "check_s": check_s, "check_residual_s": residual_s,
+           "check_over_predict": check_s / predict_s, "check_residual_over_predict": residual_s / predict_s}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def render_forward(row):
+    return (f"| image | prediction | forward check (ENHFWD) | with the residual image |\n|---|---|---|---|\n"
+            f"| {row['size']} | {row['predict_s']:.1f} s | {row['check_s']:.2f} s "
+            f"({100 * row['check_over_predict']:.1f} %) | {row['check_residual_s']:.2f} s "
+            f"({100 * row['check_residual_over_predict']:.1f} %) |")
+
+
+def describe_backend():
+    from enhance_lib.nets.backend import describe
+
+    return describe()
 
 
 def predict_only(n):
@@ -443,6 +492,8 @@ def render(results):
         lines.append(f"| {r['tile']} | {r['s']:.2f} s | {r['mpx_per_s']:.3f} |")
     b = results["bfloat16"]
     lines += ["", f"bfloat16 on 1024^2: {b['speedup']:.2f}x the float32 speed, relative RMS error {b['relative_rms_error']:.2e}, max error {b['max_abs_error_over_range']:.2e} of the range."]
+    if results.get("forward_check"):
+        lines += ["", render_forward(results["forward_check"])]
     return "\n".join(lines)
 
 
