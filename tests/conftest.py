@@ -121,6 +121,29 @@ def tiny_weights(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_error_weights(tmp_path_factory):
+    """A depth-1, 4-filter error network (enhance_product 'error'), its output log-variances near
+    log(0.01^2) (sigma ~0.01 in network units), calibrated with factors 1.5 and 0.5."""
+    from enhance_lib.nets.backend import set_random_seed
+    from enhance_lib.nets.config import NetworkConfig
+    from enhance_lib.nets.models import build_model
+    from enhance_lib.nets.weights import save_weights
+    from enhance_lib.run.uncertainty import CALIBRATION_ATTR
+
+    set_random_seed(5)
+    config = NetworkConfig(depth=1, filters=4)
+    net = build_model(config)
+    last = net.layers[-1]
+    kernel, bias = last.get_weights()
+    last.set_weights([0.1 * kernel, np.full_like(bias, np.log(0.01**2))])
+    path = tmp_path_factory.mktemp("net") / "tiny_error.weights.h5"
+    calibration = {"faithful": {"noise": 1.5, "model": 0.5, "measured_on": "test"},
+                   "conserve_flux": {"noise": 1.0, "model": 1.0, "measured_on": "test"}}
+    save_weights(net, path, config=config, attrs={"enhance_product": "error", CALIBRATION_ATTR: calibration})
+    return path
+
+
+@pytest.fixture(scope="session")
 def upsampling_weights(tmp_path_factory):
     """A depth-1 keepsize network initialised as nearest x2 upsampling: its output is known."""
     from enhance_lib.nets.config import NetworkConfig

@@ -23,6 +23,7 @@ __all__ = [
 DPI = 100  # the saved figure's dots per inch
 WIDTH = 11.0  # inches
 RESIDUAL_CMAP = "RdBu_r"  # the forward check's residual: diverging, white at zero
+UNCERTAINTY_CMAP = "magma"  # the uncertainty: sequential, from 0
 ZOOM_SIZE = 128  # input pixels of the zoomed region (fewer when the zoom panel is smaller)
 _CHUNK = 1 << 22  # pixels per block of rows when an image is measured or averaged
 _ALIGNED = math.radians(1.0)  # axes in arcsec when the image axes are within 1 degree of the WCS's
@@ -346,7 +347,7 @@ def _panel_pixels(ax):
 
 
 def comparison_figure(original, enhanced, *, kind, title=None, header=None, local=None, local_enhanced=None,
-                      residual=None, forward=None, dpi=DPI):
+                      residual=None, forward=None, uncertainty=None, dpi=DPI):
     """The figure :func:`plot_comparison` saves: a :class:`matplotlib.figure.Figure`.
 
     Panels show NaN-aware block averages (:func:`block_mean`) with at most one image
@@ -373,6 +374,9 @@ def comparison_figure(original, enhanced, *, kind, title=None, header=None, loca
         colour map symmetric about zero (+-3 times its RMS).
     forward : float, optional
         The forward check (percent), for the residual's title.
+    uncertainty : numpy.ndarray, optional
+        The 1-sigma map on the output's grid (``UNCERT``): one more column, from 0 to its
+        99th percentile.
     dpi : float
         Dots per inch of the saved figure: sets how many screen pixels a panel has.
 
@@ -402,7 +406,7 @@ def comparison_figure(original, enhanced, *, kind, title=None, header=None, loca
     images, factors = [original, enhanced], [1, factor]
     heads = [f"{name}: {shape_text(img.shape)}\n{s}" for name, img, s in zip(names, (original, enhanced), stats,
                                                                                strict=True)]
-    spread = None
+    extras = []  # (cmap, limits, zoom name) of each column after the first two
     if residual is not None:
         residual = np.asarray(residual)
         finite = residual[np.isfinite(residual)]
@@ -412,8 +416,18 @@ def comparison_figure(original, enhanced, *, kind, title=None, header=None, loca
         factors.append(1)
         value = "" if forward is None or not np.isfinite(forward) else f" ({forward:.2f} % of the input's RMS)"
         heads.append(f"forward check: HMI(output) - input\nRMS {spread / 3:.3g} {unit or ''}{value}".replace("  ", " "))
+        extras.append((RESIDUAL_CMAP, (-spread, spread), "forward check"))
+    if uncertainty is not None:
+        uncertainty = np.asarray(uncertainty)
+        finite = uncertainty[np.isfinite(uncertainty)]
+        top = float(np.percentile(finite, 99)) if finite.size else 1.0
+        images.append(uncertainty)
+        factors.append(factor)
+        median = float(np.median(finite)) if finite.size else float("nan")
+        heads.append(f"uncertainty (UNCERT, 1 sigma)\nmedian {median:.3g} {unit or ''}".replace("  ", " "))
+        extras.append((UNCERTAINTY_CMAP, (0.0, top if top > 0 else 1.0), "uncertainty"))
     layout = dict(kind=kind, title=title, header=header, frame=frame, limits=(vmin, vmax), dpi=dpi,
-                  turned=turned, spread=spread)
+                  turned=turned, extras=extras)
     fig, axes = _layout(rows=1, heads=heads, **layout)
     shown = [_panel_pixels(ax) for ax in axes[0]]
     if any(n > p for img, panel in zip(images, shown, strict=True)
@@ -426,20 +440,21 @@ def comparison_figure(original, enhanced, *, kind, title=None, header=None, loca
     else:
         zoom = None
     for column, (ax, img, panel, f) in enumerate(zip(axes[0], images, shown, factors, strict=True)):
-        _show(ax, img, panel, frame, f, layout, residual=column == 2)
+        _show(ax, img, panel, frame, f, layout, extra=extras[column - 2] if column >= 2 else None)
     if zoom is not None:
         rows_, cols_ = zoom
         r0, r1, c0, c1 = rows_.start, rows_.stop, cols_.start, cols_.stop
         left, right, bottom, top = frame.extent((r0, r1), (c0, c1))
         axes[0, 0].add_patch(_rectangle((min(left, right), min(bottom, top)), abs(right - left), abs(top - bottom)))
         up = (slice(factor * r0, factor * r1), slice(factor * c0, factor * c1))
-        zoomed = [(axes[1, 0], original[zoom], names[0]), (axes[1, 1], enhanced[up], names[1])]
-        if residual is not None:
-            zoomed.append((axes[1, 2], residual[zoom], "forward check"))
-        for column, (ax, img, name) in enumerate(zoomed):
+        zoomed = [(axes[1, 0], original[zoom], names[0], "gray", (vmin, vmax)),
+                  (axes[1, 1], enhanced[up], names[1], "gray", (vmin, vmax))]
+        for column, (cmap, limits, name) in enumerate(extras, 2):
+            img = images[column]
+            zoomed.append((axes[1, column], img[up] if factors[column] == factor else img[zoom], name, cmap, limits))
+        for ax, img, name, cmap, (low, high) in zoomed:
             img = np.rot90(img, 2) if turned else img
-            low, high = (-spread, spread) if column == 2 else (vmin, vmax)
-            ax.imshow(img, origin="lower", cmap=RESIDUAL_CMAP if column == 2 else "gray", vmin=low, vmax=high,
+            ax.imshow(img, origin="lower", cmap=cmap, vmin=low, vmax=high,
                       interpolation="nearest", extent=(left, right, bottom, top))
             ax.set_xlim(left, right)
             ax.set_ylim(bottom, top)
@@ -455,9 +470,9 @@ def _rectangle(corner, width, height):
     return Rectangle(corner, width, height, fill=False, color="tab:orange", lw=1)
 
 
-def _show(ax, image, panel, frame, factor, layout, *, residual=False):
+def _show(ax, image, panel, frame, factor, layout, *, extra=None):
     """Draw the block average of ``image`` (an x``factor`` grid) with at most one pixel per
-    screen pixel of ``panel`` (height, width); ``residual``: in the residual's colours."""
+    screen pixel of ``panel`` (height, width); ``extra``: the colours of an extra column."""
     ny, nx = image.shape
     k = max(1, math.ceil(ny / max(panel[0], 1)), math.ceil(nx / max(panel[1], 1)))
     small = block_mean(image, k)
@@ -466,15 +481,15 @@ def _show(ax, image, panel, frame, factor, layout, *, residual=False):
     # the last block may reach past the image's edge: its extent too, the axes' limits do not
     # (when turned, that overhang is at the figure's left and bottom: Frame.extent turns it)
     rows, cols = (0, small.shape[0] * k / factor), (0, small.shape[1] * k / factor)
-    vmin, vmax = (-layout["spread"], layout["spread"]) if residual else layout["limits"]
-    ax.imshow(small, origin="lower", cmap=RESIDUAL_CMAP if residual else "gray", vmin=vmin, vmax=vmax,
+    cmap, (vmin, vmax) = (extra[0], extra[1]) if extra is not None else ("gray", layout["limits"])
+    ax.imshow(small, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
               interpolation="nearest", extent=frame.extent(rows, cols))
     left, right, bottom, top = frame.extent()
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
 
 
-def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned, spread):
+def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned, extras):
     """The figure's axes, titles, labels, colour bar and notes, laid out (no image yet)."""
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
@@ -500,8 +515,8 @@ def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned, spr
             ax.set_title("zoomed\n", fontsize=10)
     mappable = ScalarMappable(Normalize(*limits), cmap="gray")
     fig.colorbar(mappable, ax=axes[:, :2], shrink=0.8, label=_unit_label(header, kind))
-    if columns > 2:
-        fig.colorbar(ScalarMappable(Normalize(-spread, spread), cmap=RESIDUAL_CMAP), ax=axes[:, 2], shrink=0.8,
+    for column, (cmap, (low, high), _) in enumerate(extras, 2):
+        fig.colorbar(ScalarMappable(Normalize(low, high), cmap=cmap), ax=axes[:, column], shrink=0.8,
                      label=_unit_label(header, kind))
     notes = [title] if title else []
     if turned:
@@ -513,7 +528,7 @@ def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned, spr
 
 
 def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, local=None, local_enhanced=None,
-                    residual=None, forward=None):
+                    residual=None, forward=None, uncertainty=None):
     """Write a PNG with the input and the output on the same colour scale.
 
     The figure is :func:`comparison_figure`'s: block averages at the figure's resolution,
@@ -541,9 +556,12 @@ def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, 
     residual, forward : numpy.ndarray, float, optional
         The forward check's residual image and value: a third column
         (:func:`comparison_figure`).
+    uncertainty : numpy.ndarray, optional
+        The 1-sigma map (``UNCERT``): one more column.
     """
     fig = comparison_figure(original, enhanced, kind=kind, title=title, header=header, local=local,
-                            local_enhanced=local_enhanced, residual=residual, forward=forward)
+                            local_enhanced=local_enhanced, residual=residual, forward=forward,
+                            uncertainty=uncertainty)
     try:
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=fig.dpi, format="png")

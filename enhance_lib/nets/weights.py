@@ -368,14 +368,17 @@ def _build(config, *, batch_norm, precision):
         keras.config.set_dtype_policy(previous)
 
 
-def default_weights(kind):
+def default_weights(kind, *, product=None):
     """Path of the shipped network for ``kind`` ('intensity' or 'blos').
+
+    ``product``: a network shipped beside it (``'error'``: the error network of the
+    uncertainty maps, ``{kind}_error.weights.h5``).
 
     Looked up in ``$ENHANCE_NETWORK_DIR``, then ``network/`` of the source tree
     (a checkout or editable install), then ``<prefix>/share/enhance/network``
     (a regular install). Returns the first candidate when none exists.
     """
-    name = f"{kind}.weights.h5"
+    name = f"{kind}.weights.h5" if product is None else f"{kind}_{product}.weights.h5"
     folders = []
     if os.environ.get("ENHANCE_NETWORK_DIR"):
         folders.append(Path(os.environ["ENHANCE_NETWORK_DIR"]))

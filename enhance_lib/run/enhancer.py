@@ -30,6 +30,7 @@ from .forward_check import DomainLevel, forward_check
 from .options import EnhanceOptions
 from .prepare import Prepared, out_of_memory, prepare_data, prepare_file
 from .tiling import Predictor, enhance_array
+from .uncertainty import SMOOTH, Calibration, ErrorPredictor, plane_uncertainty
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,12 @@ class Network:
     domain : enhance_lib.run.forward_check.DomainLevel or None
         The forward residual it reaches on data like its training data, as its weights
         record it (None: not recorded, no input is reported as unlike them).
+    error : enhance_lib.run.uncertainty.ErrorPredictor or None
+        The error network of ``UNCMODEL`` (built with ``uncertainty``).
+    error_weights : str or None
+        Its file.
+    calibration : enhance_lib.run.uncertainty.Calibration or None
+        The factors of ``UNCERT``, as the error network's weights record them.
     """
 
     kind: str
@@ -63,6 +70,9 @@ class Network:
     response: object
     backend: str
     domain: DomainLevel | None = None
+    error: ErrorPredictor | None = None
+    error_weights: str | None = None
+    calibration: Calibration | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,14 +91,25 @@ class Enhanced:
     residual : numpy.ndarray or None
         With ``residual``: the forward model of the output minus the input, on the input's
         grid and in its units, NaN where not compared.
+    uncertainty, uncertainty_noise, uncertainty_model : numpy.ndarray or None
+        With ``uncertainty``: ``UNCERT`` (the calibrated 1-sigma), ``UNCNOISE`` and
+        ``UNCMODEL``, on the output's grid and in its units
+        (:mod:`enhance_lib.run.uncertainty`).
+    noise : tuple of float
+        With ``uncertainty``: the input noise each plane's maps assumed (``ENHNOISE``).
     extensions : tuple of (str, numpy.ndarray, astropy.io.fits.Header)
-        The image HDUs written after the data (``RESIDUAL``).
+        The image HDUs written after the data (``RESIDUAL``, ``UNCERT``, ``UNCNOISE``,
+        ``UNCMODEL``).
     """
 
     data: np.ndarray
     header: fits.Header | None
     forward: tuple
     residual: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None
+    uncertainty_noise: np.ndarray | None = None
+    uncertainty_model: np.ndarray | None = None
+    noise: tuple = ()
     extensions: tuple = ()
 
 
@@ -177,11 +198,33 @@ class Enhancer:
                                         precision=options.precision)
             predictor = Predictor(net, config, tile=options.tile, precision=options.precision, device=device)
             response = measure_response(predictor, kind) if options.conserve_flux else None
+            error, error_path, calibration = self._error_network(kind, device) if options.uncertainty else (None,) * 3
         network = Network(kind, str(info.path), config, predictor, response, describe(device),
-                          DomainLevel.from_attrs(info.attrs))
+                          DomainLevel.from_attrs(info.attrs), error, error_path, calibration)
         log.info("network %s depth %d, %d filters (%s); %s", config.model, config.depth, config.filters,
                  network.weights, network.backend)
         return network
+
+    def _error_network(self, kind, device):
+        """The error network of ``UNCMODEL``, tiled, its file and its calibration."""
+        options = self.options
+        path = options.error_weights
+        if path is None:
+            if options.weights is not None and not same_file(options.weights, default_weights(kind)):
+                raise EnhanceError("`uncertainty` with your own weights needs their error network as `error_weights` "
+                                   "(python -m enhance_lib.scripts.error_model trains one); the shipped one was "
+                                   "learnt for the shipped network")
+            path = default_weights(kind, product="error")
+            if not path.is_file():
+                raise EnhanceError(f"no shipped {kind} error network found for `uncertainty`", path=path)
+        info = inspect_weights(path)
+        if info.attrs.get("enhance_product") != "error":
+            raise EnhanceError("not an error network (its weights do not say enhance_product 'error')", path=path)
+        check_kind_matches(info, kind)
+        net, config = build_network(info, fold=True, precision=options.precision)
+        predictor = Predictor(net, config, tile=options.tile, precision=options.precision, device=device)
+        calibration = Calibration.from_attrs(info.attrs, conserve_flux=options.conserve_flux)
+        return ErrorPredictor(predictor), str(info.path), calibration
 
     # -- one image ----------------------------------------------------------------------------
 
@@ -265,7 +308,8 @@ class Enhancer:
         -------
         Enhanced
         """
-        residual = self.options.residual or bool(residual)
+        options = self.options
+        residual = options.residual or bool(residual)
         result = self.predict(prepared, progress=progress)
         checks = self.check(prepared, result, residual=residual)
         forward = tuple(np.nan if c is None else c.percent for c in checks)
@@ -274,16 +318,60 @@ class Enhancer:
             planes = [np.full(prepared.planes.shape[-2:], np.nan, np.float32) if c is None else c.residual
                       for c in checks]
             difference = np.stack(planes) if prepared.data.ndim == 3 else planes[0]
-        out_header = self.output_header(prepared, result, forward) if header else None
-        extensions = ()
-        if self.options.residual and header:
-            extensions = (("RESIDUAL", difference, self.residual_header(prepared)),)
-        return Enhanced(result, out_header, forward, difference, extensions)
+        maps = self.uncertainty(prepared) if options.uncertainty else None
+        out_header = self.output_header(prepared, result, forward, uncertainty=maps) if header else None
+        extensions = []
+        if options.residual and header:
+            extensions.append(("RESIDUAL", difference, self.residual_header(prepared)))
+        if maps is None:
+            return Enhanced(result, out_header, forward, difference, extensions=tuple(extensions))
+        shape = result.shape[-2:]
 
-    def output_header(self, prepared: Prepared, result: np.ndarray, forward=None) -> fits.Header:
+        def stacked(name):
+            planes = [np.full(shape, np.nan, np.float32) if m is None else getattr(m, name) for m in maps]
+            return np.stack(planes) if prepared.data.ndim == 3 else planes[0]
+
+        total, noise, model = stacked("total"), stacked("noise"), stacked("model")
+        if header:
+            for name, image, text in (
+                ("UNCERT", total, "the calibrated 1-sigma uncertainty of the primary HDU's data (UNCNOISE and UNCMODEL "
+                                  "combined with the factors UNCCALN, UNCCALM)"),
+                ("UNCNOISE", noise, "the input's noise (ENHNOISE) propagated through the network, 1 sigma, "
+                                    "not calibrated"),
+                ("UNCMODEL", model, "the network's structure-dependent error (what the data cannot determine), "
+                                    "1 sigma, from the error network, not calibrated"),
+            ):
+                extensions.append((name, image, self.uncertainty_header(out_header, name, text)))
+        sigmas = tuple(np.nan if m is None else m.sigma for m in maps)
+        return Enhanced(result, out_header, forward, difference, total, noise, model, sigmas, tuple(extensions))
+
+    def uncertainty(self, prepared: Prepared):
+        """The uncertainty maps of each plane (:func:`~enhance_lib.run.uncertainty.plane_uncertainty`;
+        None for an all-NaN plane)."""
+        network = self.network(prepared.kind)
+        options = self.options
+        try:
+            return [None if normalizer is None else plane_uncertainty(
+                plane, normalizer, predictor=network.predictor, error_predictor=network.error,
+                calibration=network.calibration, kind=prepared.kind, noise=options.noise, draws=options.draws,
+                response=network.response)
+                for plane, normalizer in zip(prepared.planes, prepared.normalizers, strict=True)]
+        except MemoryError:
+            raise out_of_memory("computing the uncertainty of", prepared.data.shape, prepared.source) from None
+
+    @staticmethod
+    def uncertainty_header(header: fits.Header, name: str, text: str) -> fits.Header:
+        """The header of an uncertainty image: the output's grid, units and keys, its own HISTORY."""
+        own = fits.Header(header, copy=True)
+        own.remove("HISTORY", ignore_missing=True, remove_all=True)
+        own["EXTNAME"] = name
+        return add_history(own, [f"{name}: {text}; see the primary HDU's HISTORY for how it was made"])
+
+    def output_header(self, prepared: Prepared, result: np.ndarray, forward=None, *, uncertainty=None) -> fits.Header:
         """The header of ``result``: the input's, updated for the x2 grid
         (:func:`~enhance_lib.io.fits.upsample_header`), with ENHNORM, the forward check
-        (ENHFWD; ``forward``: each plane's, computed when not given) and HISTORY."""
+        (ENHFWD; ``forward``: each plane's, computed when not given), the noise and calibration
+        of the ``uncertainty`` maps (ENHNOISE, UNCDRAWS, UNCCALN, UNCCALM) and HISTORY."""
         network = self.network(prepared.kind)
         config = network.config
         if forward is None:
@@ -308,6 +396,7 @@ class Enhancer:
         domain = network.domain
         if domain is not None:
             header["ENHFWDL"] = (round(domain.percent, 4), "the network's in-domain forward check, %")
+        described = self._describe_uncertainty(header, uncertainty, network) if uncertainty is not None else []
         header["DATE"] = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
                           "file written (UTC)")
         source = os.path.basename(prepared.source)
@@ -340,8 +429,34 @@ class Enhancer:
             *normalisation,
             f"photometry: {photometry}",
             check,
+            *described,
             f"input: {source}",
         ])
+
+    def _describe_uncertainty(self, header, maps, network):
+        """ENHNOISE (ENHSnnnn per plane of a cube), the draws and the calibration, in ``header``;
+        the HISTORY lines that say how the maps were made."""
+        options = self.options
+        planes = [m for m in maps if m is not None]
+        first = planes[0]
+        header["ENHNOISE"] = (float(f"{first.sigma:.6g}"), "input noise per pixel, input units (UNCNOISE)")
+        if len(maps) > 1:
+            for k, m in enumerate(maps, 1):
+                if m is not None:
+                    header[f"ENHS{k:04d}"] = (float(f"{m.sigma:.6g}"), f"input noise of plane {k}")
+        calibration = network.calibration
+        header["UNCDRAWS"] = (options.draws, "Monte-Carlo draws of the noise (UNCNOISE)")
+        header["UNCCALN"] = (calibration.noise, "UNCERT = hypot(UNCCALN*UNCNOISE, UNCCALM*UNCMODEL)")
+        header["UNCCALM"] = (calibration.model, "UNCERT factor of UNCMODEL")
+        return [
+            f"uncertainty: ENHNOISE {first.method}",
+            f"uncertainty: UNCNOISE = std of the output over {options.draws} Monte-Carlo draws of Gaussian "
+            f"noise of ENHNOISE added to the input (white; variance averaged over {SMOOTH}x{SMOOTH} output px)",
+            f"uncertainty: UNCMODEL = the error network {os.path.basename(network.error_weights)} (learnt on "
+            "synthetic truth with a Gaussian likelihood: the error of the network on noise-free input)",
+            f"uncertainty: UNCERT = hypot({calibration.noise:.4g} UNCNOISE, {calibration.model:.4g} UNCMODEL), "
+            f"calibration: {calibration.measured_on}",
+        ]
 
     @staticmethod
     def residual_header(prepared: Prepared) -> fits.Header:
@@ -422,9 +537,11 @@ class Enhancer:
         plane, normalizer = prepared.planes[index], prepared.normalizers[index]
         result = enhanced.data
         output = result if result.ndim == 2 else result[index]
-        residual = None
+        residual = uncertainty = None
         if enhanced.residual is not None:
             residual = enhanced.residual if enhanced.residual.ndim == 2 else enhanced.residual[index]
+        if enhanced.uncertainty is not None:
+            uncertainty = enhanced.uncertainty if enhanced.uncertainty.ndim == 2 else enhanced.uncertainty[index]
         local = local_enhanced = None
         if prepared.kind == "intensity":  # contrast on I/I_qs: limb darkening is not contrast
             local = normalizer.normalize(plane)
@@ -433,7 +550,8 @@ class Enhancer:
             local_enhanced = normalizer.denormalize(np.broadcast_to(np.float32(1), output.shape))
             np.divide(output, local_enhanced, out=local_enhanced)
         plot_comparison(path, plane, output, kind=prepared.kind, title=title, header=prepared.header, local=local,
-                        local_enhanced=local_enhanced, residual=residual, forward=enhanced.forward[index])
+                        local_enhanced=local_enhanced, residual=residual, forward=enhanced.forward[index],
+                        uncertainty=uncertainty)
 
     def enhance(self, data, header: fits.Header | dict | None = None) -> np.ndarray | Enhanced:
         """Enhance an image or a cube given as an array (or a FITS file's path).
@@ -452,8 +570,9 @@ class Enhancer:
         -------
         numpy.ndarray, float32, shape (2ny, 2nx) or (nplanes, 2ny, 2nx), or Enhanced
             In the input's units; NaN at the 2x2 output pixels of each NaN input pixel. With
-            the ``residual`` option, an :class:`Enhanced` holding the data with its header,
-            forward check and residual image.
+            the ``residual`` or ``uncertainty`` options, an :class:`Enhanced` holding the data
+            with its header, forward check, residual image and uncertainty maps
+            (``.uncertainty``, the calibrated 1-sigma, alongside ``.data``).
 
         Warns
         -----
@@ -461,7 +580,7 @@ class Enhancer:
             The forward check far above the network's in-domain level.
         """
         prepared = self._prepare_any(data, header)
-        if self.options.residual:
+        if self.options.residual or self.options.uncertainty:
             return self.run(prepared)
         return self.run(prepared, header=False).data
 
@@ -502,8 +621,9 @@ class Enhancer:
         -------
         astropy.io.fits.ImageHDU (a PrimaryHDU for a PrimaryHDU), or (numpy.ndarray, Header)
             The same form as the input, with the header updated as by :meth:`enhance_header`.
-            With the ``residual`` option, an :class:`astropy.io.fits.HDUList` of that HDU (a
-            PrimaryHDU) and the ``RESIDUAL`` ImageHDU, for either form.
+            With the ``residual`` or ``uncertainty`` options, an :class:`astropy.io.fits.HDUList`
+            of that HDU (a PrimaryHDU) and the ``RESIDUAL``, ``UNCERT``, ``UNCNOISE`` and
+            ``UNCMODEL`` ImageHDUs asked for, for either form.
         """
         if isinstance(hdu, tuple):
             if len(hdu) != 2:
@@ -519,7 +639,7 @@ class Enhancer:
             source = hdu.name or type(hdu).__name__
         enhanced = self.run(self._prepare_any(data, header) if isinstance(hdu, tuple)
                             else self.prepare_data(data, header, source=source))
-        if self.options.residual:
+        if enhanced.extensions:
             extensions = [fits.ImageHDU(image, extra, name=name) for name, image, extra in enhanced.extensions]
             return fits.HDUList([fits.PrimaryHDU(enhanced.data, enhanced.header), *extensions])
         if isinstance(hdu, tuple):
@@ -538,8 +658,10 @@ class Enhancer:
         -------
         sunpy.map.GenericMap, or (sunpy.map.GenericMap, sunpy.map.GenericMap)
             A new map with the x2 data and metadata updated for the x2 grid (ENHFWD among
-            them); its date, observer, ``rsun_obs`` and measurement are the input's. With the
-            ``residual`` option, also the forward check's residual as a map on the input's grid.
+            them); its date, observer, ``rsun_obs`` and measurement are the input's. With
+            ``uncertainty``, its ``.uncertainty`` is ``UNCERT`` as an
+            :class:`astropy.nddata.StdDevUncertainty`. With the ``residual`` option, also the
+            forward check's residual as a map on the input's grid.
 
         Raises
         ------
@@ -551,7 +673,12 @@ class Enhancer:
         prepared = self.prepare_data(np.asarray(smap.data), smap.fits_header, source=map_name(smap), kind=kind)
         enhanced = self.run(prepared)
         # plot settings (colour map, normalisation) are the input's: keep them
-        out = sunpy_map.Map(enhanced.data, enhanced.header, plot_settings=dict(smap.plot_settings))
+        extra = {}
+        if enhanced.uncertainty is not None:
+            from astropy.nddata import StdDevUncertainty
+
+            extra["uncertainty"] = StdDevUncertainty(enhanced.uncertainty)
+        out = sunpy_map.Map(enhanced.data, enhanced.header, plot_settings=dict(smap.plot_settings), **extra)
         if not self.options.residual:
             return out
         _, residual, header = enhanced.extensions[0]

@@ -59,6 +59,18 @@ class EnhanceOptions:
         the output through HMI's PSF and pixels, minus the input, on the input's grid), as
         the ``RESIDUAL`` image HDU of an output file. Every output records the check's value
         (``ENHFWD``) either way.
+    uncertainty : bool
+        Also the 1-sigma maps ``UNCNOISE``, ``UNCMODEL`` and their calibrated total ``UNCERT``
+        (:mod:`enhance_lib.run.uncertainty`): image HDUs of an output file, ``Enhanced``'s
+        attributes from Python. Outputs without it do not change.
+    noise : float or None
+        The input's noise per pixel (its units) for ``UNCNOISE``; None: measured from the data
+        (:func:`enhance_lib.sun.noise.estimate_noise`), recorded as ``ENHNOISE``.
+    draws : int
+        Monte-Carlo draws of the noise for ``UNCNOISE`` (each costs one prediction).
+    error_weights : str or None
+        The error network of ``UNCMODEL`` (:mod:`enhance_lib.training.error_model`). None: the
+        shipped one of the data type, for the shipped networks.
 
     Raises
     ------
@@ -88,6 +100,10 @@ class EnhanceOptions:
     conserve_flux: bool = False
     compress: str = "none"
     residual: bool = False
+    uncertainty: bool = False
+    noise: float | None = None
+    draws: int = 8
+    error_weights: str | None = None
 
     def __post_init__(self):
         if self.kind is not None:
@@ -101,7 +117,7 @@ class EnhanceOptions:
             value = getattr(self, name)
             if value is not None and value not in choices:
                 raise EnhanceError(f"unknown `{name}` {value!r}; choose {', '.join(choices)}")
-        for name, least in (("depth", 0), ("filters", 1), ("tile", 0)):
+        for name, least in (("depth", 0), ("filters", 1), ("tile", 0), ("draws", 2)):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -109,8 +125,15 @@ class EnhanceOptions:
                 raise EnhanceError(f"`{name}` must be a whole number (got {value!r})")
             if value < least:
                 raise EnhanceError(f"`{name}` must be >= {least} (got {value})")
-        if not isinstance(self.residual, bool):
-            raise EnhanceError(f"`residual` must be True or False (got {self.residual!r})")
+        for name in ("residual", "conserve_flux", "uncertainty"):
+            if not isinstance(getattr(self, name), bool):
+                raise EnhanceError(f"`{name}` must be True or False (got {getattr(self, name)!r})")
+        if self.error_weights is not None:
+            object.__setattr__(self, "error_weights", os.fspath(self.error_weights))
+        if self.noise is not None:
+            if not isinstance(self.noise, numbers.Real) or isinstance(self.noise, bool) or not self.noise > 0:
+                raise EnhanceError(f"`noise` must be a positive number, in the input's units (got {self.noise!r})")
+            object.__setattr__(self, "noise", float(self.noise))
         self.normalization_method  # noqa: B018  (checked now, not at the first image)
 
     @property

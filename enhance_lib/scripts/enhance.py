@@ -115,6 +115,19 @@ def _output_args(p):
         help="also write the forward check's residual (the output through HMI's PSF and pixels minus the input, "
         "on the input's grid) as the image HDU RESIDUAL; every output records the check's value as ENHFWD",
     )
+    p.add_argument(
+        "--uncertainty", action="store_true",
+        help="also write 1-sigma maps on the output's grid: UNCERT (calibrated total), UNCNOISE (the input's noise "
+        "through the network, by Monte-Carlo) and UNCMODEL (the network's structure-dependent error); costs about "
+        "DRAWS + 1 predictions",
+    )
+    p.add_argument("--noise", type=float, metavar="SIGMA",
+                   help="the input's noise per pixel, in its units, for --uncertainty (default: measured from the "
+                   "data, recorded as ENHNOISE)")
+    p.add_argument("--draws", type=int, default=8, metavar="N",
+                   help="Monte-Carlo draws of the noise for UNCNOISE (default 8)")
+    p.add_argument("--error-weights", metavar="FILE",
+                   help="the error network of UNCMODEL (default: the shipped one, for the shipped networks)")
 
 
 def _batch_args(p):
@@ -159,7 +172,9 @@ def _options(args):
     return EnhanceOptions(kind=args.type, weights=args.weights, model=args.model, depth=args.depth,
                           filters=args.kernels, activation=args.activation, normalization=args.normalization,
                           tile=args.tile, precision=args.precision, device=args.device,
-                          conserve_flux=args.conserve_flux, compress=args.compress, residual=args.residual)
+                          conserve_flux=args.conserve_flux, compress=args.compress, residual=args.residual,
+                          uncertainty=args.uncertainty, noise=args.noise, draws=args.draws,
+                          error_weights=args.error_weights)
 
 
 def _run(args):
