@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from scipy import ndimage
+from synthetic import assert_one_line_error, hmi_header
 
 from enhance_lib import EnhanceError, Enhancer, enhance, enhance_hdu
 from enhance_lib.nets.weights import build_network, inspect_weights
@@ -12,7 +13,6 @@ from enhance_lib.run.tiling import Predictor
 from enhance_lib.run.uncertainty import SMOOTH, Calibration, ErrorPredictor, model_map, noise_map
 from enhance_lib.scripts.enhance import main as enhance_main
 from enhance_lib.sun.normalization import make_normalizer
-from synthetic import assert_one_line_error, hmi_header
 
 
 def _image(shape=(40, 48), seed=0, level=1.0):
