@@ -138,7 +138,8 @@ def test_a_batch_writes_the_maps(hmi_folder, tmp_path, tiny_weights, tiny_error_
 def test_own_weights_need_their_error_network(hmi_file, tmp_path, tiny_weights, capsys):
     code = enhance_main(["-i", str(hmi_file), "-o", str(tmp_path / "o.fits"), "-t", "intensity", "-w",
                          str(tiny_weights), "--uncertainty"])
-    assert_one_line_error(code, capsys.readouterr().err, tmp_path / "o.fits", "needs their error network as --error-weights")
+    assert_one_line_error(code, capsys.readouterr().err, tmp_path / "o.fits",
+                          "needs their error network as --error-weights")
     with pytest.raises(EnhanceError, match="not an error network"):
         Enhancer(kind="intensity", weights=tiny_weights, uncertainty=True, error_weights=tiny_weights)
 
