@@ -42,8 +42,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.predict import cpu_model  # noqa: E402
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.predict import cpu_model
+from benchmarks.report import write_results
 
 CALIBRATION_SEEDS = tuple(range(2000, 2010))
 JUDGED_SEEDS = tuple(range(3000, 3010))
