@@ -28,18 +28,22 @@ def _without_history(header):
 
 
 @pytest.mark.slow
-def test_local_dask_cluster_equals_the_serial_run(hmi_folder, tmp_path, tiny_weights, capsys):
+def test_local_dask_cluster_equals_the_serial_run(hmi_folder, tmp_path, tiny_weights, tiny_error_weights, capsys):
+    """With the products too: the residual and the uncertainty maps (seeded draws) are the serial run's."""
     pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install -e '.[dask]')")
     (hmi_folder / "hmi_1b.fits").write_text("not a FITS file")
     serial, dask_out = tmp_path / "serial", tmp_path / "dask"
-    assert _run(capsys, "-i", hmi_folder, "-o", serial, "-w", tiny_weights, "-q")[0] == 1
-    code, err = _run(capsys, "-i", hmi_folder, "-o", dask_out, "-w", tiny_weights, "-q", "--workers", "2")
+    products = ["--residual", "--uncertainty", "--draws", "2", "--error-weights", tiny_error_weights]
+    assert _run(capsys, "-i", hmi_folder, "-o", serial, "-w", tiny_weights, "-q", *products)[0] == 1
+    code, err = _run(capsys, "-i", hmi_folder, "-o", dask_out, "-w", tiny_weights, "-q", "--workers", "2", *products)
     assert code == 1  # the bad file fails there too, the others are done
     assert len([line for line in err.splitlines() if "hmi_1b.fits" in line]) == 1
     assert sorted(p.name for p in dask_out.iterdir()) == ["hmi_0.fits", "hmi_1.fits", "hmi_2.fits"]
     for name in ("hmi_0.fits", "hmi_1.fits", "hmi_2.fits"):
         with fits.open(serial / name) as a, fits.open(dask_out / name) as b:
-            np.testing.assert_array_equal(a[0].data, b[0].data)
+            assert [h.name for h in b] == ["PRIMARY", "RESIDUAL", "UNCERT", "UNCNOISE", "UNCMODEL"]
+            for ha, hb in zip(a, b, strict=True):
+                np.testing.assert_array_equal(ha.data, hb.data)
             assert _without_history(a[0].header) == _without_history(b[0].header)
 
 

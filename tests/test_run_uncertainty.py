@@ -52,6 +52,7 @@ def test_noise_follows_a_per_pixel_sigma_and_leaves_nan(upsampling_weights):
     assert right / left == pytest.approx(3, rel=0.15)
 
 
+@pytest.mark.backend
 def test_model_map_is_the_error_network_in_the_input_units(tiny_error_weights):
     image = _image(level=1000.0)
     normalizer = make_normalizer(image, kind="blos", method=1000.0)
@@ -80,6 +81,7 @@ def hmi_file(tmp_path):
     return path
 
 
+@pytest.mark.backend
 def test_the_file_gets_three_maps_and_says_how_they_were_made(tmp_path, hmi_file, tiny_weights, tiny_error_weights):
     plain, out = tmp_path / "plain.fits", tmp_path / "out.fits"
     common = ["-i", str(hmi_file), "-t", "intensity", "-w", str(tiny_weights), "-q"]
@@ -149,3 +151,27 @@ def test_own_weights_need_their_error_network(hmi_file, tmp_path, tiny_weights, 
 def test_bad_uncertainty_options_are_one_line(hmi_file, tmp_path, bad, message, capsys):
     code = enhance_main(["-i", str(hmi_file), "-o", str(tmp_path / "o.fits"), "--uncertainty", *bad])
     assert_one_line_error(code, capsys.readouterr().err, tmp_path / "o.fits", message)
+
+
+def test_tiles_do_not_change_the_maps(tiny_weights, tiny_error_weights):
+    image = _image((40, 48), seed=6, level=5e4)
+    options = dict(kind="intensity", weights=tiny_weights, uncertainty=True, draws=3, error_weights=tiny_error_weights)
+    whole = Enhancer(tile=0, **options).enhance(image)
+    tiled = Enhancer(tile=16, **options).enhance(image)
+    for name in ("data", "uncertainty", "uncertainty_noise", "uncertainty_model"):
+        np.testing.assert_allclose(getattr(tiled, name), getattr(whole, name), rtol=2e-4, atol=1e-3)
+
+
+def test_a_full_disk_has_maps_wherever_it_has_data(full_disk, tiny_weights, tiny_error_weights):
+    """The limb treatment applies to the draws and to the error network as to the output."""
+    data = full_disk["data"][128:384, 0:160]  # a limb cut-out
+    # the disk's centre (0-based column 255.3, row 250.8 of the whole disk) at CRVAL (0, 0)
+    header = hmi_header(cdelt=(0.504, 0.504), crpix=(255.3 + 1, 250.8 - 128 + 1), crval=(0.0, 0.0))
+    header["RSUN_OBS"] = 200.0 * 0.504
+    enhanced = Enhancer(kind="intensity", weights=tiny_weights, uncertainty=True, draws=2,
+                        error_weights=tiny_error_weights).enhance(data, header)
+    finite = np.isfinite(enhanced.data)
+    assert (~finite).any() and finite.any()
+    for image in (enhanced.uncertainty, enhanced.uncertainty_noise, enhanced.uncertainty_model):
+        np.testing.assert_array_equal(np.isfinite(image), finite)
+        assert np.all(image[finite] >= 0)
