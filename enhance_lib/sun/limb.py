@@ -224,11 +224,10 @@ def blurred_integrals(rows, cols, geometry, coefficients=None, *, sigma):
     The disk's radial profile (1, or P(mu) = sum_k c_k mu^k, 0 beyond the limb) is
     convolved with a Gaussian along the radius and averaged over each pixel's
     projection on the radius, the trapezoid of a unit square seen at the angle of
-    the limb's normal. This treats the limb as straight over the blur (an error
-    of order (3 sigma)^2 / 2R pixels in distance, 5e-4 px for sigma = 1.5 and
-    R = 200) and is exact otherwise: a straight edge's blur by a radially symmetric
-    kernel is its convolution with the kernel's line-spread function, here a
-    Gaussian of the same width.
+    the limb's normal. This treats the limb as a straight edge moved inward by
+    sigma^2 / 2R (the curvature to first order) and is exact otherwise: a straight
+    edge's blur by a radially symmetric kernel is its convolution with the kernel's
+    line-spread function, here a Gaussian of the same width.
 
     Parameters
     ----------
@@ -255,7 +254,9 @@ def blurred_integrals(rows, cols, geometry, coefficients=None, *, sigma):
     cols = np.asarray(cols, dtype=np.float64).ravel()
     dx, dy = cols - geometry.x0, rows - geometry.y0
     dist = np.maximum(np.hypot(dx, dy), _EPS)
-    d = dist - geometry.radius
+    # the limb's curvature to first order: a Gaussian's weight beyond a circle is that
+    # beyond a straight edge moved inward by <y^2> / 2R = sigma^2 / 2R
+    d = dist - geometry.radius + sigma * sigma / (2.0 * geometry.radius)
     a, b = np.abs(dx) / dist, np.abs(dy) / dist
     a, b = np.maximum(a, b), np.minimum(a, b)
     reach = float(np.max(np.abs(d), initial=0.0)) + 1.0
@@ -480,9 +481,9 @@ class LimbCorrection:
         For sigma > 0, the input pixels between ``inner`` inside and ``outer``
         outside the limb were divided by their level.
     deficit : float
-        For sigma > 0, the blurred disk over the sharp one at ``-inner`` (intensity;
-        1 for a magnetogram): the limb pixels' levels are divided by it, so the
-        network's input does not step there.
+        For sigma > 0, the blurred disk over the sharp one at ``-inner``: the limb
+        pixels' levels are divided by it, so that the network's input does not step
+        there (in its level, or for a magnetogram in its amplitude).
     nodes, factors : numpy.ndarray or None
         The near-limb level measured on the image relative to the profile
         (:func:`_limb_correction`), against the distance to the limb in input pixels.
@@ -606,7 +607,7 @@ def limb_input(image, scaled, bad, normalizer, geometry, *, fill, margin, min_co
     rows, cols, coverage, level, d = rows[keep], cols[keep], coverage[keep], level[keep], d[keep]
     if nodes is not None:
         level = level * np.interp(d, *nodes)
-    deficit = _blur_deficit(geometry, coefficients, sigma, band) if sigma > 0 and not signed else 1.0
+    deficit = _blur_deficit(geometry, coefficients, sigma, band) if sigma > 0 else 1.0
     rings = {}
     if sigma > 0:
         rings = _profile_rings(np.where(bad, np.nan, image), geometry, sigma=sigma, band=band, outer=outer,
@@ -661,7 +662,7 @@ def _match_profile(result, correction, geometry, factor, signed):
     inside = d > c.edges[1]
     rows, cols = _children(prow[inside], pcol[inside], factor)
     result[rows, cols] *= np.repeat(np.interp(d[inside], nodes, factors), factor * factor).astype(result.dtype)
-    log.debug("limb: output rings scaled by %.3f-%.3f", factors.min(), factors.max())
+    log.debug("limb: output rings scaled by %s at %s", np.round(factors, 3), np.round(nodes, 2))
 
 
 def limb_output(out, normalizer, geometry, *, correction=None, factor=2):
