@@ -279,7 +279,7 @@ def estimate_blur(image, geometry, coefficients=None, *, signed=False, inside=6.
 
     For each trial width sigma (0 and steps of 0.25 pixel up to ``max_sigma``) the
     pixels from ``inside`` pixels inside the limb out are divided by their model
-    level (:func:`pixel_integrals` for sigma = 0, else :func:`blurred_integrals`);
+    level (:func:`blurred_integrals`, with 0.05 pixel for sigma = 0);
     the medians of that ratio in bins of 0.25 pixel of distance to the limb are
     fitted by a quadratic in the distance (the profile's own slope, and the slow
     deficit that the wings of a real PSF leave near the limb) and the sigma with the
@@ -329,10 +329,9 @@ def estimate_blur(image, geometry, coefficients=None, *, signed=False, inside=6.
     index = np.digitize(d, edges) - 1
 
     def misfit(sigma):
-        if sigma <= 0:
-            level = pixel_integrals(rows, cols, geometry, coefficients)
-        else:
-            level = blurred_integrals(rows, cols, geometry, coefficients, sigma=sigma)
+        # sigma = 0: the straight-edge model of a sharp limb (pixel_integrals, exact for the
+        # curved limb, would cost 5 times as much for a difference of 1 / 8R)
+        level = blurred_integrals(rows, cols, geometry, coefficients, sigma=max(sigma, 0.05))
         level = level if coefficients is None else level[1]
         top = np.max(level)
         use = level > 0.2 * top
