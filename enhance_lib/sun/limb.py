@@ -587,8 +587,9 @@ def limb_input(image, scaled, bad, normalizer, geometry, *, fill, margin, min_co
     profiled = getattr(normalizer, "profile", None) is not None
     signed = getattr(normalizer, "kind", "intensity") == "blos"
     coefficients = normalizer.profile.coefficients if profiled else None
+    observed = np.where(bad, np.nan, image) if (blur is None or blur >= MIN_BLUR) else None
     if blur is None:
-        blur = estimate_blur(np.where(bad, np.nan, image), geometry, coefficients, signed=signed)
+        blur = estimate_blur(observed, geometry, coefficients, signed=signed)
     sigma = float(blur) if blur >= MIN_BLUR else 0.0
     if sigma > 0:
         band = min(band, BLUR_BAND)
@@ -609,8 +610,7 @@ def limb_input(image, scaled, bad, normalizer, geometry, *, fill, margin, min_co
     deficit = _blur_deficit(geometry, coefficients, sigma, band) if sigma > 0 else 1.0
     rings = {}
     if sigma > 0:
-        rings = _profile_rings(np.where(bad, np.nan, image), geometry, sigma=sigma, band=band, outer=outer,
-                               signed=signed)
+        rings = _profile_rings(observed, geometry, sigma=sigma, band=band, outer=outer, signed=signed)
     correction = LimbCorrection(sigma=sigma, inner=inner, outer=outer, deficit=deficit,
                                 nodes=None if nodes is None else nodes[0],
                                 factors=None if nodes is None else nodes[1],
