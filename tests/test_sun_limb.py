@@ -333,3 +333,12 @@ def test_blurred_limb_shipped_networks(kind, sigma, x0, y0, radius):
     # reaches 18 px inside along a diagonal: measured up to 1.7e-6 exactly 15 px inside (R=97.4,
     # sigma=1.5), under 5e-7 from 16 px inside, and 6e-7 on 1024^2 disks (benchmarks/limb.py).
     assert m["interior_change"] < 2e-6
+
+
+def test_estimate_blur_of_a_disk_cut_flat(full_disk):
+    """A disk masked flat up to a cut (no pixel integration, no blur): no blur is resolved,
+    so the limb is treated as sharp, as before the blur was estimated."""
+    import synthetic
+
+    norm = make_normalizer(full_disk["data"], synthetic.disk_hmi_header(), kind="intensity")
+    assert estimate_blur(full_disk["data"], norm.geometry, norm.profile.coefficients) == 0.0

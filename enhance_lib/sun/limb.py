@@ -306,8 +306,10 @@ def estimate_blur(image, geometry, coefficients=None, *, signed=False, inside=6.
     Returns
     -------
     float
-        sigma in pixels; 0 for a limb as sharp as pixel integration makes it, or
-        when too few pixels are near the limb to tell.
+        sigma in pixels; 0 for a limb as sharp as pixel integration makes it, when
+        too few pixels are near the limb to tell, or when the best fit is the widest
+        trial (a profile no blur up to ``max_sigma`` explains, such as a disk masked
+        flat up to a cut).
 
     References
     ----------
@@ -353,7 +355,10 @@ def estimate_blur(image, geometry, coefficients=None, *, signed=False, inside=6.
     trials = np.arange(0.0, max_sigma + 1e-9, 0.25)
     costs = np.array([misfit(t) for t in trials])
     best = int(np.argmin(costs))
-    if not np.isfinite(costs[best]):
+    if not np.isfinite(costs[best]) or best == trials.size - 1:
+        # no minimum within max_sigma: not a blurred disk's profile (e.g. a disk cut off
+        # by a mask inside its limb, flat up to the cut), treated as sharp
+        log.debug("limb: no blur resolved (misfit %s)", np.array2string(costs, precision=2))
         return 0.0
     sigma = float(trials[best])
     if 0 < best < trials.size - 1:
