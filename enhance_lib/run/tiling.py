@@ -239,9 +239,11 @@ def enhance_array(image, predictor, normalizer, *, progress=False, response=None
 
     When the normaliser knows the solar disk (``normalizer.geometry``) and the limb
     comes within the network's receptive margin of the image, the limb is treated
-    as in :mod:`enhance_lib.sun.limb`: limb pixels divided by their coverage of the disk,
-    the disk continued past the limb for the network, and the x2 grid's coverage
-    applied to the output (no dark-and-bright rim, a sharper limb). Outputs more
+    as in :mod:`enhance_lib.sun.limb`: limb pixels divided by their level (their coverage
+    of the disk; for a limb blurred by the PSF, the blurred level of the blur estimated
+    from the image), the disk continued past the limb for the network, and the x2 grid's
+    level applied to the output (no dark-and-bright rim; a pixel-sharp limb comes out
+    twice as sharp, a blurred one keeps its blur). Outputs more
     than the receptive margin plus one pixel inside the limb are unchanged by it.
 
     Parameters
