@@ -77,7 +77,7 @@ def build_parser():
                    help=f"training scenes, e.g. 1000-1059 (default {first}-{last}; their last tenth validates; "
                    f"{CALIBRATION_SEEDS[0]}-{CALIBRATION_SEEDS[-1]} and {EVALUATION_SEEDS[0]}-{EVALUATION_SEEDS[-1]} "
                    "are refused: calibration and evaluation)")
-    p.add_argument("-e", "--epochs", type=int, default=40, help="epochs (default 40)")
+    p.add_argument("-e", "--epochs", type=int, default=60, help="epochs of --steps batches (default 60)")
     p.add_argument("--steps", type=int, default=40, help="batches per epoch (default 40)")
     p.add_argument("--batch-size", type=int, default=8, help="patches per batch (default 8)")
     p.add_argument("--patch", type=int, default=64, help="input pixels on a patch's side; 0: whole scenes (default 64)")

@@ -335,7 +335,7 @@ def _initialise(net, samples, *, highpass):
     return start
 
 
-def train_error_model(kind, *, seeds=TRAIN_SEEDS, samples=None, config=ERROR_CONFIG, epochs=40, steps=40,
+def train_error_model(kind, *, seeds=TRAIN_SEEDS, samples=None, config=ERROR_CONFIG, epochs=60, steps=40,
                       batch_size=8, patch=64, lr=2e-3, validation=0.1, seed=1, highpass=True):
     """Train an error model: input -> log of the local variance of the shipped network's error.
 
