@@ -144,6 +144,32 @@ def test_script_refuses_bad_arguments_in_one_line(argv, words, capsys):
     assert err.count("\n") == 1 and words in err
 
 
+@pytest.mark.backend
+def test_script_saves_an_error_model(tmp_path, monkeypatch, capsys):
+    """The program's path from flags to the saved file (the training itself replaced by a stub)."""
+    from enhance_lib.nets.models import build_model
+    from enhance_lib.nets.weights import inspect_weights
+    from enhance_lib.scripts.error_model import main
+
+    calls = []
+
+    def train(kind, *, seeds, config, **options):
+        calls.append((kind, seeds, config, options))
+        net = em._with_batch_norm(build_model(config, batch_norm=False), config)
+        return net, {"train_seeds": seeds[:-1], "validation_seeds": seeds[-1:], "best_epoch": 0,
+                     "best_val_loss": -1.0, "seconds": 1.0}
+
+    monkeypatch.setattr(em, "train_error_model", train)
+    out = tmp_path / "b_error.weights.h5"
+    assert main(["--kind", "blos", "-o", str(out), "--seeds", "1000-1002", "-d", "1", "-k", "4", "-e", "3"]) == 0
+    (kind, seeds, config, options), = calls
+    assert (kind, seeds, config.depth, config.filters, options["epochs"]) == ("blos", [1000, 1001, 1002], 1, 4, 3)
+    info = inspect_weights(out)
+    assert info.kind == "blos" and info.attrs["enhance_product"] == "error"
+    assert info.attrs["error_model"]["seeds"] == [1000, 1001, 1002]
+    assert "best validation loss" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("kind", ["intensity", "blos"])
 def test_shipped_error_models_say_what_they_are(kind):
     from enhance_lib.nets.weights import inspect_weights

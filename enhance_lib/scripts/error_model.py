@@ -25,7 +25,8 @@ from ..training.error_model import (
 )
 from .common import OneLineParser, run_program
 
-log = logging.getLogger(__name__)
+# by name: run with `python -m`, __name__ is "__main__", outside the library logger that setup_logging configures
+log = logging.getLogger("enhance_lib.scripts.error_model")
 
 __all__ = ["build_parser", "main", "parse_seeds"]
 
