@@ -23,7 +23,8 @@ correlation of sigma with ``abs(error)``, and the coverage after one best-fit sc
 (the factor that makes ``error / sigma`` of unit RMS: the shares within 1 and 2 scaled
 sigma, 0.683 and 0.954 for Gaussian errors with the right sigma). The error model is also
 scored against the model error alone (the output on the clean input), which it was
-trained on. Goals (issue #22): skill >= 1.6 on intensity, >= 5 on blos. Writes
+trained on, and the skills are given scene by scene too (their spread says how far a
+pooled skill near a goal can be trusted). Goals (issue #22): skill >= 1.6 on intensity, >= 5 on blos. Writes
 ``benchmarks/results/error_model.{json,md}``.
 """
 
@@ -94,7 +95,9 @@ def run(kinds, seeds, size):
         scores["error model vs model error"] = sigma_scores(
             np.concatenate([s.ravel() for s in sigmas["error model"]]),
             np.concatenate([e.ravel() for e in model_errors]))
-        block = {"scores": scores, "rms_error": float(np.sqrt(np.mean(error ** 2))),
+        per_scene = {name: [sigma_scores(s, e)["skill"] for s, e in zip(sigmas[name], errors, strict=True)]
+                     for name in SIGMAS[:2]}
+        block = {"scores": scores, "scene_skills": per_scene, "rms_error": float(np.sqrt(np.mean(error ** 2))),
                  "rms_model_error": float(np.sqrt(np.mean(np.concatenate([e.ravel() for e in model_errors]) ** 2))),
                  "goal": GOALS[kind], "reached": bool(scores["error model"]["skill"] >= GOALS[kind]),
                  "weights": str(error_weights(kind).relative_to(REPO)), "config": info.config.to_dict(),
@@ -128,6 +131,9 @@ def render(results):
         for name, r in block["scores"].items():
             lines.append(f"| {name} | {r['skill']:.2f} | {r['spearman']:.3f} | {r['scale']:.3g} | {r['coverage1']:.3f} "
                          f"| {r['coverage2']:.3f} | " + " ".join(f"{v:.3g}" for v in r["rms_bins"]) + " |")
+        lines += ["", "Skill scene by scene (" + ", ".join(map(str, results["seeds"])) + "):", ""]
+        lines += [f"* {name}: " + ", ".join(f"{v:.2f}" for v in values) + f" (min {min(values):.2f}, max {max(values):.2f})"
+                  for name, values in block.get("scene_skills", {}).items()]
         lines.append("")
     return "\n".join(lines).rstrip()
 
