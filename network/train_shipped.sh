@@ -64,3 +64,18 @@ one intensity 2 2e-5
 # 3. Evaluation on the held-out region against the published outputs.
 python benchmarks/fidelity.py --data "$DATA" \
     --intensity run/shipped/intensity_5.weights.h5 --blos run/shipped/blos_5.weights.h5
+
+# 4. The error models (issue #22, UNCMODEL; not part of the run above: uncomment to rebuild).
+#    A small keepsize network per kind learns the log of the local variance of the shipped
+#    network's error (its output on the clean input minus the 28 cm target) from the noisy
+#    input, on the synthetic truth scenes 1000-1059 (the last 6 validate); scenes 2000-2009
+#    (calibration) and 3000-3009 (evaluation) are never trained on. Each run builds its 60
+#    scenes (~7 min) and trains (see network/README.md for the times), in the background:
+# mkdir -p run/error
+# for t in intensity blos; do
+#     nohup python -m enhance_lib.scripts.error_model --kind $t --output run/error/${t}_error.weights.h5 \
+#         --seeds 1000-1059 > run/error/${t}_error.log 2>&1 &
+# done
+# wait
+# cp run/error/intensity_error.weights.h5 run/error/blos_error.weights.h5 network/
+# python benchmarks/error_model.py     # held-out seeds 3000-3009 -> benchmarks/results/error_model.{json,md}
