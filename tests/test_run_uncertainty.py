@@ -142,7 +142,7 @@ def test_own_weights_need_their_error_network(hmi_file, tmp_path, tiny_weights, 
                          str(tiny_weights), "--uncertainty"])
     assert_one_line_error(code, capsys.readouterr().err, tmp_path / "o.fits",
                           "needs their error network as --error-weights")
-    with pytest.raises(EnhanceError, match="not an error network"):
+    with pytest.raises(EnhanceError, match="not an error model"):
         Enhancer(kind="intensity", weights=tiny_weights, uncertainty=True, error_weights=tiny_weights)
 
 

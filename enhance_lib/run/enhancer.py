@@ -26,6 +26,7 @@ from ..nets import backend
 from ..nets.backend import describe, device_scope, resolve_device
 from ..nets.weights import build_network, check_kind_matches, default_weights, inspect_weights
 from ..sun.photometry import measure_response
+from ..training.error_model import error_predictor
 from .forward_check import DomainLevel, forward_check
 from .options import EnhanceOptions
 from .prepare import Prepared, out_of_memory, prepare_data, prepare_file
@@ -217,14 +218,9 @@ class Enhancer:
             path = default_weights(kind, product="error")
             if not path.is_file():
                 raise EnhanceError(f"no shipped {kind} error network found for `uncertainty`", path=path)
-        info = inspect_weights(path)
-        if info.attrs.get("enhance_product") != "error":
-            raise EnhanceError("not an error network (its weights do not say enhance_product 'error')", path=path)
-        check_kind_matches(info, kind)
-        net, config = build_network(info, fold=True, precision=options.precision)
-        predictor = Predictor(net, config, tile=options.tile, precision=options.precision, device=device)
-        calibration = Calibration.from_attrs(info.attrs, conserve_flux=options.conserve_flux)
-        return ErrorPredictor(predictor), str(info.path), calibration
+        predictor = error_predictor(path, kind=kind, tile=options.tile, device=device)
+        calibration = Calibration.from_attrs(inspect_weights(path).attrs, conserve_flux=options.conserve_flux)
+        return ErrorPredictor(predictor), os.fspath(path), calibration
 
     # -- one image ----------------------------------------------------------------------------
 

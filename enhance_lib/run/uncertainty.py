@@ -30,6 +30,7 @@ from scipy import ndimage
 
 from ..errors import EnhanceError
 from ..sun.noise import estimate_noise
+from ..training.error_model import sigma_from_log_variance
 from .tiling import enhance_array
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class ErrorPredictor:
     Parameters
     ----------
     predictor : enhance_lib.run.tiling.Predictor
-        The error network's.
+        The error network's (:func:`~enhance_lib.training.error_model.error_predictor`).
     """
 
     def __init__(self, predictor):
@@ -111,8 +112,7 @@ class ErrorPredictor:
         self.margin = predictor.margin
 
     def run(self, image, *, skip=None, progress=False):
-        z = self.predictor.run(image, skip=skip, progress=progress)
-        return np.exp(0.5 * np.clip(z, -60.0, 60.0)).astype(np.float32)
+        return sigma_from_log_variance(self.predictor.run(image, skip=skip, progress=progress))
 
 
 @dataclasses.dataclass(frozen=True)

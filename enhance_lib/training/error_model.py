@@ -58,6 +58,7 @@ __all__ = [
     "error_samples",
     "error_sigma",
     "gaussian_nll",
+    "sigma_from_log_variance",
     "sigma_scores",
     "train_error_model",
 ]
@@ -511,7 +512,12 @@ def error_sigma(predictor, normalized_image):
         ``exp(0.5 z)``, positive. Times the normaliser's level on the output grid
         (``normalizer.constant`` at disk centre) it is ``UNCMODEL`` in the input's units.
     """
-    z = predictor.run(np.asarray(normalized_image, np.float32))
+    return sigma_from_log_variance(predictor.run(np.asarray(normalized_image, np.float32)))
+
+
+def sigma_from_log_variance(z):
+    """``exp(0.5 z)``, float32, ``z`` clipped to :data:`Z_RANGE` first: the error network's
+    output as a standard deviation."""
     return np.exp(0.5 * np.clip(z, *Z_RANGE)).astype(np.float32)
 
 
