@@ -151,8 +151,10 @@ def test_cli_warning_is_one_line(tmp_path):
     proc = subprocess.run(argv, capture_output=True, text=True, env=_env())
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if "warning:" in line or "Warning" in line]
-    assert lines == [f"enhance: warning: {blos}: enhancing as intensity as asked, but the header says blos "
-                     "(CONTENT = 'MAGNETOGRAM')"]
+    assert lines[0] == (f"enhance: warning: {blos}: enhancing as intensity as asked, but the header says blos "
+                        "(CONTENT = 'MAGNETOGRAM')")
+    # white noise is nothing like HMI data: the forward check says so, in one line too
+    assert len(lines) == 2 and lines[1].startswith(f"enhance: warning: {blos}: forward check ")
     quiet = subprocess.run(argv + ["-q"], capture_output=True, text=True, env=_env())
     assert quiet.returncode == 0 and quiet.stderr == ""
 

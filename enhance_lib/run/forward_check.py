@@ -15,12 +15,9 @@ import json
 import logging
 
 import numpy as np
-import scipy.fft
-from scipy import signal
 
 from ..errors import warn_domain
 from ..nets.config import HMI_SCALE
-from ..training.forward_model import hmi_psf
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +49,12 @@ def _kernel(factor):
     """The HMI PSF on the output's pixels convolved with the x``factor`` box of HMI's
     pixels: one kernel that takes the output to the input's grid (sampled at the right
     phase)."""
+    # scipy.signal and the forward model (which imports it) only when a check runs: importing the
+    # programs stays light, and scipy.signal fails to import where a test hides torch
+    from scipy import signal
+
+    from ..training.forward_model import hmi_psf
+
     psf = hmi_psf(pixel_scale=HMI_SCALE / factor, variant="enhance", extent=4.4)
     box = np.full((factor, factor), 1.0 / factor**2)
     return signal.convolve2d(psf, box).astype(np.float32)
@@ -115,6 +118,9 @@ def _decimated_convolution(image, kernel, factor):
     # With a PSF of odd size p (half width c), input pixel i is the kernel over fine pixels
     # factor*i - c ... factor*i + factor - 1 + c: a mirrored pad of c on each side, and the
     # 'valid' convolution sampled from its first pixel on.
+    import scipy.fft
+    from scipy import signal
+
     c = (kernel.shape[0] - factor) // 2
     padded = np.pad(image, c, mode="symmetric")
     with scipy.fft.set_workers(-1):

@@ -218,6 +218,9 @@ class TrainingResult:
     best_val_loss : float
     loss_log : list
         The whole epoch log (header first).
+    saved : bool
+        Whether this call wrote new weights (an epoch beat the best validation loss); only
+        then is the in-domain forward check recorded with them.
     """
 
     model: object
@@ -227,6 +230,7 @@ class TrainingResult:
     epochs: int
     best_val_loss: float
     loss_log: list
+    saved: bool = False
 
 
 def train(
@@ -368,7 +372,7 @@ def _record_domain(result, options, data):
     (data like its training data), recorded with its weights
     (:class:`~enhance_lib.run.forward_check.DomainLevel`), so that an image unlike them is
     reported when it is enhanced."""
-    if not os.path.exists(result.files.weights):
+    if not result.saved:  # the weights file is as it was: so is its level
         return
     val_data = PatchDataset(data.val_path, data.val_indices, batch_size=options.batch_size)
     # the network's own padding reaches its receptive margin into each patch: left out (at most
@@ -570,4 +574,5 @@ def _fit(model, options, data, start):
     elif options.action == "continue":
         model.set_weights(previous)
         log.info("no epoch beat the best val_loss %.6g: %s unchanged", start.best, files.weights)
-    return TrainingResult(model, options.config, files, initial_epoch, done, recorder.best, start.loss_log)
+    return TrainingResult(model, options.config, files, initial_epoch, done, recorder.best, start.loss_log,
+                          saved=recorder.best_weights is not None)
