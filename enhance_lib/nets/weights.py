@@ -447,18 +447,11 @@ def stamp_kind(path, kind):
     """
     check_kind(kind)
     info = inspect_weights(path)
-    if info.layout != "keras3":
-        msg = f"only Keras 3 .weights.h5 files can be stamped (this is a {info.layout} file)"
-        raise EnhanceError(msg, path=path)
-    if info.kind == kind:
+    if info.kind == kind and info.layout == "keras3":
         log.info("%s already says %s", path, kind)
         return info
-    with atomic_path(path, suffix=".weights.h5") as tmp:
-        shutil.copyfile(path, tmp)
-        with h5py.File(tmp, "a") as f:
-            f.attrs[KIND_ATTR] = kind
-    log.info("%s: recorded data type %s%s", path, kind, "" if info.kind is None else f" (was {info.kind})")
-    return inspect_weights(path)
+    log.info("%s: recording data type %s%s", path, kind, "" if info.kind is None else f" (was {info.kind})")
+    return stamp_attrs(path, {KIND_ATTR: kind})  # the text as it is: the kind is stored as plain text
 
 
 def stamp_attrs(path, attrs):
