@@ -98,6 +98,8 @@ def test_the_file_gets_three_maps_and_says_how_they_were_made(tmp_path, hmi_file
             np.testing.assert_array_equal(np.isnan(image), np.isnan(data))
         np.testing.assert_allclose(total, np.hypot(1.5 * noise, 0.5 * model), rtol=1e-5)
         assert header["UNCDRAWS"] == 4 and (header["UNCCALN"], header["UNCCALM"]) == (1.5, 0.5)
+        # every card whole: no comment cut to fit 80 characters
+        assert header.comments["UNCCALN"] == "UNCERT factor of UNCNOISE (HISTORY: how)"
         assert header["ENHNOISE"] > 0 and hdus["UNCERT"].header["BUNIT"] == "DN/s"
         history = "".join(header["HISTORY"])
         assert "UNCNOISE = std of the output over 4 Monte-Carlo draws" in history

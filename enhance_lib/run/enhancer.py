@@ -442,7 +442,7 @@ class Enhancer:
                     header[f"ENHS{k:04d}"] = (float(f"{m.sigma:.6g}"), f"input noise of plane {k}")
         calibration = network.calibration
         header["UNCDRAWS"] = (options.draws, "Monte-Carlo draws of the noise (UNCNOISE)")
-        header["UNCCALN"] = (calibration.noise, "UNCERT = hypot(UNCCALN*UNCNOISE, UNCCALM*UNCMODEL)")
+        header["UNCCALN"] = (calibration.noise, "UNCERT factor of UNCNOISE (HISTORY: how)")
         header["UNCCALM"] = (calibration.model, "UNCERT factor of UNCMODEL")
         return [
             f"uncertainty: ENHNOISE {first.method}",
