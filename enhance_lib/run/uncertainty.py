@@ -239,6 +239,10 @@ def plane_uncertainty(plane, normalizer, *, predictor, error_predictor, calibrat
     draws : int
     response : optional
         As for the output.
+
+    Returns
+    -------
+    PlaneUncertainty
     """
     if noise is None:
         estimate = estimate_noise(plane, kind=kind, kernel=NOISE_KERNEL)
