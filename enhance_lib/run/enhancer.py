@@ -363,15 +363,13 @@ class Enhancer:
         own["EXTNAME"] = name
         return add_history(own, [f"{name}: {text}; see the primary HDU's HISTORY for how it was made"])
 
-    def output_header(self, prepared: Prepared, result: np.ndarray, forward=None, *, uncertainty=None) -> fits.Header:
+    def output_header(self, prepared: Prepared, result: np.ndarray, forward, *, uncertainty=None) -> fits.Header:
         """The header of ``result``: the input's, updated for the x2 grid
         (:func:`~enhance_lib.io.fits.upsample_header`), with ENHNORM, the forward check
-        (ENHFWD; ``forward``: each plane's, computed when not given), the noise and calibration
+        (ENHFWD; ``forward``: each plane's, from :meth:`check`), the noise and calibration
         of the ``uncertainty`` maps (ENHNOISE, UNCDRAWS, UNCCALN, UNCCALM) and HISTORY."""
         network = self.network(prepared.kind)
         config = network.config
-        if forward is None:
-            forward = tuple(np.nan if c is None else c.percent for c in self.check(prepared, result))
         header = upsample_header(prepared.header, shape=result.shape[-2:], factor=2)
         normalizers = prepared.normalizers
         first = normalizers[prepared.first_plane]
