@@ -22,7 +22,7 @@ from scipy import signal
 from ..errors import EnhanceError
 from ..nets.config import HMI_SCALE
 from ..sun.kinds import check_kind
-from .forward_model import hmi_psf
+from .forward_model import _as_image, hmi_psf
 
 __all__ = ["HMI_ITERATIONS", "hmi_deconvolve", "richardson_lucy", "richardson_lucy_signed"]
 
@@ -36,17 +36,6 @@ __all__ = ["HMI_ITERATIONS", "hmi_deconvolve", "richardson_lucy", "richardson_lu
 #: bicubic from 50 on (the 10 G noise is amplified; the offset of
 #: :func:`richardson_lucy_signed` changed the error by < 1e-3 between 0 and 1e4 G).
 HMI_ITERATIONS = {"intensity": 150, "blos": 4}
-
-
-def _image(image, name):
-    arr = np.asarray(image, dtype=np.float64)
-    if arr.ndim != 2 or arr.size == 0:
-        msg = f"`{name}` must be a non-empty 2-D array, got shape {arr.shape}"
-        raise EnhanceError(msg)
-    if not np.isfinite(arr).all():
-        msg = f"`{name}` contains NaN or infinite values; fill or crop them first"
-        raise EnhanceError(msg)
-    return arr
 
 
 class _Blur:
@@ -144,11 +133,11 @@ def richardson_lucy(image, psf, *, iterations, initial=None, floor=1e-12):
     >>> bool(restored[16, 16] > 3 * blurred[16, 16]), bool(np.isclose(restored.sum(), blurred.sum()))
     (True, True)
     """
-    d = _image(image, "image")
+    d = _as_image(image, "`image`")
     if (d < 0).any():
         msg = "`image` has negative values; Richardson-Lucy needs >= 0 (richardson_lucy_signed is for magnetograms)"
         raise EnhanceError(msg)
-    k = _image(psf, "psf")
+    k = _as_image(psf, "`psf`")
     if (k < 0).any() or not k.sum() > 0:
         msg = "`psf` must be >= 0 with a positive sum"
         raise EnhanceError(msg)
@@ -164,7 +153,7 @@ def richardson_lucy(image, psf, *, iterations, initial=None, floor=1e-12):
     if initial is None:
         u = d.copy()
     else:
-        u = _image(initial, "initial").copy()
+        u = _as_image(initial, "`initial`").copy()
         if u.shape != d.shape or (u <= 0).any():
             msg = "`initial` must be > 0 and of the image's shape"
             raise EnhanceError(msg)
@@ -232,7 +221,7 @@ def richardson_lucy_signed(image, psf, *, iterations, offset=None, **keywords):
     >>> bool(np.allclose(richardson_lucy_signed(-b, psf, iterations=5), -out))
     True
     """
-    b = _image(image, "image")
+    b = _as_image(image, "`image`")
     top = float(np.abs(b).max())
     offset = top if offset is None else float(offset)
     if not (np.isfinite(offset) and offset >= 0) or top + offset <= 0:
