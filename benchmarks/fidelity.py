@@ -89,6 +89,7 @@ def fidelity(kind, weights, *, data=None):
     """All figures of merit for one network on the validation region (a dict)."""
     from astropy.io import fits
 
+    from enhance_lib.run.forward_check import forward_check
     from enhance_lib.training import evaluation as ev
 
     folder = data_dir(data)
@@ -112,8 +113,8 @@ def fidelity(kind, weights, *, data=None):
         "rms_ratio": ev.rms_ratio(o, p, b),
         "correlation": ev.correlation(o, p),
         "correlation_bicubic": ev.correlation(b, p),
-        "forward_residual_ours": ev.forward_residual(ours, low, region=VALIDATION),
-        "forward_residual_published": ev.forward_residual(published, low, region=VALIDATION),
+        "forward_residual_ours": forward_check(low, ours, region=VALIDATION).percent / 100,
+        "forward_residual_published": forward_check(low, published, region=VALIDATION).percent / 100,
         "quiet_sun_fraction": float(quiet_in.mean()),
     }
     result.update(_diagnostics(kind, ours, published, bicubic))

@@ -61,7 +61,7 @@ def binned(image):
 def other_instrument(scene, *, diameter=0.5):
     """The scene's truth through a ``diameter`` m telescope's Airy PSF at 0.504"/px, with the
     scene's noise: another instrument's image at HMI's header scale."""
-    from enhance_lib.training.forward_model import degrade
+    from enhance_lib.instrument.forward_model import degrade
 
     image = degrade(scene.truth, pixel_scale=scene.pixel_scale, out_scale=0.504, psf="airy", diameter=diameter)
     image = image[: scene.data.shape[0], : scene.data.shape[1]]

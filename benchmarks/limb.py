@@ -12,7 +12,7 @@ profile integrated over their covered part, NaN off the disk; intensity with the
 Neckel & Labs 6173 A limb darkening, with and without 4 % granulation-like texture;
 blos a random smooth field), and for the same disk (R = 0.465 n) blurred as HMI's PSF
 blurs it (:func:`blurred_disk`: a Gaussian core of 0.5, 1.0 or 1.5 pixel plus the wings
-of :func:`enhance_lib.training.forward_model.hmi_psf`, on a grid twice as fine at
+of :func:`enhance_lib.instrument.psf.hmi_psf`, on a grid twice as fine at
 1024^2, on the image's own pixels at 4096^2; NaN off the disk as HMI's images),
 it runs ``enhance_array`` without (``limb=False``, the previous pipeline) and with
 the limb treatment and reports
@@ -85,10 +85,10 @@ def cases(n):
 
 def hmi_blur(core, oversample=1):
     """A Gaussian core of ``core`` HMI pixels (sigma) plus the wings of the HMI PSF (their shape and
-    their share of the light, 39 %, as in :func:`enhance_lib.training.forward_model.hmi_psf`),
+    their share of the light, 39 %, as in :func:`enhance_lib.instrument.psf.hmi_psf`),
     tabulated ``oversample`` times finer than HMI's pixels; unit sum."""
+    from enhance_lib.instrument.psf import hmi_psf
     from enhance_lib.nets.config import HMI_SCALE
-    from enhance_lib.training.forward_model import hmi_psf
 
     scale = HMI_SCALE / oversample
     full, gauss, wing = (hmi_psf(pixel_scale=scale, eps=e) for e in (None, 0.0, 1.0))

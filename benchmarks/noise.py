@@ -72,10 +72,10 @@ def main(argv=None):
         require_files("benchmarks/noise.py", [data / "hmi_sample_left.fits", data / "blos_sample_left.fits"],
                       hint=SHARED_DATA_HELP + " (or --no-real-crop for the synthetic numbers alone)")
 
+    from enhance_lib.instrument.forward_model import to_hmi
     from enhance_lib.sun.disk import DiskGeometry
     from enhance_lib.sun.limb_darkening import NECKEL_LABS_6173
     from enhance_lib.sun.noise import estimate_noise
-    from enhance_lib.training.forward_model import to_hmi
     from enhance_lib.training.synthetic_sun import limb_disk, synthetic_sun
 
     result = {"synthetic": {}, "real_crop": {}}

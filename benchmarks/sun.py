@@ -36,8 +36,8 @@ def main(argv=None):
         require_files("benchmarks/sun.py", [data / "hmi_sample_left.fits", data / "blos_sample_left.fits"],
                       hint=SHARED_DATA_HELP + " (or --no-real-crop for the synthetic-Sun numbers alone)")
 
+    from enhance_lib.instrument.forward_model import to_hmi, to_target
     from enhance_lib.training.evaluation import contrast, radial_power_spectrum
-    from enhance_lib.training.forward_model import to_hmi, to_target
     from enhance_lib.training.synthetic_sun import synthetic_sun
 
     scale = 0.063

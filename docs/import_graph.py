@@ -29,7 +29,7 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 BEGIN, END = "<!-- import graph: begin -->", "<!-- import graph: end -->"
 TOP = "enhance_lib"  # the package's own __init__
 # The layers, lowest first: a module imports from its own layer or those below (docs/architecture.md).
-LAYERS = ({"errors"}, {"io", "sun", "nets"}, {"run", "training"}, {"api", TOP}, {"scripts"})
+LAYERS = ({"errors"}, {"io", "sun", "nets", "instrument"}, {"run", "training"}, {"api", TOP}, {"scripts"})
 # Arrows that go up a layer on purpose: the version string, which enhance_lib/__init__.py sets
 # before it imports anything.
 UPWARD = {("run.enhancer", TOP)}

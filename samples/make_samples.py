@@ -28,8 +28,8 @@ from astropy.io import fits
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
+from enhance_lib.instrument import forward_model
 from enhance_lib.nets.config import HMI_SCALE
-from enhance_lib.training import forward_model as psf
 from enhance_lib.training import synthetic_sun as sun
 
 SEED = 2018
@@ -77,8 +77,8 @@ def make_images():
     """Return ``{'intensity': array, 'blos': array}``: float32 HMI-like images."""
     scene = make_scene()
     rng = np.random.default_rng([SEED, 99])
-    intensity = psf.to_hmi(scene.intensity, pixel_scale=TRUTH_SCALE)
-    blos = psf.to_hmi(scene.blos, pixel_scale=TRUTH_SCALE)
+    intensity = forward_model.to_hmi(scene.intensity, pixel_scale=TRUTH_SCALE)
+    blos = forward_model.to_hmi(scene.blos, pixel_scale=TRUTH_SCALE)
     intensity = intensity + NOISE_INTENSITY * rng.standard_normal(intensity.shape)
     blos = blos + NOISE_BLOS * rng.standard_normal(blos.shape)
     return {"intensity": intensity.astype(np.float32), "blos": blos.astype(np.float32)}
@@ -123,7 +123,7 @@ def make_header(kind, shape):
     h["COMMENT"] = "HMI PSF (Diaz Baso & Asensio Ramos 2018 variant), 0.504 arcsec/px,"
     noise = f"{NOISE_INTENSITY:g} I/I_qs" if kind == "intensity" else f"{NOISE_BLOS:g} G"
     h["COMMENT"] = f"Gaussian noise {noise}; no limb darkening, disk-centre physics."
-    h["HISTORY"] = "samples/make_samples.py: synthetic Sun -> enhance_lib.training.forward_model.to_hmi + noise"
+    h["HISTORY"] = "samples/make_samples.py: synthetic Sun -> enhance_lib.instrument.forward_model.to_hmi + noise"
     return h
 
 

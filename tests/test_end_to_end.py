@@ -22,7 +22,7 @@ def readme_commands():
 
 def synthetic_pair(folder):
     """A co-aligned blos pair (HMI-like LOW, 28 cm-like HIGH at twice the sampling)."""
-    from enhance_lib.training.forward_model import to_hmi, to_target
+    from enhance_lib.instrument.forward_model import to_hmi, to_target
     from enhance_lib.training.synthetic_sun import synthetic_sun
 
     scene = synthetic_sun(shape=(1024, 1024), pixel_scale=0.063, seed=5, pores=2, plage=1)

@@ -12,6 +12,7 @@ from scipy import ndimage
 from synthetic import hmi_header
 
 from enhance_lib import EnhanceDomainWarning, Enhancer, enhance, enhance_hdu
+from enhance_lib.instrument.forward_model import resample, to_hmi
 from enhance_lib.nets.weights import inspect_weights, stamp_attrs
 from enhance_lib.run.forward_check import (
     DOMAIN_ATTR,
@@ -21,8 +22,6 @@ from enhance_lib.run.forward_check import (
     pooled_percent,
 )
 from enhance_lib.scripts.enhance import main as enhance_main
-from enhance_lib.training.evaluation import forward_residual
-from enhance_lib.training.forward_model import to_hmi
 
 
 def _scene(shape=(96, 80), seed=0, smooth=2.0):
@@ -48,9 +47,27 @@ def test_an_output_that_explains_its_input_passes_and_one_that_does_not_fails():
     nearest = np.kron(observed, np.ones((2, 2), np.float32))
     blurred = forward_check(observed, nearest).percent
     assert blurred > 100 * 0.1 * np.std(observed) / np.sqrt(np.mean(observed**2))
-    # as forward_residual defines it (a fraction there, percent here)
-    assert forward_check(observed, nearest).percent == pytest.approx(100 * forward_residual(nearest, observed),
-                                                                     rel=1e-5)
+    # the paper's RMS(HMI(out) - in) / RMS(in), with the forward model of training
+    back = to_hmi(nearest.astype(np.float64), pixel_scale=0.252, out_scale=0.504)
+    expected = 100 * np.sqrt(np.mean((back - observed) ** 2) / np.mean(observed.astype(np.float64) ** 2))
+    assert forward_check(observed, nearest).percent == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_region_limits_the_comparison():
+    """A consistent pair passes inside a region; a wrong gain fails by its size; a region of
+    bad pixels is left out when the region excludes it."""
+    rng = np.random.default_rng(1)
+    truth = np.kron(rng.normal(size=(40, 40)), np.ones((4, 4)))  # 0.126"/px
+    x2 = resample(truth, from_scale=0.126, to_scale=0.252).astype(np.float32)
+    hmi = to_hmi(x2.astype(np.float64), pixel_scale=0.252).astype(np.float32)
+    inner = (slice(10, -10), slice(10, -10))
+    check = forward_check(hmi, x2, region=inner)
+    assert check.percent < 1e-4 and check.pixels == 20 * 20
+    assert forward_check(hmi, 1.5 * x2, region=inner).percent == pytest.approx(50, rel=1e-4)
+    spoiled = x2.copy()
+    spoiled[:2] = 100.0  # the first input row is wrong, and the PSF core carries it ~5 rows in
+    assert forward_check(hmi, spoiled).percent > 100
+    assert forward_check(hmi, spoiled, region=inner).percent < 1e-3  # only the far wings reach it
 
 
 def test_missing_pixels_are_left_out_not_filled():

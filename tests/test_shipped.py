@@ -196,8 +196,8 @@ def _binned(image):
 def test_data_unlike_hmi_is_reported(case, kind):
     """An image already deconvolved (Richardson-Lucy with HMI's PSF, JSOC's dcon recipe), binned
     2x2, or from a sharper telescope at HMI's header scale is beyond the network's level."""
+    from enhance_lib.instrument.forward_model import degrade
     from enhance_lib.training.deconvolution import hmi_deconvolve
-    from enhance_lib.training.forward_model import degrade
     from enhance_lib.training.scenes import truth_scene
 
     path = REPO / "samples" / ("hmi.fits" if kind == "intensity" else "blos.fits")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from enhance_lib.instrument.psf import hmi_psf
 from enhance_lib.nets.config import HMI_SCALE, NetworkConfig
 from enhance_lib.nets.models import build_model, upsampling_init
 from enhance_lib.run.tiling import Predictor, enhance_array
@@ -18,7 +19,6 @@ from enhance_lib.sun.limb import (
 from enhance_lib.sun.limb_darkening import NECKEL_LABS_6173
 from enhance_lib.sun.normalization import make_normalizer
 from enhance_lib.training.evaluation import limb_metrics
-from enhance_lib.training.forward_model import hmi_psf
 from enhance_lib.training.synthetic_sun import limb_disk
 
 pytestmark = pytest.mark.backend

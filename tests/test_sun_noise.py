@@ -5,10 +5,10 @@ import pytest
 from astropy.io import fits
 
 from enhance_lib.errors import EnhanceError
+from enhance_lib.instrument.forward_model import to_hmi
 from enhance_lib.sun.disk import DiskGeometry
 from enhance_lib.sun.limb_darkening import NECKEL_LABS_6173
 from enhance_lib.sun.noise import NoiseEstimate, estimate_noise
-from enhance_lib.training.forward_model import to_hmi
 from enhance_lib.training.synthetic_sun import limb_disk, synthetic_sun
 
 PIXEL_SCALE = 0.063  # arcsec/px of the synthetic truth

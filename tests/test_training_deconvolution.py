@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from enhance_lib.errors import EnhanceError
+from enhance_lib.instrument.forward_model import convolve
+from enhance_lib.instrument.psf import hmi_psf
 from enhance_lib.training import deconvolution as dc
-from enhance_lib.training.forward_model import convolve, hmi_psf
 
 
 def gaussian_psf(sigma=1.5, half=6):

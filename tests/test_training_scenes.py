@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from enhance_lib.errors import EnhanceError
+from enhance_lib.instrument import forward_model
 from enhance_lib.sun.kinds import kind_from_header
 from enhance_lib.sun.normalization import make_normalizer
-from enhance_lib.training import forward_model as psf
 from enhance_lib.training import scenes
 
 SIZE = 640  # 40.3": 80 HMI pixels, a spot of radius 2.5-4"
@@ -64,9 +64,9 @@ def test_noise_level(kind, intensity, blos):
 
 def test_target_is_the_truth_through_the_28cm_telescope(intensity, blos):
     for scene in (intensity, blos):
-        target = psf.to_target(scene.truth, pixel_scale=scene.pixel_scale)
+        target = forward_model.to_target(scene.truth, pixel_scale=scene.pixel_scale)
         assert np.allclose(scene.target, target[: scene.target.shape[0], : scene.target.shape[1]], atol=1e-4)
-        clean = psf.to_hmi(scene.truth, pixel_scale=scene.pixel_scale)
+        clean = forward_model.to_hmi(scene.truth, pixel_scale=scene.pixel_scale)
         assert np.allclose(scene.clean, clean, atol=1e-4)
 
 

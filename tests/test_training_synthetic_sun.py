@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from enhance_lib.errors import EnhanceError
+from enhance_lib.instrument import forward_model
 from enhance_lib.nets.config import HMI_SCALE
-from enhance_lib.training import forward_model as psf
 from enhance_lib.training import synthetic_sun as sun
 from enhance_lib.training.evaluation import contrast
 
@@ -50,12 +50,12 @@ def test_quiet_sun_contrast_full_resolution(quiet_scene):
 
 
 def test_quiet_sun_contrast_at_hmi(quiet_scene):
-    hmi = psf.to_hmi(quiet_scene.intensity, pixel_scale=SCALE)
+    hmi = forward_model.to_hmi(quiet_scene.intensity, pixel_scale=SCALE)
     assert hmi.shape == (60, 60)
     c = contrast(hmi[2:-2, 2:-2])
     assert 0.035 <= c <= 0.045, c
     # The 28 cm target is sharper than HMI and blurrier than the truth.
-    target = psf.to_target(quiet_scene.intensity, pixel_scale=SCALE)
+    target = forward_model.to_target(quiet_scene.intensity, pixel_scale=SCALE)
     assert c < contrast(target) < contrast(quiet_scene.intensity)
 
 
@@ -106,8 +106,8 @@ def test_spot_umbra_penumbra(spot_scene):
 
 
 def test_spot_at_hmi(spot_scene):
-    hmi = psf.to_hmi(spot_scene.intensity, pixel_scale=SCALE)
-    bh = psf.to_hmi(spot_scene.blos, pixel_scale=SCALE)
+    hmi = forward_model.to_hmi(spot_scene.intensity, pixel_scale=SCALE)
+    bh = forward_model.to_hmi(spot_scene.blos, pixel_scale=SCALE)
     r = _grid_r(hmi.shape, HMI_SCALE, 15.0, 15.0)
     assert 0.1 <= hmi[r < 1.0].mean() <= 0.3
     assert bh[r < 1.0].mean() < -2000

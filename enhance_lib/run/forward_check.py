@@ -53,7 +53,7 @@ def _kernel(factor):
     # programs stays light, and scipy.signal fails to import where a test hides torch
     from scipy import signal
 
-    from ..training.forward_model import hmi_psf
+    from ..instrument.psf import hmi_psf
 
     psf = hmi_psf(pixel_scale=HMI_SCALE / factor, variant="enhance", extent=4.4)
     box = np.full((factor, factor), 1.0 / factor**2)
@@ -73,7 +73,7 @@ def forward_to_input(enhanced, *, factor=2):
     Returns
     -------
     forward : numpy.ndarray of float32, shape (ny, nx)
-        The output convolved with HMI's PSF (:func:`~enhance_lib.training.forward_model.hmi_psf`,
+        The output convolved with HMI's PSF (:func:`~enhance_lib.instrument.psf.hmi_psf`,
         tabulated on the output's pixels; the ``'enhance'`` variant, the one the networks were
         trained with) and averaged over each input pixel. The network treats every input as
         HMI's pixels, whatever its header says, so the PSF is HMI's at HMI's scale. Missing
@@ -86,7 +86,7 @@ def forward_to_input(enhanced, *, factor=2):
     See Also
     --------
     forward_check : The comparison with the input.
-    enhance_lib.training.forward_model.to_hmi : The same forward model for any pixel scales.
+    enhance_lib.instrument.forward_model.to_hmi : The same forward model for any pixel scales.
 
     References
     ----------
@@ -151,7 +151,7 @@ class ForwardCheck:
     residual: np.ndarray | None = None
 
 
-def forward_check(image, enhanced, *, residual=False, factor=2):
+def forward_check(image, enhanced, *, residual=False, factor=2, region=None):
     """Put an enhanced image back through HMI (:func:`forward_to_input`) and compare it with
     the input.
 
@@ -165,6 +165,8 @@ def forward_check(image, enhanced, *, residual=False, factor=2):
         Also return the residual image.
     factor : int
         The output's sampling over the input's.
+    region : tuple of slice, optional
+        Compare only these input pixels (a validation region away from a crop's edges, say).
 
     Returns
     -------
@@ -172,7 +174,7 @@ def forward_check(image, enhanced, *, residual=False, factor=2):
 
     See Also
     --------
-    enhance_lib.training.evaluation.forward_residual : The same number, as a fraction.
+    pooled_percent : Many images as one.
 
     References
     ----------
@@ -180,13 +182,10 @@ def forward_check(image, enhanced, *, residual=False, factor=2):
     using deep learning", Sects. 4-5: the enhanced magnetogram convolved with the HMI PSF
     differs from the observed one by ~4 %.
     """
-    image = np.asarray(image, dtype=np.float32)
-    forward, weight = forward_to_input(enhanced, factor=factor)
-    compared = np.isfinite(image) & np.isfinite(forward) & (weight >= MIN_WEIGHT)
+    difference, compared = _compared(image, enhanced, factor=factor, region=region)
     pixels = int(compared.sum())
-    difference = forward - image
     if pixels:
-        scale = np.sqrt(np.mean(np.square(image[compared], dtype=np.float64)))
+        scale = np.sqrt(np.mean(np.square(np.asarray(image, np.float32)[compared], dtype=np.float64)))
         misfit = np.sqrt(np.mean(np.square(difference[compared], dtype=np.float64)))
         percent = float(100 * misfit / scale) if scale > 0 else float("nan")
     else:
@@ -195,6 +194,20 @@ def forward_check(image, enhanced, *, residual=False, factor=2):
         return ForwardCheck(percent, pixels)
     difference[~compared] = np.nan
     return ForwardCheck(percent, pixels, difference)
+
+
+def _compared(image, enhanced, *, factor, region=None):
+    """``forward - image`` on the input's grid and the pixels a forward check compares: finite
+    in both, with at least :data:`MIN_WEIGHT` of their PSF footprint on finite output, and
+    inside ``region`` (input-grid slices) when given."""
+    image = np.asarray(image, dtype=np.float32)
+    forward, weight = forward_to_input(enhanced, factor=factor)
+    compared = np.isfinite(image) & np.isfinite(forward) & (weight >= MIN_WEIGHT)
+    if region is not None:
+        inside = np.zeros_like(compared)
+        inside[region] = True
+        compared &= inside
+    return forward - image, compared
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,10 +279,8 @@ def pooled_percent(pairs, *, border=0, factor=2):
     misfit = scale = 0.0
     for image, enhanced in pairs:
         image = np.asarray(image, dtype=np.float32)
-        forward, weight = forward_to_input(enhanced, factor=factor)
         inside = (slice(border, image.shape[0] - border), slice(border, image.shape[1] - border))
-        image, forward, weight = image[inside], forward[inside], weight[inside]
-        compared = np.isfinite(image) & np.isfinite(forward) & (weight >= MIN_WEIGHT)
-        misfit += float(np.sum(np.square(forward[compared] - image[compared], dtype=np.float64)))
+        difference, compared = _compared(image, enhanced, factor=factor, region=inside)
+        misfit += float(np.sum(np.square(difference[compared], dtype=np.float64)))
         scale += float(np.sum(np.square(image[compared], dtype=np.float64)))
     return float(100 * np.sqrt(misfit / scale)) if scale > 0 else float("nan")

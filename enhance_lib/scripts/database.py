@@ -11,10 +11,10 @@ shown here as flags (:data:`FLAGS`).
 import logging
 import sys
 
+from ..instrument.psf import TARGET_DIAMETER, TARGET_SCALE, WAVELENGTH
 from ..nets.config import HMI_SCALE
 from ..sun.kinds import KINDS
 from ..sun.normalization import BLOS_DEFAULT
-from ..training.forward_model import TARGET_DIAMETER, TARGET_SCALE, WAVELENGTH
 from ..training.pairs import pairs_database
 from ..training.patches import EDGES
 from ..training.simulate import simulate_database

@@ -169,7 +169,7 @@ def estimate_noise(image, *, kind, kernel="fourth", photon=None, level=None, min
     Notes
     -----
     Solar structure that survives the filter adds in quadrature. On noise-free synthetic HMI
-    images (the synthetic Sun through :func:`enhance_lib.training.forward_model.to_hmi`, quiet
+    images (the synthetic Sun through :func:`enhance_lib.instrument.forward_model.to_hmi`, quiet
     Sun, a spot, plage) the estimate is 1.2e-3 for intensity (I/I_qs) and 0.25 G for blos with
     ``'fourth'`` (3.3e-3 and 0.8 G with ``'immerkaer'``, 5.8e-4 and 0.12 G with ``'sixth'``):
     with ``'fourth'``, white noise is measured within 10 % from 0.003 I_qs and 1 G, within 20 %

@@ -210,7 +210,7 @@ def match_large_scales(image, output, *, kind, sigma=FLUX_SCALE):
     --------
     measure_response : The first step of flux conservation.
     FLUX_SCALE : The default ``sigma``.
-    enhance_lib.training.forward_model.hmi_psf : Whose reach ``sigma`` exceeds.
+    enhance_lib.instrument.psf.hmi_psf : Whose reach ``sigma`` exceeds.
     enhance_lib.training.evaluation.unsigned_flux : The figure of merit for magnetograms.
 
     References

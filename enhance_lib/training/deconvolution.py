@@ -12,7 +12,7 @@ then interpolate to the x2 grid. ``benchmarks/truth.py`` compares the two on tru
   iteration counts of :data:`HMI_ITERATIONS`.
 
 The convolutions are FFT convolutions with mirror-symmetric boundaries, as
-:func:`enhance_lib.training.forward_model.convolve`; the back-projection uses the exact
+:func:`enhance_lib.instrument.forward_model.convolve`; the back-projection uses the exact
 adjoint of that operator, so each iteration conserves the image's total exactly.
 """
 
@@ -20,9 +20,10 @@ import numpy as np
 from scipy import signal
 
 from ..errors import EnhanceError
+from ..instrument.forward_model import as_image
+from ..instrument.psf import hmi_psf
 from ..nets.config import HMI_SCALE
 from ..sun.kinds import check_kind
-from .forward_model import _as_image, hmi_psf
 
 __all__ = ["HMI_ITERATIONS", "hmi_deconvolve", "richardson_lucy", "richardson_lucy_signed"]
 
@@ -90,7 +91,7 @@ def richardson_lucy(image, psf, *, iterations, initial=None, floor=1e-12):
         The observed image ``d``, >= 0 everywhere, finite.
     psf : array_like, 2-D
         The PSF on the image's pixels (normalised to unit sum here), centre at
-        ``(ny//2, nx//2)`` as :func:`enhance_lib.training.forward_model.hmi_psf` returns it.
+        ``(ny//2, nx//2)`` as :func:`enhance_lib.instrument.psf.hmi_psf` returns it.
     iterations : int
         Number of iterations (>= 0; 0 returns the first estimate).
     initial : array_like, optional
@@ -124,7 +125,7 @@ def richardson_lucy(image, psf, *, iterations, initial=None, floor=1e-12):
     Examples
     --------
     >>> import numpy as np
-    >>> from enhance_lib.training.forward_model import convolve
+    >>> from enhance_lib.instrument.forward_model import convolve
     >>> psf = np.outer(*2 * [np.exp(-0.5 * (np.arange(-6, 7) / 1.5) ** 2)])
     >>> psf /= psf.sum()
     >>> point = np.full((32, 32), 0.01); point[16, 16] = 1.0
@@ -133,11 +134,11 @@ def richardson_lucy(image, psf, *, iterations, initial=None, floor=1e-12):
     >>> bool(restored[16, 16] > 3 * blurred[16, 16]), bool(np.isclose(restored.sum(), blurred.sum()))
     (True, True)
     """
-    d = _as_image(image, "`image`")
+    d = as_image(image, "`image`")
     if (d < 0).any():
         msg = "`image` has negative values; Richardson-Lucy needs >= 0 (richardson_lucy_signed is for magnetograms)"
         raise EnhanceError(msg)
-    k = _as_image(psf, "`psf`")
+    k = as_image(psf, "`psf`")
     if (k < 0).any() or not k.sum() > 0:
         msg = "`psf` must be >= 0 with a positive sum"
         raise EnhanceError(msg)
@@ -153,7 +154,7 @@ def richardson_lucy(image, psf, *, iterations, initial=None, floor=1e-12):
     if initial is None:
         u = d.copy()
     else:
-        u = _as_image(initial, "`initial`").copy()
+        u = as_image(initial, "`initial`").copy()
         if u.shape != d.shape or (u <= 0).any():
             msg = "`initial` must be > 0 and of the image's shape"
             raise EnhanceError(msg)
@@ -221,7 +222,7 @@ def richardson_lucy_signed(image, psf, *, iterations, offset=None, **keywords):
     >>> bool(np.allclose(richardson_lucy_signed(-b, psf, iterations=5), -out))
     True
     """
-    b = _as_image(image, "`image`")
+    b = as_image(image, "`image`")
     top = float(np.abs(b).max())
     offset = top if offset is None else float(offset)
     if not (np.isfinite(offset) and offset >= 0) or top + offset <= 0:
@@ -237,7 +238,7 @@ def hmi_deconvolve(image, *, kind, iterations=None, pixel_scale=HMI_SCALE, varia
     """An HMI image deconvolved with the HMI PSF on its own pixels.
 
     :func:`richardson_lucy` for intensity, :func:`richardson_lucy_signed` for magnetograms,
-    with :func:`enhance_lib.training.forward_model.hmi_psf` tabulated at the image's pixel
+    with :func:`enhance_lib.instrument.psf.hmi_psf` tabulated at the image's pixel
     scale (averaged over each pixel, as the forward model's resampling does).
 
     Parameters
@@ -250,7 +251,7 @@ def hmi_deconvolve(image, *, kind, iterations=None, pixel_scale=HMI_SCALE, varia
     pixel_scale : float
         arcsec/px of the image.
     variant : str
-        The PSF's parameters (:data:`enhance_lib.training.forward_model.PSF_VARIANTS`);
+        The PSF's parameters (:data:`enhance_lib.instrument.psf.PSF_VARIANTS`);
         ``'enhance'`` is the PSF of Enhance's training inputs and of the truth scenes.
     offset : float, optional
         For blos, :func:`richardson_lucy_signed`'s offset.

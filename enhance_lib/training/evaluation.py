@@ -6,14 +6,10 @@ Used by ``benchmarks/fidelity.py`` and the tests of the shipped networks.
 import numpy as np
 from scipy import ndimage
 
-from ..nets.config import HMI_SCALE
-from .forward_model import to_hmi
-
 __all__ = [
     "bicubic_x2",
     "contrast",
     "correlation",
-    "forward_residual",
     "limb_metrics",
     "radial_power_spectrum",
     "rms",
@@ -99,43 +95,6 @@ def unsigned_flux(blos, *, pixel_area=1.0):
     magnetogram is not expected to keep the input's unsigned flux exactly.
     """
     return float(np.nansum(np.abs(np.asarray(blos, dtype=np.float64))) * pixel_area)
-
-
-def forward_residual(enhanced, original, *, out_scale=HMI_SCALE, region=None):
-    """Re-convolve an x2 output with the HMI PSF, resample to HMI pixels, compare with the input.
-
-    Parameters
-    ----------
-    enhanced : numpy.ndarray, shape (2ny, 2nx)
-    original : numpy.ndarray, shape (ny, nx)
-    out_scale : float
-        HMI pixel scale (arcsec); the output has half of it.
-    region : tuple of slice, optional
-        Input-pixel region where the comparison is made (away from the edges).
-
-    Returns
-    -------
-    float
-        RMS(reconvolved - input) / RMS(input) in the region: the paper's
-        consistency check (~4 % for magnetograms).
-
-    See Also
-    --------
-    enhance_lib.training.forward_model.to_hmi : The forward model applied to the output.
-    enhance_lib.training.forward_model.hmi_psf : Its PSF.
-
-    References
-    ----------
-    Díaz Baso, C. J., & Asensio Ramos, A. 2018, A&A 614, A5, "Enhancing SDO/HMI images
-    using deep learning", Sects. 4 and 5: an enhanced image convolved with the HMI PSF and
-    resampled to HMI's pixels should give back the observed image.
-    """
-    back = to_hmi(np.asarray(enhanced, dtype=np.float64), pixel_scale=out_scale / 2, out_scale=out_scale)
-    back = back[: original.shape[0], : original.shape[1]]
-    original = np.asarray(original, dtype=np.float64)
-    if region is not None:
-        back, original = back[region], original[region]
-    return rms(back - original) / rms(original)
 
 
 def radial_power_spectrum(image, *, pixel_scale):

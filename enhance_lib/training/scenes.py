@@ -5,11 +5,11 @@ A :class:`TruthScene` is one synthetic scene of :mod:`enhance_lib.training.synth
 Díaz Baso & Asensio Ramos (2018, A&A 614, A5, Sect. 3):
 
 * the **input**: the truth through the HMI PSF, resampled to HMI's 0.504"/px
-  (:func:`enhance_lib.training.forward_model.to_hmi`), plus Gaussian noise of ``sigma``
+  (:func:`enhance_lib.instrument.forward_model.to_hmi`), plus Gaussian noise of ``sigma``
   per pixel, with a FITS header that makes :class:`enhance_lib.Enhancer` treat it as an
   HMI continuum image (in I/I_qs) or magnetogram (in G) at disk centre;
 * the **target**: the same truth through the Airy pattern of a 28 cm aperture,
-  resampled to 0.252"/px (:func:`enhance_lib.training.forward_model.to_target`),
+  resampled to 0.252"/px (:func:`enhance_lib.instrument.forward_model.to_target`),
   cropped to exactly twice the input's shape;
 * a **region map** on the target grid: quiet Sun, plage, penumbra and umbra
   (:data:`REGIONS`, :func:`region_map`).
@@ -29,9 +29,9 @@ from astropy.io import fits
 from scipy import ndimage
 
 from ..errors import EnhanceError
+from ..instrument import forward_model, psf
 from ..nets.config import HMI_SCALE
 from ..sun.kinds import check_kind
-from . import forward_model as psf
 from . import synthetic_sun as sun
 
 __all__ = [
@@ -206,10 +206,10 @@ def _truth(seed, size):
                               pores=pores, plage=plage)
     out = {}
     for kind, truth in (("intensity", scene.intensity), ("blos", scene.blos)):
-        low = psf.to_hmi(truth, pixel_scale=SCENE_SCALE)
-        high = psf.to_target(truth, pixel_scale=SCENE_SCALE)[: 2 * low.shape[0], : 2 * low.shape[1]]
+        low = forward_model.to_hmi(truth, pixel_scale=SCENE_SCALE)
+        high = forward_model.to_target(truth, pixel_scale=SCENE_SCALE)[: 2 * low.shape[0], : 2 * low.shape[1]]
         out[kind] = (_frozen(low), _frozen(high), _frozen(truth))
-    abs_b = psf.to_target(np.abs(scene.blos), pixel_scale=SCENE_SCALE)
+    abs_b = forward_model.to_target(np.abs(scene.blos), pixel_scale=SCENE_SCALE)
     intensity_target = out["intensity"][1]
     regions = region_map(intensity_target, abs_b[: intensity_target.shape[0], : intensity_target.shape[1]],
                          pixel_scale=HMI_SCALE / 2)
@@ -352,7 +352,7 @@ def full_disk(scene, *, size=1024, radius_fraction=0.465):
         profile = None
     disk = sun.limb_disk((size, size), geometry, profile=profile, texture=texture)
     off = ~np.isfinite(disk)
-    blurred = psf.convolve(np.where(off, 0.0, disk), psf.hmi_psf(pixel_scale=HMI_SCALE))
+    blurred = forward_model.convolve(np.where(off, 0.0, disk), psf.hmi_psf(pixel_scale=HMI_SCALE))
     blurred += np.random.default_rng([scene.seed, 7]).normal(0.0, scene.sigma, blurred.shape)
     blurred[off] = np.nan
     header = hmi_like_header(scene.kind, (size, size))

@@ -21,10 +21,10 @@ import os
 import numpy as np
 
 from ..errors import EnhanceError, warn_user
+from ..instrument import forward_model, psf
 from ..io.fits import read_image
 from ..nets.config import HMI_SCALE
 from ..sun.kinds import check_kind
-from . import forward_model as psf
 from . import synthetic_sun as sun
 from .database_file import check_database, write_database
 from .patches import as_planes, check_patch_args, cut_patches, describe_normalization, parse_normalization
@@ -82,11 +82,11 @@ def simulate_pairs(
         raise EnhanceError(msg)
     lows, highs = [], []
     for truth in truths:
-        low = psf.degrade(
+        low = forward_model.degrade(
             truth, pixel_scale=pixel_scale, out_scale=hmi_scale, psf="hmi",
             variant=psf_variant, wavelength=wavelength,
         )
-        high = psf.degrade(
+        high = forward_model.degrade(
             truth, pixel_scale=pixel_scale, out_scale=target_scale, psf="airy",
             diameter=diameter, wavelength=wavelength,
         )

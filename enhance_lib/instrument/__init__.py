@@ -1,0 +1,1 @@
+"""The instrument: HMI's PSF and the forward model (used at run time and by training)."""
