@@ -11,8 +11,8 @@ shipped network on the noisy input, ``ours - target`` (``Enhancer(kind=...).enha
 header)`` minus the 28 cm target), away from a border of ``BORDER`` output pixels. Three
 sigma maps are judged, pooled over the scenes:
 
-* ``error model``: ``error_sigma(predictor, x) * normalizer.constant``
-  (:func:`enhance_lib.training.error_model.error_sigma` of ``network/<kind>_error.weights.h5``
+* ``error model``: ``predictor.run(x) * normalizer.constant``
+  (:meth:`enhance_lib.run.error_network.ErrorPredictor.run` of ``network/<kind>_error.weights.h5``
   on the normalised noisy input ``x``);
 * ``gradient``: the magnitude of the output's gradient (``numpy.gradient``, per output pixel);
 * ``constant``: one value everywhere.
@@ -55,13 +55,11 @@ def error_weights(kind):
 
 def scene_maps(scene, enhancer, predictor):
     """The error of ours (noisy and clean inputs) and the three sigmas of one scene, in input units."""
-    from enhance_lib.training.error_model import error_sigma
-
     prepared = enhancer.prepare_data(np.array(scene.data), scene.header)
     normalizer = prepared.normalizers[0]
     ours = enhancer.predict(prepared)
     clean = enhancer.predict(enhancer.prepare_data(np.array(scene.clean), scene.header))
-    model = error_sigma(predictor, normalizer.normalize(prepared.planes[0])) * normalizer.constant
+    model = predictor.run(normalizer.normalize(prepared.planes[0])) * normalizer.constant
     sigmas = {"error model": model, "gradient": np.hypot(*np.gradient(ours.astype(np.float64))),
               "constant": np.ones_like(model)}
     return ours - scene.target, clean - scene.target, sigmas
@@ -71,7 +69,8 @@ def run(kinds, seeds, size):
     from enhance_lib import Enhancer
     from enhance_lib.nets.backend import describe
     from enhance_lib.nets.weights import inspect_weights
-    from enhance_lib.training.error_model import BORDER, error_predictor, sigma_scores
+    from enhance_lib.run.error_network import ErrorPredictor
+    from enhance_lib.training.error_model import BORDER, sigma_scores
     from enhance_lib.training.scenes import DEFAULT_SIGMA, truth_scene
 
     results = {"cpu": f"{cpu_model()}, {os.cpu_count()} cores", "backend": describe(), "seeds": list(seeds),
@@ -81,7 +80,7 @@ def run(kinds, seeds, size):
     for kind in kinds:
         t0 = time.perf_counter()
         enhancer = Enhancer(kind=kind)
-        predictor = error_predictor(error_weights(kind), kind=kind)
+        predictor = ErrorPredictor.from_file(error_weights(kind), kind=kind)
         info = inspect_weights(error_weights(kind))
         errors, model_errors, sigmas = [], [], {name: [] for name in SIGMAS}
         for seed in seeds:

@@ -9,8 +9,9 @@ from synthetic import assert_one_line_error, hmi_header
 
 from enhance_lib import EnhanceError, Enhancer, enhance, enhance_hdu
 from enhance_lib.nets.weights import build_network, inspect_weights
+from enhance_lib.run.error_network import ErrorPredictor
 from enhance_lib.run.tiling import Predictor
-from enhance_lib.run.uncertainty import SMOOTH, Calibration, ErrorPredictor, model_map, noise_map
+from enhance_lib.run.uncertainty import SMOOTH, Calibration, model_map, noise_map
 from enhance_lib.scripts.enhance import main as enhance_main
 from enhance_lib.sun.normalization import make_normalizer
 

@@ -92,43 +92,6 @@ def test_a_tiny_error_model_learns_where_errors_are_large():
     assert rho > 0.5
 
 
-@pytest.fixture(scope="module")
-def tiny_error_weights(tmp_path_factory):
-    from enhance_lib.nets.config import NetworkConfig
-    from enhance_lib.nets.models import build_model
-    from enhance_lib.nets.weights import save_weights
-
-    config = NetworkConfig(depth=1, filters=4, l2=0.0)
-    net = em._with_batch_norm(build_model(config, batch_norm=False), config)
-    path = tmp_path_factory.mktemp("err") / "tiny_error.weights.h5"
-    history = {"train_seeds": [1000], "validation_seeds": [1001], "best_epoch": 0, "best_val_loss": 0.0, "seconds": 0}
-    attrs = em.error_attrs("blos", history, config=config, epochs=1, patch=0, lr=1e-3, batch_size=1, steps=1)
-    save_weights(net, path, config=config, kind="blos", attrs=attrs)
-    return path, net
-
-
-@pytest.mark.backend
-def test_error_sigma_is_positive_on_the_x2_grid(tiny_error_weights):
-    path, net = tiny_error_weights
-    predictor = em.error_predictor(path, kind="blos", tile=0)
-    image = np.random.default_rng(3).normal(size=(12, 10)).astype(np.float32)
-    sigma = em.error_sigma(predictor, image)
-    assert sigma.shape == (24, 20) and sigma.dtype == np.float32 and np.all(sigma > 0)
-    # the runtime's z is the trained network's (BatchNormalization identities folded)
-    z = net.predict(image[None, ..., None], verbose=0)[0, ..., 0]
-    np.testing.assert_allclose(np.log(sigma) * 2, z, rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.backend
-def test_error_predictor_refuses_other_files(tiny_error_weights, tiny_weights):
-    from enhance_lib.errors import EnhanceError
-
-    with pytest.raises(EnhanceError, match="not an error model"):
-        em.error_predictor(tiny_weights)
-    with pytest.raises(EnhanceError):
-        em.error_predictor(tiny_error_weights[0], kind="intensity")
-
-
 @pytest.mark.parametrize("argv, words", [
     (["--kind", "intensity", "--output", "x.h5"], "--output must end in .weights.h5"),
     (["--kind", "blos", "--output", "x.weights.h5", "--seeds", "1999-2001"], "reserved"),

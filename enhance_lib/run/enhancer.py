@@ -26,12 +26,12 @@ from ..nets import backend
 from ..nets.backend import describe, device_scope, resolve_device
 from ..nets.weights import build_network, check_kind_matches, default_weights, inspect_weights
 from ..sun.photometry import measure_response
-from ..training.error_model import error_predictor
+from .error_network import ErrorPredictor
 from .forward_check import DomainLevel, forward_check
 from .options import EnhanceOptions
 from .prepare import Prepared, out_of_memory, prepare_data, prepare_file
 from .tiling import Predictor, enhance_array
-from .uncertainty import SMOOTH, Calibration, ErrorPredictor, plane_uncertainty
+from .uncertainty import SMOOTH, Calibration, plane_uncertainty
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Network:
     domain : enhance_lib.run.forward_check.DomainLevel or None
         The forward residual it reaches on data like its training data, as its weights
         record it (None: not recorded, no input is reported as unlike them).
-    error : enhance_lib.run.uncertainty.ErrorPredictor or None
+    error : enhance_lib.run.error_network.ErrorPredictor or None
         The error network of ``UNCMODEL`` (built with ``uncertainty``).
     error_weights : str or None
         Its file.
@@ -218,9 +218,9 @@ class Enhancer:
             path = default_weights(kind, product="error")
             if not path.is_file():
                 raise EnhanceError(f"no shipped {kind} error network found for `uncertainty`", path=path)
-        predictor = error_predictor(path, kind=kind, tile=options.tile, device=device)
-        calibration = Calibration.from_attrs(inspect_weights(path).attrs, conserve_flux=options.conserve_flux)
-        return ErrorPredictor(predictor), os.fspath(path), calibration
+        error = ErrorPredictor.from_file(path, kind=kind, tile=options.tile, device=device)
+        calibration = Calibration.from_attrs(error.attrs, conserve_flux=options.conserve_flux)
+        return error, os.fspath(path), calibration
 
     # -- one image ----------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ Three maps on the output's grid, in the output's units (``--uncertainty``):
     What the data cannot determine: the error the network makes on a noise-free input, which
     is dominated by the detail HMI's PSF erased. A second, small network learnt it on
     synthetic scenes whose truth is known (:mod:`enhance_lib.training.error_model`, a Gaussian
-    likelihood): it predicts the local error variance from the input's structure.
+    likelihood; run by :class:`~enhance_lib.run.error_network.ErrorPredictor`): it predicts
+    the local error variance from the input's structure.
 ``UNCERT``
     The total, ``sqrt((a UNCNOISE)^2 + (b UNCMODEL)^2)``, with the factors ``a`` and ``b``
     fitted on calibration scenes (``benchmarks/uncertainty.py --calibrate``) and stored with
@@ -30,7 +31,6 @@ from scipy import ndimage
 
 from ..errors import EnhanceError
 from ..sun.noise import estimate_noise
-from ..training.error_model import sigma_from_log_variance
 from .tiling import enhance_array
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ __all__ = [
     "NOISE_KERNEL",
     "SMOOTH",
     "Calibration",
-    "ErrorPredictor",
     "PlaneUncertainty",
     "model_map",
     "noise_map",
@@ -93,26 +92,6 @@ class Calibration:
     def combine(self, noise, model):
         """``UNCERT`` from the two maps."""
         return np.hypot(self.noise * noise, self.model * model).astype(np.float32)
-
-
-class ErrorPredictor:
-    """The error network, tiled: its output ``z`` (the log of the local error variance, network
-    units) turned into a standard deviation ``exp(z / 2)``, so that the pipeline that
-    de-normalises the enhanced image (:func:`~enhance_lib.run.tiling.enhance_array`: levels,
-    limb) puts it in the input's units.
-
-    Parameters
-    ----------
-    predictor : enhance_lib.run.tiling.Predictor
-        The error network's (:func:`~enhance_lib.training.error_model.error_predictor`).
-    """
-
-    def __init__(self, predictor):
-        self.predictor = predictor
-        self.margin = predictor.margin
-
-    def run(self, image, *, skip=None, progress=False):
-        return sigma_from_log_variance(self.predictor.run(image, skip=skip, progress=progress))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +181,7 @@ def model_map(plane, error_predictor, normalizer):
     Parameters
     ----------
     plane : numpy.ndarray, shape (ny, nx)
-    error_predictor : ErrorPredictor
+    error_predictor : enhance_lib.run.error_network.ErrorPredictor
     normalizer : enhance_lib.sun.normalization.Normalizer
 
     Returns
@@ -230,7 +209,7 @@ def plane_uncertainty(plane, normalizer, *, predictor, error_predictor, calibrat
     normalizer : enhance_lib.sun.normalization.Normalizer
     predictor : enhance_lib.run.tiling.Predictor
         The enhancing network's.
-    error_predictor : ErrorPredictor
+    error_predictor : enhance_lib.run.error_network.ErrorPredictor
     calibration : Calibration
     kind : {'intensity', 'blos'}
     noise : float, optional

@@ -18,13 +18,12 @@ The error model learns it instead, from scenes whose truth is known:
   that ``exp(z)`` estimates the local error variance (Nix & Weigend 1994; Kendall & Gal
   2017), with the 8 rotations and flips (and B -> -B for magnetograms), Adam, and the
   weights of the best validation loss kept;
-* **the run** (:func:`error_predictor`, :func:`error_sigma`): the saved weights are an
-  ordinary Enhance weights file (root attribute ``enhance_product = "error"``), run tiled
-  by a :class:`~enhance_lib.run.tiling.Predictor` on the same normalised input as the
-  shipped network; ``error_sigma(predictor, normalized_image) = exp(0.5 z)`` is the
-  1-sigma error in network units, and ``sigma_model = exp(0.5 z) * level`` in the input's
-  units (``level``: the normaliser's level on the output grid, ``normalizer.constant`` at
-  disk centre).
+* **the run** (:class:`enhance_lib.run.error_network.ErrorPredictor`): the saved weights
+  are an ordinary Enhance weights file (root attribute ``enhance_product = "error"``), run
+  tiled on the same normalised input as the shipped network; ``exp(0.5 z)`` is the 1-sigma
+  error in network units, and ``sigma_model = exp(0.5 z) * level`` in the input's units
+  (``level``: the normaliser's level on the output grid, ``normalizer.constant`` at disk
+  centre).
 
 The scenes' seeds are split by purpose: :data:`TRAIN_SEEDS` train (their last tenth
 validates), :data:`CALIBRATION_SEEDS` are kept for fitting the calibration factors of
@@ -40,6 +39,7 @@ import numpy as np
 
 from ..errors import EnhanceError
 from ..nets.config import NetworkConfig, receptive_margin
+from ..run.error_network import PRODUCT, Z_RANGE
 from ..sun.kinds import check_kind
 
 log = logging.getLogger(__name__)
@@ -49,16 +49,12 @@ __all__ = [
     "CALIBRATION_SEEDS",
     "ERROR_CONFIG",
     "EVALUATION_SEEDS",
-    "PRODUCT",
     "TRAIN_SEEDS",
     "ErrorSamples",
     "augment",
     "error_attrs",
-    "error_predictor",
     "error_samples",
-    "error_sigma",
     "gaussian_nll",
-    "sigma_from_log_variance",
     "sigma_scores",
     "train_error_model",
 ]
@@ -74,10 +70,6 @@ CALIBRATION_SEEDS = tuple(range(2000, 2010))
 EVALUATION_SEEDS = tuple(range(3000, 3010))
 #: The error network by default: a small keepsize network (about 20k parameters).
 ERROR_CONFIG = NetworkConfig(model="keepsize", depth=2, filters=16, activation="relu", noise=0.0, l2=0.0)
-#: The root attribute ``enhance_product`` of an error model's weights file.
-PRODUCT = "error"
-#: ``z`` is clipped to this range inside the loss (exp(-z) must not overflow early in training).
-Z_RANGE = (-30.0, 30.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -465,60 +457,6 @@ def error_attrs(kind, history, *, config, epochs, patch, lr, batch_size, steps):
             "config": config.to_dict(),
         },
     }
-
-
-def error_predictor(path, *, kind=None, tile=None, device="auto"):
-    """The :class:`~enhance_lib.run.tiling.Predictor` of an error model's weights file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A weights file written by ``python -m enhance_lib.scripts.error_model`` (root
-        attribute ``enhance_product = "error"``).
-    kind : {'intensity', 'blos'}, optional
-        Checked against the file's data type.
-    tile, device
-        As for :class:`~enhance_lib.run.tiling.Predictor`.
-
-    Raises
-    ------
-    EnhanceError
-        When the file is not an error model, or is one of another kind.
-    """
-    from ..nets.weights import build_network, inspect_weights
-    from ..run.tiling import Predictor
-
-    info = inspect_weights(path)
-    if info.attrs.get("enhance_product") != PRODUCT:
-        raise EnhanceError("not an error model (no enhance_product 'error'): give the file made by "
-                           "python -m enhance_lib.scripts.error_model", path=str(path))
-    net, config = build_network(info, kind=kind, fold=True)
-    return Predictor(net, config, tile=tile, device=device)
-
-
-def error_sigma(predictor, normalized_image):
-    """The error model's 1-sigma error of the enhanced image, in network units.
-
-    Parameters
-    ----------
-    predictor : enhance_lib.run.tiling.Predictor
-        The error model (:func:`error_predictor`).
-    normalized_image : numpy.ndarray, (ny, nx)
-        The input as the shipped network sees it (normalised, finite).
-
-    Returns
-    -------
-    numpy.ndarray, float32, (2ny, 2nx)
-        ``exp(0.5 z)``, positive. Times the normaliser's level on the output grid
-        (``normalizer.constant`` at disk centre) it is ``UNCMODEL`` in the input's units.
-    """
-    return sigma_from_log_variance(predictor.run(np.asarray(normalized_image, np.float32)))
-
-
-def sigma_from_log_variance(z):
-    """``exp(0.5 z)``, float32, ``z`` clipped to :data:`Z_RANGE` first: the error network's
-    output as a standard deviation."""
-    return np.exp(0.5 * np.clip(z, *Z_RANGE)).astype(np.float32)
 
 
 def sigma_scores(sigma, error, *, bins=10, seed=0):
