@@ -377,8 +377,8 @@ def forward_check_cost(n=4096):
     t = time.perf_counter()
     result = enhancer.predict(prepared)
     predict_s = time.perf_counter() - t
-    check_s = time_call(lambda: enhancer.check(prepared, result), repeats=2)
-    residual_s = time_call(lambda: enhancer.check(prepared, result, residual=True), repeats=2)
+    check_s = time_call(lambda: enhancer.forward_checks(prepared, result), repeats=2)
+    residual_s = time_call(lambda: enhancer.forward_checks(prepared, result, residual=True), repeats=2)
     row = {"size": f"{n} full disk", "predict_s": predict_s, "check_s": check_s, "check_residual_s": residual_s,
            "check_over_predict": check_s / predict_s, "check_residual_over_predict": residual_s / predict_s}
     print(json.dumps(row), flush=True)

@@ -10,9 +10,11 @@ header rule for the x2 grid), through the same :class:`~enhance_lib.run.enhancer
     >>> enhance_lib.enhance(image, kind="intensity").shape  # doctest: +SKIP
     (128, 128)
 
-Each function builds the network for its call; :class:`~enhance_lib.run.enhancer.Enhancer`
-builds it once, for loops and notebooks. The keyword options of all of them are the fields
-of :class:`~enhance_lib.run.options.EnhanceOptions`, which documents them.
+Each function builds the network for its call; an :class:`~enhance_lib.run.enhancer.Enhancer`
+builds it once, for loops and notebooks (``enhancer.enhance(array)``,
+``enhance_hdu(hdu, enhancer=enhancer)``, ``enhance_map(smap, enhancer=enhancer)``). The keyword
+options of all of them are the fields of :class:`~enhance_lib.run.options.EnhanceOptions`, which
+documents them.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from astropy.io import fits
 
-from .io.maps import import_sunpy_map, map_kind
-from .run.enhancer import Enhancer
+from .errors import EnhanceError
+from .io.fits import image_data
+from .io.maps import import_sunpy_map, map_kind, map_name
+from .run.enhancer import Enhanced, Enhancer
 from .run.options import EnhanceOptions
 
 if TYPE_CHECKING:
@@ -37,7 +41,7 @@ HDULike = fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU | tuple[np.ndarray
 
 
 def enhance(data: np.typing.ArrayLike | str | os.PathLike, *, header: fits.Header | dict | None = None,
-            **options: Any) -> np.ndarray:
+            **options: Any) -> np.ndarray | Enhanced:
     """Enhance (deconvolve and super-resolve x2) an HMI image or magnetogram given as an array.
 
     Parameters
@@ -55,8 +59,10 @@ def enhance(data: np.typing.ArrayLike | str | os.PathLike, *, header: fits.Heade
 
     Returns
     -------
-    numpy.ndarray, float32, shape (2ny, 2nx) or (nplanes, 2ny, 2nx)
-        In the input's units.
+    numpy.ndarray, float32, shape (2ny, 2nx) or (nplanes, 2ny, 2nx), or Enhanced
+        In the input's units. With the ``residual`` or ``uncertainty`` options, an
+        :class:`~enhance_lib.run.enhancer.Enhanced` holding the data (``.data``) with its
+        header, forward check, residual image and uncertainty maps.
 
     Raises
     ------
@@ -70,35 +76,109 @@ def enhance(data: np.typing.ArrayLike | str | os.PathLike, *, header: fits.Heade
     return Enhancer(EnhanceOptions.from_keywords(options, where="enhance")).enhance(data, header)
 
 
-def enhance_hdu(hdu: HDULike, **options: Any) -> HDULike:
-    """Enhance an astropy image HDU or a ``(data, header)`` pair
-    (:meth:`~enhance_lib.run.enhancer.Enhancer.enhance_hdu`).
+def enhance_hdu(hdu: HDULike, *, enhancer: Enhancer | None = None, **options: Any) -> HDULike | fits.HDUList:
+    """Enhance an astropy image HDU, or a ``(data, header)`` pair.
 
-    Returns the same form as given, with the header updated for the x2 grid. ``options``: the
-    fields of :class:`~enhance_lib.run.options.EnhanceOptions`.
+    Parameters
+    ----------
+    hdu : astropy.io.fits.PrimaryHDU, ImageHDU, CompImageHDU or (array, Header)
+    enhancer : Enhancer, optional
+        The network built once (for loops); else one is built from ``options``.
+    **options
+        The fields of :class:`~enhance_lib.run.options.EnhanceOptions` (not with ``enhancer``).
+
+    Returns
+    -------
+    astropy.io.fits.ImageHDU (a PrimaryHDU for a PrimaryHDU), or (numpy.ndarray, Header)
+        The same form as the input, with the header updated for the x2 grid as the command
+        writes it (:meth:`~enhance_lib.run.enhancer.Enhancer.enhance_header`). With the
+        ``residual`` or ``uncertainty`` options, an :class:`astropy.io.fits.HDUList` of that
+        HDU (a PrimaryHDU) and the ``RESIDUAL``, ``UNCERT``, ``UNCNOISE`` and ``UNCMODEL``
+        ImageHDUs asked for, for either form.
+
+    Raises
+    ------
+    EnhanceError
+        Not an image HDU, no data, bad data or options.
     """
-    return Enhancer(EnhanceOptions.from_keywords(options, where="enhance_hdu")).enhance_hdu(hdu)
+    enhancer = _enhancer(enhancer, options, where="enhance_hdu")
+    if isinstance(hdu, tuple):
+        if len(hdu) != 2:
+            raise EnhanceError("give an HDU or a (data, header) pair")
+        prepared = enhancer.prepare(*hdu)
+    elif not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
+        raise EnhanceError(f"not an image HDU: {type(hdu).__name__}")
+    elif hdu.data is None:
+        raise EnhanceError("the HDU holds no data")
+    else:
+        prepared = enhancer.prepare_data(image_data(hdu.data, hdu.header), hdu.header,
+                                         source=hdu.name or type(hdu).__name__)
+    enhanced = enhancer.run(prepared)
+    if enhanced.extensions:
+        extensions = [fits.ImageHDU(image, extra, name=name) for name, image, extra in enhanced.extensions]
+        return fits.HDUList([fits.PrimaryHDU(enhanced.data, enhanced.header), *extensions])
+    if isinstance(hdu, tuple):
+        return enhanced.data, enhanced.header
+    cls = fits.PrimaryHDU if isinstance(hdu, fits.PrimaryHDU) else fits.ImageHDU
+    return cls(data=enhanced.data, header=enhanced.header)
 
 
-def enhance_map(smap: sunpy.map.GenericMap, **options: Any) -> sunpy.map.GenericMap:
-    """Enhance a sunpy map; return a new map on the x2 grid
-    (:meth:`~enhance_lib.run.enhancer.Enhancer.enhance_map`).
+def enhance_map(smap: sunpy.map.GenericMap, *, enhancer: Enhancer | None = None,
+                **options: Any) -> sunpy.map.GenericMap | tuple[sunpy.map.GenericMap, sunpy.map.GenericMap]:
+    """Enhance a sunpy map (an ``HMIMap``, say); return a new map on the x2 grid.
 
     Parameters
     ----------
     smap : sunpy.map.GenericMap
+    enhancer : Enhancer, optional
+        The network built once (for loops); else one is built from ``options``.
     **options
-        The fields of :class:`~enhance_lib.run.options.EnhanceOptions`. Without ``kind``, the
-        data type comes from the map (HMI continuum -> intensity, magnetogram -> blos); a map
-        that does not say is an error.
+        The fields of :class:`~enhance_lib.run.options.EnhanceOptions` (not with ``enhancer``).
+        The data type is the enhancer's ``kind``, else the map's (HMI continuum -> intensity,
+        magnetogram -> blos); a map that does not say is an error asking for ``kind``.
+
+    Returns
+    -------
+    sunpy.map.GenericMap, or (sunpy.map.GenericMap, sunpy.map.GenericMap)
+        A new map with the x2 data and metadata updated for the x2 grid (ENHFWD among them);
+        its date, observer, ``rsun_obs`` and measurement are the input's. With
+        ``uncertainty``, its ``.uncertainty`` is ``UNCERT`` as an
+        :class:`astropy.nddata.StdDevUncertainty`. With the ``residual`` option, also the
+        forward check's residual as a map on the input's grid.
 
     Raises
     ------
     EnhanceError
         sunpy not installed (name of the extra); the data type unknown; bad data.
     """
-    import_sunpy_map()
-    options = EnhanceOptions.from_keywords(options, where="enhance_map")
-    if options.kind is None:  # before building a network: a map that does not say fails at once
-        options = options.replace(kind=map_kind(smap))
-    return Enhancer(options).enhance_map(smap)
+    sunpy_map = import_sunpy_map()
+    if enhancer is None:
+        options = EnhanceOptions.from_keywords(options, where="enhance_map")
+        if options.kind is None:  # before building a network: a map that does not say fails at once
+            options = options.replace(kind=map_kind(smap))
+    enhancer = _enhancer(enhancer, options, where="enhance_map")
+    kind = enhancer.kind or map_kind(smap)
+    enhanced = enhancer.run(enhancer.prepare_data(np.asarray(smap.data), smap.fits_header, source=map_name(smap),
+                                                  kind=kind))
+    # plot settings (colour map, normalisation) are the input's: keep them
+    extra = {}
+    if enhanced.uncertainty is not None:
+        from astropy.nddata import StdDevUncertainty
+
+        extra["uncertainty"] = StdDevUncertainty(enhanced.uncertainty)
+    out = sunpy_map.Map(enhanced.data, enhanced.header, plot_settings=dict(smap.plot_settings), **extra)
+    if not enhancer.options.residual:
+        return out
+    _, residual, header = enhanced.extensions[0]
+    return out, sunpy_map.Map(residual, header, plot_settings=dict(smap.plot_settings))
+
+
+def _enhancer(enhancer, options, *, where):
+    """The given enhancer, or one built from ``options`` (an :class:`EnhanceOptions` or keywords)."""
+    if enhancer is None:
+        if not isinstance(options, EnhanceOptions):
+            options = EnhanceOptions.from_keywords(options, where=where)
+        return Enhancer(options)
+    if options:
+        raise EnhanceError(f"`{where}`: give an `enhancer` or options, not both")
+    return enhancer

@@ -90,7 +90,7 @@ def test_api_errors_are_the_clis(tmp_path, tiny_weights, capsys):
     with pytest.raises(EnhanceError, match="unknown normalisation 'median'"):
         enhance(_image(), normalization="median")
     with pytest.raises(EnhanceError, match="not an image HDU"):
-        enhancer.enhance_hdu(fits.BinTableHDU())
+        enhance_hdu(fits.BinTableHDU(), enhancer=enhancer)
     # the CLI's line for the same bad normalisation
     path = tmp_path / "in.fits"
     fits.PrimaryHDU(_image()).writeto(path)

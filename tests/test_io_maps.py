@@ -89,7 +89,7 @@ def test_enhance_map_kind_from_the_map(tiny_weights, monkeypatch, make_map):
 
 def test_enhancer_map_reuses_network(tiny_weights, make_map):
     enhancer = Enhancer(kind="intensity", weights=tiny_weights)
-    maps = [enhancer.enhance_map(make_map(_hmi_header(), seed=k)) for k in range(2)]
+    maps = [enhance_map(make_map(_hmi_header(), seed=k), enhancer=enhancer) for k in range(2)]
     assert list(enhancer._networks) == ["intensity"]
     assert not np.array_equal(maps[0].data, maps[1].data)
 

@@ -7,7 +7,7 @@ from astropy.io import fits
 from scipy import ndimage
 from synthetic import assert_one_line_error, hmi_header
 
-from enhance_lib import EnhanceError, Enhancer, enhance, enhance_hdu
+from enhance_lib import EnhanceError, Enhancer, enhance, enhance_hdu, enhance_map
 from enhance_lib.nets.weights import build_network, inspect_weights
 from enhance_lib.run.error_network import ErrorPredictor
 from enhance_lib.run.tiling import Predictor
@@ -127,7 +127,7 @@ def test_a_cube_an_hdu_and_a_map(tiny_weights, tiny_error_weights, make_map):
     assert [h.name for h in hdus] == ["PRIMARY", "UNCERT", "UNCNOISE", "UNCMODEL"]
     from astropy.nddata import StdDevUncertainty
 
-    smap = Enhancer(**options).enhance_map(make_map(hmi_header(cdelt=(0.504, 0.504), content="CONTINUUM INTENSITY")))
+    smap = enhance_map(make_map(hmi_header(cdelt=(0.504, 0.504), content="CONTINUUM INTENSITY")), **options)
     assert isinstance(smap.uncertainty, StdDevUncertainty) and smap.uncertainty.array.shape == smap.data.shape
 
 

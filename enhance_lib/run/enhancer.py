@@ -7,7 +7,6 @@ an :class:`Enhancer`: it reads the weights file once, builds each data type's ne
 """
 
 import dataclasses
-import datetime
 import logging
 import os
 import time
@@ -15,13 +14,10 @@ import time
 import numpy as np
 from astropy.io import fits
 
-from .. import __version__
 from ..errors import EnhanceError, warn_user
 from ..io.atomic import check_output_folder
 from ..io.figures import plot_comparison, shape_text
-from ..io.fits import image_data, read_image, same_file, write_image
-from ..io.headers import add_history, upsample_header
-from ..io.maps import import_sunpy_map, map_kind, map_name
+from ..io.fits import read_image, same_file, write_image
 from ..nets import backend
 from ..nets.backend import describe, device_scope, resolve_device
 from ..nets.weights import build_network, check_kind_matches, default_weights, inspect_weights
@@ -30,8 +26,9 @@ from .error_network import ErrorPredictor
 from .forward_check import DomainLevel, forward_check
 from .options import EnhanceOptions
 from .prepare import Prepared, out_of_memory, prepare_data, prepare_file
+from .provenance import UNCERTAINTY_MAPS, extension_header, output_header, residual_header
 from .tiling import Predictor, enhance_array
-from .uncertainty import SMOOTH, Calibration, plane_uncertainty
+from .uncertainty import Calibration, plane_uncertainty
 
 log = logging.getLogger(__name__)
 
@@ -257,17 +254,15 @@ class Enhancer:
                 f"pixel depends on the input up to {margin} pixels away), so the output would be "
                 "made mostly from the padding at its edges; enhance a larger region", path=prepared.source)
         try:
-            outputs = [
-                np.full((2 * ny, 2 * nx), np.nan, np.float32) if normalizer is None
-                else enhance_array(plane, network.predictor, normalizer, progress=progress,
-                                   response=network.response)
-                for plane, normalizer in zip(prepared.planes, prepared.normalizers, strict=True)
-            ]
-            return np.stack(outputs) if prepared.data.ndim == 3 else outputs[0]
+            outputs = [None if normalizer is None
+                       else enhance_array(plane, network.predictor, normalizer, progress=progress,
+                                          response=network.response)
+                       for plane, normalizer in zip(prepared.planes, prepared.normalizers, strict=True)]
+            return _planes_result(prepared, outputs, (2 * ny, 2 * nx))
         except MemoryError:
             raise out_of_memory("enhancing", prepared.data.shape, prepared.source) from None
 
-    def check(self, prepared: Prepared, result: np.ndarray, *, residual: bool = False):
+    def forward_checks(self, prepared: Prepared, result: np.ndarray, *, residual: bool = False):
         """The forward check of each plane (:func:`~enhance_lib.run.forward_check.forward_check`),
         and the network's in-domain level checked (one warning per image beyond it).
 
@@ -295,7 +290,7 @@ class Enhancer:
         progress : bool
             A progress bar over the tiles.
         header : bool
-            Also make the output's header (:meth:`output_header`).
+            Also make the output's header (:func:`~enhance_lib.run.provenance.output_header`).
         residual : bool, optional
             Also the forward check's residual image (for the ``--plot`` figure, say); with the
             ``residual`` option it is computed and an extension too.
@@ -307,39 +302,28 @@ class Enhancer:
         options = self.options
         residual = options.residual or bool(residual)
         result = self.predict(prepared, progress=progress)
-        checks = self.check(prepared, result, residual=residual)
+        checks = self.forward_checks(prepared, result, residual=residual)
         forward = tuple(np.nan if c is None else c.percent for c in checks)
-        difference = None
-        if residual:
-            planes = [np.full(prepared.planes.shape[-2:], np.nan, np.float32) if c is None else c.residual
-                      for c in checks]
-            difference = np.stack(planes) if prepared.data.ndim == 3 else planes[0]
+        shape = prepared.planes.shape[-2:]
+        difference = _planes_result(prepared, [None if c is None else c.residual for c in checks],
+                                    shape) if residual else None
         maps = self.uncertainty(prepared) if options.uncertainty else None
-        out_header = self.output_header(prepared, result, forward, uncertainty=maps) if header else None
+        network = self.network(prepared.kind)
+        out_header = (output_header(prepared, network, result, forward, precision=options.precision, uncertainty=maps,
+                                    draws=options.draws) if header else None)
         extensions = []
         if options.residual and header:
-            extensions.append(("RESIDUAL", difference, self.residual_header(prepared)))
+            extensions.append(("RESIDUAL", difference, residual_header(prepared)))
         if maps is None:
             return Enhanced(result, out_header, forward, difference, extensions=tuple(extensions))
-        shape = result.shape[-2:]
-
-        def stacked(name):
-            planes = [np.full(shape, np.nan, np.float32) if m is None else getattr(m, name) for m in maps]
-            return np.stack(planes) if prepared.data.ndim == 3 else planes[0]
-
-        total, noise, model = stacked("total"), stacked("noise"), stacked("model")
+        images = {attr: _planes_result(prepared, [None if m is None else getattr(m, attr) for m in maps],
+                                       result.shape[-2:]) for _, attr, _ in UNCERTAINTY_MAPS}
         if header:
-            for name, image, text in (
-                ("UNCERT", total, "the calibrated 1-sigma uncertainty of the primary HDU's data (UNCNOISE and UNCMODEL "
-                                  "combined with the factors UNCCALN, UNCCALM)"),
-                ("UNCNOISE", noise, "the input's noise (ENHNOISE) propagated through the network, 1 sigma, "
-                                    "not calibrated"),
-                ("UNCMODEL", model, "the network's structure-dependent error (what the data cannot determine), "
-                                    "1 sigma, from the error network, not calibrated"),
-            ):
-                extensions.append((name, image, self.uncertainty_header(out_header, name, text)))
+            extensions += [(name, images[attr], extension_header(out_header, name, text))
+                           for name, attr, text in UNCERTAINTY_MAPS]
         sigmas = tuple(np.nan if m is None else m.sigma for m in maps)
-        return Enhanced(result, out_header, forward, difference, total, noise, model, sigmas, tuple(extensions))
+        return Enhanced(result, out_header, forward, difference, images["total"], images["noise"], images["model"],
+                        sigmas, tuple(extensions))
 
     def uncertainty(self, prepared: Prepared):
         """The uncertainty maps of each plane (:func:`~enhance_lib.run.uncertainty.plane_uncertainty`;
@@ -354,116 +338,6 @@ class Enhancer:
                 for plane, normalizer in zip(prepared.planes, prepared.normalizers, strict=True)]
         except MemoryError:
             raise out_of_memory("computing the uncertainty of", prepared.data.shape, prepared.source) from None
-
-    @staticmethod
-    def uncertainty_header(header: fits.Header, name: str, text: str) -> fits.Header:
-        """The header of an uncertainty image: the output's grid, units and keys, its own HISTORY."""
-        own = fits.Header(header, copy=True)
-        own.remove("HISTORY", ignore_missing=True, remove_all=True)
-        own["EXTNAME"] = name
-        return add_history(own, [f"{name}: {text}; see the primary HDU's HISTORY for how it was made"])
-
-    def output_header(self, prepared: Prepared, result: np.ndarray, forward, *, uncertainty=None) -> fits.Header:
-        """The header of ``result``: the input's, updated for the x2 grid
-        (:func:`~enhance_lib.io.fits.upsample_header`), with ENHNORM, the forward check
-        (ENHFWD; ``forward``: each plane's, from :meth:`check`), the noise and calibration
-        of the ``uncertainty`` maps (ENHNOISE, UNCDRAWS, UNCCALN, UNCCALM) and HISTORY."""
-        network = self.network(prepared.kind)
-        config = network.config
-        header = upsample_header(prepared.header, shape=result.shape[-2:], factor=2)
-        normalizers = prepared.normalizers
-        first = normalizers[prepared.first_plane]
-        header["ENHNORM"] = (float(first.constant), "Enhance normalisation constant (input units)")
-        if len(normalizers) > 1:  # a cube: every plane's constant (ENHNnnnn, 1-based as FITS axes)
-            for k, normalizer in enumerate(normalizers, 1):
-                if normalizer is not None:  # an all-NaN plane has none (its HISTORY line says so)
-                    header[f"ENHN{k:04d}"] = (float(normalizer.constant), f"Enhance normalisation of plane {k}")
-        finite = [f for f in forward if np.isfinite(f)]
-        worst = max(finite) if finite else None
-        # a cube's ENHFWD is its worst plane's, so that one number bounds them all
-        header["ENHFWD"] = (round(worst, 4) if worst is not None else None,
-                            "forward check: RMS(HMI(out) - in)/RMS(in), %")
-        if len(forward) > 1:
-            for k, value in enumerate(forward, 1):
-                if np.isfinite(value):
-                    header[f"ENHF{k:04d}"] = (round(value, 4), f"forward check of plane {k}, %")
-        domain = network.domain
-        if domain is not None:
-            header["ENHFWDL"] = (round(domain.percent, 4), "the network's in-domain forward check, %")
-        described = self._describe_uncertainty(header, uncertainty, network) if uncertainty is not None else []
-        header["DATE"] = (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-                          "file written (UTC)")
-        source = os.path.basename(prepared.source)
-        if prepared.hdu_index is not None:
-            source += f" HDU {prepared.hdu_index}"
-        if len(normalizers) == 1:
-            normalisation = [f"normalisation: {first.describe()}"]
-        else:
-            normalisation = [f"normalisation, plane {k}: " + (n.describe() if n is not None else
-                                                              "none (no finite pixels: output all NaN)")
-                             for k, n in enumerate(normalizers, 1)]
-        photometry = (network.response.describe(prepared.kind, constant=first.constant)
-                      if network.response is not None else "the network's output as it is (faithful)")
-        if domain is None:
-            level = "no in-domain level recorded with the weights"
-        else:
-            verdict = "within" if worst is None or worst <= domain.limit else "BEYOND"
-            level = (f"{verdict} {domain.factor:g}x the network's in-domain level {domain.percent:.2f} % "
-                     f"(measured on {domain.measured_on})")
-        check = ("forward check (ENHFWD): the output through HMI's PSF (Wachter+2012 form, Enhance's "
-                 "parameters) and pixels differs from the input by "
-                 + (f"{worst:.2f} %" if worst is not None else "(no pixel compared)")
-                 + f" of the input's RMS; {level}")
-        return add_history(header, [
-            f"Enhanced x2 by enhance_lib {__version__} (Diaz Baso+Asensio Ramos 2018)",
-            f"network: {prepared.kind} {config.model} depth={config.depth} filters={config.filters} "
-            f"activation={config.activation}",
-            f"weights: {os.path.basename(network.weights)}",
-            f"backend: {network.backend} ({self.options.precision})",
-            *normalisation,
-            f"photometry: {photometry}",
-            check,
-            *described,
-            f"input: {source}",
-        ])
-
-    def _describe_uncertainty(self, header, maps, network):
-        """ENHNOISE (ENHSnnnn per plane of a cube), the draws and the calibration, in ``header``;
-        the HISTORY lines that say how the maps were made."""
-        options = self.options
-        planes = [m for m in maps if m is not None]
-        first = planes[0]
-        header["ENHNOISE"] = (float(f"{first.sigma:.6g}"), "input noise per pixel, input units (UNCNOISE)")
-        if len(maps) > 1:
-            for k, m in enumerate(maps, 1):
-                if m is not None:
-                    header[f"ENHS{k:04d}"] = (float(f"{m.sigma:.6g}"), f"input noise of plane {k}")
-        calibration = network.calibration
-        header["UNCDRAWS"] = (options.draws, "Monte-Carlo draws of the noise (UNCNOISE)")
-        header["UNCCALN"] = (calibration.noise, "UNCERT factor of UNCNOISE (HISTORY: how)")
-        header["UNCCALM"] = (calibration.model, "UNCERT factor of UNCMODEL")
-        return [
-            f"uncertainty: ENHNOISE {first.method}",
-            f"uncertainty: UNCNOISE = std of the output over {options.draws} Monte-Carlo draws of Gaussian "
-            f"noise of ENHNOISE added to the input (white; variance averaged over {SMOOTH}x{SMOOTH} output px)",
-            f"uncertainty: UNCMODEL = the error network {os.path.basename(network.error_weights)} (learnt on "
-            "synthetic truth with a Gaussian likelihood: the error of the network on noise-free input)",
-            f"uncertainty: UNCERT = hypot({calibration.noise:.4g} UNCNOISE, {calibration.model:.4g} UNCMODEL), "
-            f"calibration: {calibration.measured_on}",
-        ]
-
-    @staticmethod
-    def residual_header(prepared: Prepared) -> fits.Header:
-        """The header of the ``RESIDUAL`` image: the input's grid and units."""
-        header = fits.Header(prepared.header, copy=True)
-        for key in ("SIMPLE", "EXTEND", "EXTNAME", "DATAMIN", "DATAMAX", "DATAMEAN", "DATARMS", "DATAMEDN"):
-            header.remove(key, ignore_missing=True)
-        header["EXTNAME"] = "RESIDUAL"
-        return add_history(header, [
-            "Forward check residual of the Enhance output in the primary HDU: the output convolved with "
-            "HMI's PSF, averaged over each input pixel, minus the input; input grid and units; NaN where "
-            "not compared (missing, or less than 90 % of the PSF on finite output)",
-        ])
 
     def write(self, prepared: Prepared, enhanced: Enhanced, output_path) -> bool:
         """Write an :class:`Enhanced` image with its header and extensions (atomically); True when it
@@ -573,7 +447,7 @@ class Enhancer:
         EnhanceDomainWarning
             The forward check far above the network's in-domain level.
         """
-        prepared = self._prepare_any(data, header)
+        prepared = self.prepare(data, header)
         if self.options.residual or self.options.uncertainty:
             return self.run(prepared)
         return self.run(prepared, header=False).data
@@ -590,11 +464,12 @@ class Enhancer:
             R_SUN, X0_MP, Y0_MP and IMSCL_MP rescaled, storage keywords and stale
             statistics dropped, ENHNORM, ENHFWD and HISTORY added.
         """
-        enhanced = self.run(self._prepare_any(data, header))
+        enhanced = self.run(self.prepare(data, header))
         return enhanced.data, enhanced.header
 
-    def _prepare_any(self, data, header):
-        """A path is read as FITS; anything else must be numbers."""
+    def prepare(self, data, header: fits.Header | dict | None = None) -> Prepared:
+        """An array (and its header) or a FITS file's path, prepared: a path is read as FITS
+        (its header used unless ``header`` is given); anything else must be numbers."""
         if isinstance(data, (str, os.PathLike)):
             image = read_image(data)
             return self.prepare_data(image.data, image.header if header is None else header, source=image.path)
@@ -604,76 +479,9 @@ class Enhancer:
                                f"of {array.dtype}")
         return self.prepare_data(array, header)
 
-    def enhance_hdu(self, hdu):
-        """Enhance an astropy image HDU, or a ``(data, header)`` pair.
 
-        Parameters
-        ----------
-        hdu : astropy.io.fits.PrimaryHDU, ImageHDU, CompImageHDU or (array, Header)
-
-        Returns
-        -------
-        astropy.io.fits.ImageHDU (a PrimaryHDU for a PrimaryHDU), or (numpy.ndarray, Header)
-            The same form as the input, with the header updated as by :meth:`enhance_header`.
-            With the ``residual`` or ``uncertainty`` options, an :class:`astropy.io.fits.HDUList`
-            of that HDU (a PrimaryHDU) and the ``RESIDUAL``, ``UNCERT``, ``UNCNOISE`` and
-            ``UNCMODEL`` ImageHDUs asked for, for either form.
-        """
-        if isinstance(hdu, tuple):
-            if len(hdu) != 2:
-                raise EnhanceError("give an HDU or a (data, header) pair")
-            data, header = hdu
-            source = "array"
-        elif not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
-            raise EnhanceError(f"not an image HDU: {type(hdu).__name__}")
-        elif hdu.data is None:
-            raise EnhanceError("the HDU holds no data")
-        else:
-            data, header = image_data(hdu.data, hdu.header), hdu.header
-            source = hdu.name or type(hdu).__name__
-        enhanced = self.run(self._prepare_any(data, header) if isinstance(hdu, tuple)
-                            else self.prepare_data(data, header, source=source))
-        if enhanced.extensions:
-            extensions = [fits.ImageHDU(image, extra, name=name) for name, image, extra in enhanced.extensions]
-            return fits.HDUList([fits.PrimaryHDU(enhanced.data, enhanced.header), *extensions])
-        if isinstance(hdu, tuple):
-            return enhanced.data, enhanced.header
-        cls = fits.PrimaryHDU if isinstance(hdu, fits.PrimaryHDU) else fits.ImageHDU
-        return cls(data=enhanced.data, header=enhanced.header)
-
-    def enhance_map(self, smap):
-        """Enhance a :class:`sunpy.map.GenericMap` (an ``HMIMap``, say).
-
-        The kind comes from the enhancer, else from the map (HMI continuum ->
-        intensity, HMI magnetogram -> blos); a map that does not say is an error
-        asking for ``kind``.
-
-        Returns
-        -------
-        sunpy.map.GenericMap, or (sunpy.map.GenericMap, sunpy.map.GenericMap)
-            A new map with the x2 data and metadata updated for the x2 grid (ENHFWD among
-            them); its date, observer, ``rsun_obs`` and measurement are the input's. With
-            ``uncertainty``, its ``.uncertainty`` is ``UNCERT`` as an
-            :class:`astropy.nddata.StdDevUncertainty`. With the ``residual`` option, also the
-            forward check's residual as a map on the input's grid.
-
-        Raises
-        ------
-        EnhanceError
-            sunpy not installed; the kind unknown.
-        """
-        sunpy_map = import_sunpy_map()
-        kind = self.kind or map_kind(smap)
-        prepared = self.prepare_data(np.asarray(smap.data), smap.fits_header, source=map_name(smap), kind=kind)
-        enhanced = self.run(prepared)
-        # plot settings (colour map, normalisation) are the input's: keep them
-        extra = {}
-        if enhanced.uncertainty is not None:
-            from astropy.nddata import StdDevUncertainty
-
-            extra["uncertainty"] = StdDevUncertainty(enhanced.uncertainty)
-        out = sunpy_map.Map(enhanced.data, enhanced.header, plot_settings=dict(smap.plot_settings), **extra)
-        if not self.options.residual:
-            return out
-        _, residual, header = enhanced.extensions[0]
-        return out, sunpy_map.Map(residual, header, plot_settings=dict(smap.plot_settings))
+def _planes_result(prepared, planes, shape):
+    """Per-plane images as the input's form: a cube for a cube, one image for an image; a plane
+    that is None (an all-NaN input plane) all NaN, of ``shape``."""
+    planes = [np.full(shape, np.nan, np.float32) if plane is None else plane for plane in planes]
+    return np.stack(planes) if prepared.data.ndim == 3 else planes[0]
