@@ -73,7 +73,7 @@ def measure(enhancer, image, header):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         enhanced = enhancer.run(enhancer.prepare_data(image, header), header=False)
-    return float(enhanced.forward[0])
+    return float(enhanced.forward_percent[0])
 
 
 def run(args):

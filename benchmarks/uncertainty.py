@@ -69,7 +69,7 @@ def scene_maps(e, scene):
     inside = (slice(b, -b), slice(b, -b))
     error = (enhanced.data - scene.target)[inside]
     return (error, enhanced.uncertainty_noise[inside], enhanced.uncertainty_model[inside],
-            enhanced.uncertainty[inside], np.asarray(scene.regions)[inside], enhanced.noise[0])
+            enhanced.uncertainty[inside], np.asarray(scene.regions)[inside], enhanced.input_noise[0])
 
 
 def fit_calibration(errors, noise, model):

@@ -156,7 +156,7 @@ def test_the_array_and_hdu_doors_give_the_residual(tiny_weights):
     enhanced = enhance(image, kind="intensity", weights=tiny_weights, residual=True)
     np.testing.assert_array_equal(enhanced.data, plain)
     assert enhanced.residual.shape == image.shape
-    assert enhanced.forward[0] == pytest.approx(enhanced.header["ENHFWD"], abs=1e-4)
+    assert enhanced.forward_percent[0] == pytest.approx(enhanced.header["ENHFWD"], abs=1e-4)
     hdus = enhance_hdu(fits.PrimaryHDU(image, hmi_header(cdelt=(0.504, 0.504))), kind="intensity",
                        weights=tiny_weights, residual=True)
     assert [h.name for h in hdus] == ["PRIMARY", "RESIDUAL"]

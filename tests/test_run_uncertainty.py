@@ -112,7 +112,7 @@ def test_a_given_noise_is_used_and_recorded(hmi_file, tiny_weights, tiny_error_w
     enhancer = Enhancer(kind="intensity", weights=tiny_weights, uncertainty=True, noise=250.0, draws=2,
                         error_weights=tiny_error_weights)
     enhanced = enhancer.enhance(str(hmi_file))
-    assert enhanced.header["ENHNOISE"] == 250.0 and enhanced.noise == (250.0,)
+    assert enhanced.header["ENHNOISE"] == 250.0 and enhanced.input_noise == (250.0,)
     assert any("given: 250 per pixel" in line for line in enhanced.header["HISTORY"])
     assert np.nanmedian(enhanced.uncertainty_noise) > 0
 

@@ -53,7 +53,7 @@ class Network:
     domain : enhance_lib.run.forward_check.DomainLevel or None
         The forward residual it reaches on data like its training data, as its weights
         record it (None: not recorded, no input is reported as unlike them).
-    error : enhance_lib.run.error_network.ErrorPredictor or None
+    error_predictor : enhance_lib.run.error_network.ErrorPredictor or None
         The error network of ``UNCMODEL`` (built with ``uncertainty``).
     error_weights : str or None
         Its file.
@@ -68,7 +68,7 @@ class Network:
     response: object
     backend: str
     domain: DomainLevel | None = None
-    error: ErrorPredictor | None = None
+    error_predictor: ErrorPredictor | None = None
     error_weights: str | None = None
     calibration: Calibration | None = None
 
@@ -84,7 +84,7 @@ class Enhanced:
         In the input's units.
     header : astropy.io.fits.Header or None
         Its header (:meth:`Enhancer.output_header`); None where none was asked for.
-    forward : tuple of float
+    forward_percent : tuple of float
         The forward check of each plane (``ENHFWD``, percent; NaN for an all-NaN plane).
     residual : numpy.ndarray or None
         With ``residual``: the forward model of the output minus the input, on the input's
@@ -93,8 +93,9 @@ class Enhanced:
         With ``uncertainty``: ``UNCERT`` (the calibrated 1-sigma), ``UNCNOISE`` and
         ``UNCMODEL``, on the output's grid and in its units
         (:mod:`enhance_lib.run.uncertainty`).
-    noise : tuple of float
-        With ``uncertainty``: the input noise each plane's maps assumed (``ENHNOISE``).
+    input_noise : tuple of float
+        With ``uncertainty``: the input noise each plane's maps assumed (``ENHNOISE``, input
+        units per pixel).
     extensions : tuple of (str, numpy.ndarray, astropy.io.fits.Header)
         The image HDUs written after the data (``RESIDUAL``, ``UNCERT``, ``UNCNOISE``,
         ``UNCMODEL``).
@@ -102,12 +103,12 @@ class Enhanced:
 
     data: np.ndarray
     header: fits.Header | None
-    forward: tuple
+    forward_percent: tuple
     residual: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
     uncertainty_noise: np.ndarray | None = None
     uncertainty_model: np.ndarray | None = None
-    noise: tuple = ()
+    input_noise: tuple = ()
     extensions: tuple = ()
 
 
@@ -332,7 +333,7 @@ class Enhancer:
         options = self.options
         try:
             return [None if normalizer is None else plane_uncertainty(
-                plane, normalizer, predictor=network.predictor, error_predictor=network.error,
+                plane, normalizer, predictor=network.predictor, error_predictor=network.error_predictor,
                 calibration=network.calibration, kind=prepared.kind, noise=options.noise, draws=options.draws,
                 response=network.response)
                 for plane, normalizer in zip(prepared.planes, prepared.normalizers, strict=True)]
@@ -391,7 +392,7 @@ class Enhancer:
         log.info("%s: enhanced in %.2f s; new size %s; forward check %s %%", input_path,
                  time.perf_counter() - start,
                  shape_text(result.shape) if result.ndim == 2 else f"{result.shape[0]} planes of "
-                 + shape_text(result.shape[1:]), ", ".join(f"{f:.2f}" for f in enhanced.forward))
+                 + shape_text(result.shape[1:]), ", ".join(f"{f:.2f}" for f in enhanced.forward_percent))
         replaced = self.write(prepared, enhanced, output_path)
         log.info("wrote %s%s", output_path, " (replaced the file that was there)" if replaced else "")
         if plot:
@@ -418,7 +419,7 @@ class Enhancer:
             local_enhanced = normalizer.denormalize(np.broadcast_to(np.float32(1), output.shape))
             np.divide(output, local_enhanced, out=local_enhanced)
         plot_comparison(path, plane, output, kind=prepared.kind, title=title, header=prepared.header, local=local,
-                        local_enhanced=local_enhanced, residual=residual, forward=enhanced.forward[index],
+                        local_enhanced=local_enhanced, residual=residual, forward=enhanced.forward_percent[index],
                         uncertainty=uncertainty)
 
     def enhance(self, data, header: fits.Header | dict | None = None) -> np.ndarray | Enhanced:
