@@ -10,7 +10,6 @@ replaces its destination atomically: a crash never leaves a truncated file or
 loses an older one.
 """
 
-import contextlib
 import dataclasses
 import errno
 import logging
@@ -27,6 +26,7 @@ from astropy.io.fits.verify import VerifyWarning
 from ..errors import EnhanceError, warn_user
 from .atomic import atomic_path
 from .headers import strip_structural
+from .memory import available_memory
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ __all__ = [
     "DEFLATE_MAX_RATIO",
     "MEMORY_FACTOR",
     "FitsImage",
-    "available_memory",
     "check_promises",
     "image_data",
     "read_header",
@@ -227,7 +226,7 @@ def check_promises(path, hdu, *, file_size=None, memory=None):
       gzipped file cut short is refused by the decompression. Files compressed
       otherwise (bzip2, zip, xz) get the memory check only.
     * Memory: :data:`MEMORY_FACTOR` times the image's float32 size must not exceed
-      :func:`available_memory` (not checked where it is unknown).
+      :func:`~enhance_lib.io.memory.available_memory` (not checked where it is unknown).
 
     Parameters
     ----------
@@ -238,7 +237,7 @@ def check_promises(path, hdu, *, file_size=None, memory=None):
     file_size : int, optional
         The size of the file in bytes (default: from the file system).
     memory : int, optional
-        Bytes available (default :func:`available_memory`).
+        Bytes available (default :func:`~enhance_lib.io.memory.available_memory`).
 
     Raises
     ------
@@ -311,61 +310,6 @@ def _size_text(nbytes):
         if nbytes >= scale:
             return f"{nbytes / scale:.3g} {unit}"
     return f"{int(nbytes)} bytes"
-
-
-def available_memory():
-    """Bytes this process can still take without swapping, or None when unknown.
-
-    The smaller of the system's available memory (``MemAvailable`` of ``/proc/meminfo``,
-    which counts reclaimable caches; else the free pages, ``os.sysconf``) and the room
-    left under the memory limit of the process's cgroup and its parents (``memory.max``
-    less ``memory.current``; cgroup v1's ``memory.limit_in_bytes`` less
-    ``memory.usage_in_bytes``), where there is one.
-
-    Returns
-    -------
-    int or None
-    """
-    found = []
-    try:
-        with open("/proc/meminfo") as f:
-            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
-    except (OSError, ValueError, IndexError):
-        pass
-    if not found:  # not Linux: the free pages, if the system says
-        with contextlib.suppress(AttributeError, ValueError, OSError):
-            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    found += _cgroup_room()
-    return min(found) if found else None
-
-
-def _cgroup_room():
-    """Bytes left under each memory limit of this process's cgroups (v2 and v1), from its own up."""
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return []
-    room = []
-    for line in lines:
-        _, controllers, group = line.split(":", 2)
-        if controllers == "":  # v2
-            root, limit, usage = "/sys/fs/cgroup", "memory.max", "memory.current"
-        elif "memory" in controllers.split(","):
-            root, limit, usage = "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
-        else:
-            continue
-        folder = os.path.normpath(root + "/" + group.strip("/"))
-        while folder.startswith(root):
-            try:
-                with open(os.path.join(folder, limit)) as f_limit, open(os.path.join(folder, usage)) as f_usage:
-                    text, used = f_limit.read().strip(), int(f_usage.read())
-                if text != "max" and int(text) < 2**60:  # v1 writes "no limit" as a huge number
-                    room.append(max(int(text) - used, 0))
-            except (OSError, ValueError):
-                pass
-            folder = os.path.dirname(folder)
-    return room
 
 
 def image_data(raw, header):
