@@ -59,10 +59,6 @@ class KerasOps:
         """Weights as backend tensors of the compute dtype (kernels (kh, kw, in, out))."""
         return {k: self.ops.cast(self.ops.convert_to_tensor(v), dtype) for k, v in params.items()}
 
-    def image(self, block, dtype):
-        """A 2-D numpy block as the network's input tensor (1, ny, nx, 1)."""
-        return self.ops.cast(self.ops.convert_to_tensor(block[np.newaxis, :, :, np.newaxis]), dtype)
-
     def result(self, y):
         """The 2-D numpy image of the network's (float32) output."""
         return np.asarray(self.ops.convert_to_numpy(y))[0, :, :, 0]
@@ -114,6 +110,8 @@ class TorchOps:
         return out
 
     def image(self, block, dtype):
+        """A 2-D numpy block as the network's input tensor (1, 1, ny, nx) of ``dtype`` on the device
+        (TensorFlow and JAX take the numpy block as it is)."""
         t = self.torch.from_numpy(np.ascontiguousarray(block))[None, None]
         return t.to(self.device, getattr(self.torch, dtype)).contiguous(memory_format=self.torch.channels_last)
 
@@ -251,37 +249,12 @@ def compile_function(fn, params, *, dtype="float32", device="cpu"):
     """
     ops = tensor_ops(device)
     tensors = ops.prepare(params, dtype)
-    name = backend_name()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        # One trace for every tile shape: no retracing per tile.
-        compiled = tf.function(
-            lambda x: tf.cast(fn(ops, tensors, tf.cast(x, dtype)), tf.float32),
-            input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
-            reduce_retracing=True,
-        )
-
-        def call(block):
-            return ops.result(compiled(block[np.newaxis, :, :, np.newaxis]))
-
-    elif name == "jax":
-        import jax
-
-        # XLA compiles once per input shape; the tiler keeps the shapes few.
-        jitted = jax.jit(lambda p, x: fn(ops, p, x.astype(dtype)).astype("float32"))
-
-        def call(block):
-            return ops.result(jitted(tensors, block[np.newaxis, :, :, np.newaxis]))
-
-    else:
-        import torch
-
-        def call(block):
-            with torch.inference_mode():
-                return ops.result(fn(ops, tensors, ops.image(block, dtype)))
-
-    return call
+    if backend_name() == "torch":  # TorchOps.image casts the input; TorchOps.result the output
+        return _compile(lambda p, x: fn(ops, p, x), lambda: tensors, to_input=lambda block: ops.image(block, dtype),
+                        to_numpy=ops.result)
+    cast = ops.ops.cast
+    return _compile(lambda p, x: cast(fn(ops, p, cast(x, dtype)), "float32"), lambda: tensors, to_input=_nhwc,
+                    to_numpy=ops.result)
 
 
 def compile_model(net):
@@ -296,39 +269,60 @@ def compile_model(net):
         ``call(block)``: a 2-D float32 array in, the 2-D float32 output out.
     """
     keras = import_keras()
+    if backend_name() == "jax":
+        # stateless: the variables' current arrays at each call (Keras replaces them, e.g. in predict())
+        def forward(variables, x):
+            return net.stateless_call(*variables, x, training=False)[0].astype("float32")
+
+        def arguments():
+            return [v.value for v in net.trainable_variables], [v.value for v in net.non_trainable_variables]
+    else:
+        def forward(_, x):
+            return keras.ops.cast(net(x, training=False), "float32")
+
+        def arguments():
+            return None
+
+    to_input = (lambda block: keras.ops.convert_to_tensor(_nhwc(block))) if backend_name() == "torch" else _nhwc
+    return _compile(forward, arguments, to_input=to_input,
+                    to_numpy=lambda y: np.asarray(keras.ops.convert_to_numpy(y))[0, :, :, 0])
+
+
+def _nhwc(block):
+    """A 2-D block as a batch of one one-channel image, channels last: (1, ny, nx, 1)."""
+    return block[np.newaxis, :, :, np.newaxis]
+
+
+def _compile(forward, arguments, *, to_input, to_numpy):
+    """``forward(arguments(), x)`` compiled for this backend, as a numpy-in, numpy-out callable.
+
+    TensorFlow traces it once for every tile shape (no retracing per tile; ``arguments()`` is
+    read at the trace), JAX jits it with the arguments as inputs (XLA compiles once per input
+    shape, and the tiler keeps the shapes few), PyTorch runs it in inference mode.
+    ``to_input(block)`` makes the network's input of a 2-D float32 block, ``to_numpy(y)`` the
+    2-D float32 image of its output.
+    """
     name = backend_name()
     if name == "tensorflow":
         import tensorflow as tf
 
-        compiled = tf.function(
-            lambda x: tf.cast(net(x, training=False), tf.float32),
-            input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
-            reduce_retracing=True,
-        )
-
-        def call(block):
-            return compiled(block[np.newaxis, :, :, np.newaxis]).numpy()[0, :, :, 0]
-
+        run = tf.function(lambda x: forward(arguments(), x),
+                          input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)], reduce_retracing=True)
     elif name == "jax":
         import jax
-        import jax.numpy as jnp
 
-        jitted = jax.jit(
-            lambda t, f, x: net.stateless_call(t, f, x, training=False)[0].astype(jnp.float32)
-        )
+        jitted = jax.jit(forward)
 
-        def call(block):
-            # The variables' current arrays: Keras replaces them (e.g. in predict()).
-            trainable = [v.value for v in net.trainable_variables]
-            frozen = [v.value for v in net.non_trainable_variables]
-            return np.asarray(jitted(trainable, frozen, block[np.newaxis, :, :, np.newaxis]))[0, :, :, 0]
-
+        def run(x):
+            return jitted(arguments(), x)
     else:
         import torch
 
-        def call(block):
+        def run(x):
             with torch.inference_mode():
-                y = net(keras.ops.convert_to_tensor(block[np.newaxis, :, :, np.newaxis]), training=False)
-                return keras.ops.convert_to_numpy(keras.ops.cast(y, "float32"))[0, :, :, 0]
+                return forward(arguments(), x)
+
+    def call(block):
+        return to_numpy(run(to_input(block)))
 
     return call
