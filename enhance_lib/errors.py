@@ -13,10 +13,12 @@ filter all of them or one kind::
   (a ``kind`` that contradicts the header, bfloat16 where it is not faster, ...);
 * :class:`EnhanceMetadataWarning`: a header that says something odd (a non-numeric WCS
   keyword, a pixel scale far from HMI's, a disk that disagrees with the image);
+* :class:`EnhanceDomainWarning`: an input unlike the data the network learnt from (its
+  forward check far above the network's in-domain level, :mod:`enhance_lib.run.forward_check`);
 * :class:`EnhanceDeprecationWarning`: a feature that will go.
 
-:func:`warn_user` and :func:`warn_metadata` issue them at the caller's line (the first frame
-outside the package).
+:func:`warn_user`, :func:`warn_metadata`, :func:`warn_domain` and :func:`warn_deprecated` issue
+them at the caller's line (the first frame outside the package).
 The command-line programs show each as one line, ``enhance: warning: ...`` (none with
 ``-q``).
 """

@@ -9,7 +9,7 @@ installed.
 TensorFlow prints C++ start-up lines ("oneDNN custom operations are on", absl
 messages) on file descriptor 2 before Python's logging can intervene. We hide
 them by pointing fd 2 at /dev/null during its import only, so that later
-errors still reach the user, and keep oneDNN (2.5x faster here) enabled.
+errors still reach the user, and keep oneDNN (faster: ``docs/guide/performance.md``) enabled.
 """
 
 import contextlib

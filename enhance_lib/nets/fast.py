@@ -24,14 +24,14 @@ Both give the Keras model's output to float32 rounding (tested). The network
 is written once (:meth:`KeepsizeFunction.__call__`) over a handful of tensor
 operations: ``keras.ops`` in channels-last layout on TensorFlow and JAX
 (:class:`KerasOps`), and ``torch.nn.functional`` on PyTorch (:class:`TorchOps`),
-whose channels-last memory format ran 2.2x faster on a CPU than ``keras.ops``
-there, which transposes around every convolution (``benchmarks/predict.py
---backend torch``). It is compiled once per
-backend (:func:`compile_function`): a ``tf.function`` with one trace for every
-tile shape on TensorFlow, ``jax.jit`` on JAX (one compilation per tile shape,
-about 0.4 s each on a CPU; a 4096^2 full disk has 13), and eager calls in
-inference mode on PyTorch (``torch.compile``, tried once on a CPU, took 40 s
-per function for a 17 % faster tile: not used).
+whose channels-last memory format is faster on a CPU than ``keras.ops`` there, which
+transposes around every convolution. It is compiled once per backend
+(:func:`compile_function`): a ``tf.function`` with one trace for every tile shape on
+TensorFlow, ``jax.jit`` on JAX (one compilation per tile shape; the tiler keeps the shapes
+few), and eager calls in inference mode on PyTorch (``torch.compile`` cost more to compile
+than it saved on a CPU). The measurements: ``benchmarks/predict.py --backend NAME``, its
+results in ``benchmarks/results/predict_*.md`` and the Performance guide
+(``docs/guide/performance.md``).
 """
 
 import numpy as np

@@ -186,8 +186,8 @@ class Enhancer:
             info = inspect_weights(path)
         device = resolve_device(options.device)
         if options.precision == "bfloat16" and device == "cpu" and "amx_bf16" not in backend.cpu_flags():
-            warn_user("`precision` bfloat16 will not be faster on this CPU: it has no AMX (bfloat16 ran 0.61x as "
-                      "fast as float32 on an AVX512-BF16 Xeon without AMX; see the Performance guide, "
+            warn_user("`precision` bfloat16 will not be faster on this CPU: it has no AMX (without AMX it ran slower "
+                      "than float32 where measured, AVX512-BF16 or not; see the Performance guide, "
                       "docs/guide/performance.md)")
         with device_scope(device):
             # given weights were checked against a given kind when the Enhancer was made

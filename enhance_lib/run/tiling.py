@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 __all__ = ["CPU_TILES", "DEFAULT_TILE", "GPU_TILE", "Predictor", "default_tile", "enhance_array", "tile_grid"]
 
 DEFAULT_TILE = 512
-# CPU tile sizes measured per backend (benchmarks/predict.py, 1024^2, 2 cores): TensorFlow
-# is within 17 % from 128 to 1024; JAX and PyTorch are 1.7x and 1.4x faster at 128 than at 512.
+# CPU tile sizes per backend: the fastest of benchmarks/predict.py's tile sweep
+# (benchmarks/results/predict*.md, docs/guide/performance.md).
 CPU_TILES = {"tensorflow": DEFAULT_TILE, "jax": 128, "torch": 128}
 GPU_TILE = 2048
 SCALE = 2
