@@ -16,6 +16,7 @@ from enhance_lib.instrument.forward_model import resample, to_hmi
 from enhance_lib.nets.weights import inspect_weights, stamp_attrs
 from enhance_lib.run.forward_check import (
     DOMAIN_ATTR,
+    DOMAIN_FACTOR,
     DomainLevel,
     forward_check,
     forward_to_input,
@@ -201,3 +202,20 @@ def test_weights_without_a_level_report_nothing(tiny_weights):
         _, header = Enhancer(kind="intensity", weights=tiny_weights).enhance_header(_scene((40, 48)))
     assert "ENHFWDL" not in header
     assert any("no in-domain level" in line for line in header["HISTORY"])
+
+
+def test_an_image_is_reported_above_1_3x_the_level_its_weights_store():
+    """The factor of weights that store none is DOMAIN_FACTOR, 1.3: a binned magnetogram (1.59x its
+    level, ``benchmarks/forward.py``) is reported, the in-domain spread (up to the level) is not."""
+    level = DomainLevel.from_attrs({DOMAIN_ATTR: {"percent": 2.0, "measured_on": "test scenes"}})
+    assert level.factor == DOMAIN_FACTOR == 1.3 and level.limit == pytest.approx(2.6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert level.check(2.0, source="in-domain") is False
+        assert level.check(2.59, source="just within") is False
+    with pytest.warns(EnhanceDomainWarning, match=r"binned: forward check 3\.2 % is 1\.6x the network's in-domain "):
+        assert level.check(3.18, source="binned") is True
+    # a factor the weights store is theirs
+    stored = DomainLevel.from_attrs({DOMAIN_ATTR: {"percent": 2.0, "measured_on": "x", "factor": 2.0}})
+    assert stored.limit == 4.0 and stored.check(3.18, source="binned") is False
+

@@ -71,6 +71,9 @@ def test_calibration_combines_and_travels_with_the_error_network(tiny_error_weig
     assert Calibration.from_attrs(attrs, conserve_flux=True).noise == 1.0
     assert Calibration.from_attrs({}) == Calibration()
     np.testing.assert_allclose(faithful.combine(np.array([2.0]), np.array([2.0])), [np.hypot(3.0, 1.0)], rtol=1e-6)
+    # each factor on its own map: UNCNOISE 2 and UNCMODEL 4 give hypot(1.5 * 2, 0.5 * 4), not the swap's hypot(6, 1)
+    np.testing.assert_allclose(faithful.combine(np.array([2.0]), np.array([4.0])), [np.hypot(3.0, 2.0)], rtol=1e-6)
+    assert Calibration(2.0, 1.0).combine(np.array([1.0, 0.0]), np.array([0.0, 1.0])).tolist() == [2.0, 1.0]
 
 
 @pytest.fixture()
