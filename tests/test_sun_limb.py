@@ -337,3 +337,47 @@ def test_estimate_blur_of_a_disk_cut_flat(full_disk):
 
     norm = make_normalizer(full_disk["data"], synthetic.disk_hmi_header(), kind="intensity")
     assert estimate_blur(full_disk["data"], norm.geometry, norm.profile.coefficients) == 0.0
+
+
+def _analytic_blurred_disk(geometry, sigma, n, field=500.0):
+    """A uniform magnetogram disk blurred by a Gaussian of ``sigma`` input pixels and integrated
+    over each pixel, by the analytic model (:func:`blurred_integrals`); NaN beyond the blur."""
+    image = np.full((n, n), field, np.float32)
+    rows, cols, outside = limb_pixels((n, n), geometry, inner=5 * sigma + 2, outer=5 * sigma + 2)
+    image[outside] = np.nan
+    image[rows, cols] = field * blurred_integrals(rows, cols, geometry, sigma=sigma)
+    return image
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 1.5])
+@pytest.mark.parametrize("n, x0, y0, radius", [(160, 79.27, 80.61, 68.3), (128, 63.6, 64.2, 55.1)])
+def test_a_blurred_limb_keeps_its_blur_on_the_x2_grid(n, x0, y0, radius, sigma):
+    """With a network that changes nothing (nearest x2 upsampling), every output pixel of an input
+    pixel divided by its level is the same Gaussian blur (2 sigma on the x2 grid's pixels)
+    integrated over the output pixel, to float32 rounding; with the rings matched to the
+    input's profile, the output's 2x2 means are the input's to 2 % of the disk's level."""
+    import dataclasses
+
+    from enhance_lib.sun.limb import MIN_COVERAGE, limb_input, limb_output
+
+    field = 500.0
+    g = DiskGeometry(x0, y0, radius)
+    image = _analytic_blurred_disk(g, sigma, n, field)
+    norm = make_normalizer(np.nan_to_num(image), _header(g), kind="blos")
+    scaled = norm.normalize(image)
+    x, _, correction = limb_input(image, scaled, ~np.isfinite(scaled), norm, g, fill=0.0, margin=3, blur=sigma)
+    assert correction.sigma == sigma and correction.inner == 1.0 and correction.rows is not None
+    identity = np.kron(x, np.ones((2, 2), np.float32))
+    # the level step alone: the analytic model on the x2 grid
+    levelled = limb_output(identity, norm, g, correction=dataclasses.replace(correction, rows=None))
+    fine = g.upsampled(2)
+    rows, cols, _ = limb_pixels(levelled.shape, fine, inner=2.0, outer=2 * correction.outer)
+    parent_d = np.hypot(cols // 2 - g.x0, rows // 2 - g.y0) - g.radius
+    divided = (parent_d > -correction.inner) & (blurred_integrals(rows // 2, cols // 2, g, sigma=sigma) >= MIN_COVERAGE)
+    model = field * blurred_integrals(rows[divided], cols[divided], fine, sigma=2 * sigma)
+    np.testing.assert_allclose(levelled[rows[divided], cols[divided]], model, rtol=0, atol=1e-6 * field)
+    # and the whole treatment: the output binned back is the input
+    output = limb_output(identity, norm, g, correction=correction)
+    binned = output.reshape(n, 2, n, 2).mean(axis=(1, 3))
+    finite = np.isfinite(image)
+    assert np.max(np.abs(binned - image)[finite]) < 0.02 * field

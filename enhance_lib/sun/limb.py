@@ -650,9 +650,9 @@ def _match_profile(result, correction, geometry, factor, signed):
     values = np.abs(values) if signed else values
     good = np.isfinite(values)
     sums = np.bincount(c.bins[good], values[good], c.edges.size - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # an empty ring: no factor (inf, NaN), not a warning
         ratio = sums / c.sums
-    scale = ratio[0] / ratio[1:]
+        scale = ratio[0] / ratio[1:]
     centres = 0.5 * (c.edges[1:-1] + c.edges[2:])
     usable = np.isfinite(scale) & (scale > 0)
     if not (np.isfinite(ratio[0]) and ratio[0] > 0 and usable.any()):
