@@ -104,8 +104,9 @@ class Predictor:
         Core tile size in input pixels (0: whole image in one piece); default
         :func:`default_tile` for the device.
     precision : {'float32', 'bfloat16'}
-        ``bfloat16`` computes in bfloat16 with float32 weights (faster on CPUs
-        with AVX512-BF16 and on GPUs, at ~1 % relative error).
+        ``bfloat16`` computes in bfloat16 with float32 weights (at ~1 % relative
+        error; faster only on CPUs with AMX, slower on AVX512-BF16 without it: the
+        Performance guide).
     fold : bool
         Fold BatchNormalization into the convolutions (same result to float32
         rounding, fewer operations).

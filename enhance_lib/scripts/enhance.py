@@ -92,8 +92,9 @@ def _compute_args(p):
         "--precision",
         choices=PRECISIONS,
         default="float32",
-        help="arithmetic: float32 (default, exact) or bfloat16 (faster on CPUs with AVX512-BF16 "
-        "and on GPUs, ~1 %% relative error)",
+        help="arithmetic: float32 (default, exact) or bfloat16 (~1 %% relative error; faster only where the "
+        "hardware computes in it: 2.5x on a Xeon with AMX, 0.6x (slower) on one with AVX512-BF16 and no AMX; "
+        "not measured on GPUs; see docs/guide/performance.md)",
     )
 
 
