@@ -156,6 +156,9 @@ def test_not_a_fits_file(tmp_path, tiny_weights, capsys):
     src.write_text("hello")
     code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights)
     _assert_clean_error(code, err, dst, "notes.fits")
+    # astropy's advice to its Python callers (ignore_missing_simple=True) is not for a user of the program
+    assert err.splitlines() == [f"enhance: error: {src}: not a readable FITS file (No SIMPLE card found, this file "
+                                "does not appear to be a valid FITS file)"]
 
 
 def test_no_image_data(tmp_path, tiny_weights, capsys):
