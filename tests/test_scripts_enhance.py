@@ -105,6 +105,37 @@ def test_plot_is_written(tmp_path, tiny_weights, capsys):
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("name, magic", [("fig.pdf", b"%PDF-"), ("fig.svg", b"<?xml"), ("FIG.PNG", b"\x89PNG")])
+def test_the_figure_is_written_in_the_format_its_name_says(tmp_path, tiny_weights, capsys, name, magic):
+    src = tmp_path / "in.fits"
+    _hmi_like(src)
+    code, err = _run(capsys, "-i", src, "-o", tmp_path / "o.fits", "-w", tiny_weights, "-q", "--plot", tmp_path / name)
+    assert code == 0, err
+    assert (tmp_path / name).read_bytes().startswith(magic)
+    assert sorted(os.listdir(tmp_path)) == sorted(["in.fits", "o.fits", name])
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("fig", "the figure's name has no ending; give one ending in .png, .pdf, .svg (its format)"),
+    ("fig.jpeg", "the figure's name ends in .jpeg; give one ending in .png, .pdf, .svg (its format)"),
+    ("a_file/fig.pdf", "cannot write the figure there: cannot create the output folder ({tmp}/a_file is a file)"),
+    ("a_folder", "the figure's name has no ending; give one ending in .png, .pdf, .svg (its format)"),
+    ("a_folder.png", "cannot write the figure there: output is a folder, not a file (give a file name)"),
+])
+def test_a_figure_that_cannot_be_written_fails_before_any_work(tmp_path, tiny_weights, capsys, name, problem):
+    """Checked with the output, before the input is read: one line, nothing written."""
+    src, dst = tmp_path / "in.fits", tmp_path / "o.fits"
+    _hmi_like(src)
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_folder.png").mkdir()
+    before = sorted(os.listdir(tmp_path))
+    code, err = _run(capsys, "-i", src, "-o", dst, "-w", tiny_weights, "--plot", tmp_path / name)
+    assert code == 2
+    assert err.splitlines() == [f"enhance: error: {tmp_path / name}: {problem.format(tmp=tmp_path)}"]
+    assert sorted(os.listdir(tmp_path)) == before  # no output, no figure, no temporary
+
+
 # The original divided intensity by the image maximum and magnetograms by 1000 G (our blos default).
 @pytest.mark.backend
 @pytest.mark.parametrize(
@@ -343,6 +374,12 @@ def test_a_cube_plane_without_data_comes_out_nan(tmp_path, tiny_weights, capsys)
                          "--plot", tmp_path / "c0.png")
     assert ["plane 1 of 3" in str(w.message) for w in record] == [True, False]
     assert code == 0 and (tmp_path / "c0.png").stat().st_size > 0, err
+    # the figure shows one plane, and says which: in its title (and the PNG's Title) and the log
+    from PIL import Image
+
+    with Image.open(tmp_path / "c0.png") as figure:
+        assert figure.text["Title"] == "cube0.fits: plane 3 of 3, the first with data"  # planes 1 and 2 are NaN
+    assert f"wrote {tmp_path / 'c0.png'} (plane 3 of 3, the first with data)" in err.splitlines()
     single = tmp_path / "plane.fits"
     fits.PrimaryHDU(cube[2]).writeto(single)
     assert _run(capsys, "-i", single, "-o", tmp_path / "plane_x2.fits", "-w", tiny_weights, "-q")[0] == 0

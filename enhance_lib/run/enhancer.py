@@ -18,7 +18,7 @@ from astropy.io import fits
 from .. import __version__
 from ..errors import EnhanceError, warn_user
 from ..io.atomic import check_output_folder
-from ..io.figures import plot_comparison, shape_text
+from ..io.figures import check_figure_path, plot_comparison, shape_text
 from ..io.fits import image_data, read_image, same_file, write_image
 from ..io.headers import add_history, upsample_header
 from ..io.maps import import_sunpy_map, map_kind, map_name
@@ -493,8 +493,9 @@ class Enhancer:
         progress : bool
             A progress bar over the tiles.
         plot : str or os.PathLike, optional
-            Also a PNG comparing input and output, with the forward check's residual
-            (:func:`~enhance_lib.io.figures.plot_comparison`).
+            Also a figure comparing input and output, with the forward check's residual
+            (:func:`~enhance_lib.io.figures.plot_comparison`; PNG, PDF or SVG as its name
+            ends), of a cube's first plane with data, which its title names.
 
         Returns
         -------
@@ -504,12 +505,14 @@ class Enhancer:
         Raises
         ------
         EnhanceError
-            The input cannot be enhanced or the output cannot be written (checked before the
-            network runs).
+            The input cannot be enhanced or the output or figure cannot be written (checked
+            before the input is read).
         """
         if same_file(input_path, output_path):
             raise EnhanceError("output would overwrite the input file", path=output_path)
         check_output_folder(output_path)
+        if plot:
+            check_figure_path(plot)
         prepared = self.prepare_file(input_path)
         start = time.perf_counter()
         enhanced = self.run(prepared, progress=progress, residual=bool(plot))
@@ -521,13 +524,20 @@ class Enhancer:
         replaced = self.write(prepared, enhanced, output_path)
         log.info("wrote %s%s", output_path, " (replaced the file that was there)" if replaced else "")
         if plot:
-            self._plot(plot, prepared, enhanced, title=os.path.basename(os.fspath(input_path)))
-            log.info("wrote %s", plot)
+            shown = self._plot(plot, prepared, enhanced, title=os.path.basename(os.fspath(input_path)))
+            log.info("wrote %s%s", plot, f" ({shown})" if shown else "")
         return enhanced
 
     @staticmethod
     def _plot(path, prepared, enhanced, *, title):
+        """Write the figure of ``enhanced``'s first plane with data; for a cube, which plane that
+        is (``'plane 2 of 3, the first with data'``), also in the figure's title; else None."""
         index = prepared.first_plane
+        shown = None
+        if enhanced.data.ndim == 3:
+            count = enhanced.data.shape[0]
+            shown = f"plane {index + 1} of {count}" + (", the first with data" if index else "")
+            title = f"{title}: {shown}"
         plane, normalizer = prepared.planes[index], prepared.normalizers[index]
         result = enhanced.data
         output = result if result.ndim == 2 else result[index]
@@ -546,6 +556,7 @@ class Enhancer:
         plot_comparison(path, plane, output, kind=prepared.kind, title=title, header=prepared.header, local=local,
                         local_enhanced=local_enhanced, residual=residual, forward=enhanced.forward[index],
                         uncertainty=uncertainty)
+        return shown
 
     def enhance(self, data, header: fits.Header | dict | None = None) -> np.ndarray | Enhanced:
         """Enhance an image or a cube given as an array (or a FITS file's path).

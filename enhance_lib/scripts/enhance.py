@@ -148,7 +148,9 @@ def _batch_args(p):
         help="leave outputs that exist alone (rerun a killed batch to finish it); without it an existing "
         "output is replaced, and the log says so",
     )
-    p.add_argument("--plot", metavar="PNG", help="also write a figure comparing input and output (one input)")
+    p.add_argument("--plot", metavar="FIGURE",
+                   help="also write a figure comparing input and output (one input; a cube's first plane with data, "
+                   "which its title names), in the format its name ends with: .png, .pdf or .svg")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or messages, only errors")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
