@@ -24,6 +24,7 @@ from ..io.headers import add_history, upsample_header
 from ..io.maps import import_sunpy_map, map_kind, map_name
 from ..nets import backend
 from ..nets.backend import describe, device_scope, resolve_device
+from ..nets.config import receptive_margin
 from ..nets.weights import build_network, check_kind_matches, default_weights, inspect_weights
 from ..sun.photometry import measure_response
 from ..training.error_model import error_predictor
@@ -152,6 +153,7 @@ class Enhancer:
         self._networks = {}
         # the weights file, read once: its data type decides the inputs whose header says nothing
         self._info = None
+        self._shipped = {}  # kind -> the shipped weights file's WeightsInfo, read once
         if options.weights is not None:
             self._info = inspect_weights(options.weights)
             check_kind_matches(self._info, options.kind)
@@ -176,16 +178,23 @@ class Enhancer:
             self._networks[kind] = self._build(kind)
         return self._networks[kind]
 
-    def _build(self, kind):
-
-        options = self.options
-        info = self._info
-        if info is None:
+    def _weights_info(self, kind):
+        """The weights file ``kind``'s network is built from, read (once): the given one, else
+        the shipped one."""
+        if self._info is not None:
+            return self._info
+        if kind not in self._shipped:
             path = default_weights(kind)
             if not path.is_file():
                 raise EnhanceError(f"no shipped {kind} network found; pass a weights file as `weights` (a Keras 3 "
                                    ".weights.h5 from enhance-train, or an original Enhance HDF5 file)", path=path)
-            info = inspect_weights(path)
+            self._shipped[kind] = inspect_weights(path)
+        return self._shipped[kind]
+
+    def _build(self, kind):
+
+        options = self.options
+        info = self._weights_info(kind)
         device = resolve_device(options.device)
         if options.precision == "bfloat16" and device == "cpu" and "amx_bf16" not in backend.cpu_flags():
             warn_user("`precision` bfloat16 will not be faster on this CPU: it has no AMX (bfloat16 ran 0.61x as "
@@ -247,15 +256,16 @@ class Enhancer:
             or the program with a traceback).
         """
 
-        network = self.network(prepared.kind)
         ny, nx = prepared.planes.shape[-2:]
-        margin = network.predictor.margin
+        # the reach from the weights file, before the network is built (seconds): a small image fails at once
+        margin = receptive_margin(self._weights_info(prepared.kind).config)
         reach = 2 * margin + 1
         if min(ny, nx) < reach:
             raise EnhanceError(
                 f"image is {ny} x {nx} pixels, smaller than the network's reach ({reach} x {reach}: each output "
                 f"pixel depends on the input up to {margin} pixels away), so the output would be "
                 "made mostly from the padding at its edges; enhance a larger region", path=prepared.source)
+        network = self.network(prepared.kind)
         try:
             outputs = [
                 np.full((2 * ny, 2 * nx), np.nan, np.float32) if normalizer is None
