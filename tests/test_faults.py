@@ -237,7 +237,8 @@ def test_a_batch_goes_on_after_a_full_disk(small_tmpfs, tmp_path, tiny_weights, 
     assert code == 1
     failures = [line for line in err.splitlines() if "a_big.fits" in line and "data type" not in line]
     assert len(failures) == 1
-    assert failures[0].startswith(f"{folder / 'a_big.fits'}: cannot write the output file (No space left on device")
+    assert failures[0].startswith(f"enhance: error: {folder / 'a_big.fits'}: cannot write the output file "
+                                  "(No space left on device")
     assert "1 done, 0 skipped, 1 failed" in err
     assert os.listdir(out) == ["b_small.fits"]
     assert fits.getdata(out / "b_small.fits").shape == (60, 60)

@@ -147,3 +147,35 @@ def test_a_dopplergram_map_is_refused_by_name(tiny_weights, make_map):
     doppler = make_map(_hmi_header(content="DOPPLERGRAM", bunit="cm/s"), scale=1000)
     with pytest.raises(EnhanceError, match="velocity maps are not a data type these networks enhance"):
         enhance_map(doppler, weights=tiny_weights)
+
+
+@pytest.mark.parametrize("compress", ["none", "gzip"])
+def test_an_output_with_extensions_opens_in_sunpy_as_the_guide_says(tmp_path, tiny_weights, tiny_error_weights,
+                                                                   compress, monkeypatch):
+    """docs/guide/enhancing.md, "Opening an output with sunpy": a list in the file's order, every
+    map named as the data (sunpy names them from CONTENT and the date), EXTNAME in the meta;
+    ``hdus=`` picks one (HDU 1 for the data of a compressed output); the guide's code runs."""
+    import re
+
+    src = tmp_path / "in.fits"
+    fits.PrimaryHDU(np.random.default_rng(0).normal(1000.0, 40.0, (40, 36)).astype(np.float32),
+                    _hmi_header()).writeto(src)
+    assert enhance_main(["-i", str(src), "-o", str(tmp_path / "out.fits"), "-w", str(tiny_weights), "-q",
+                         "--residual", "--uncertainty", "--error-weights", str(tiny_error_weights), "--draws", "2",
+                         "--compress", compress]) == 0
+    maps = sunpy_map.Map(str(tmp_path / "out.fits"))
+    assert [m.meta.get("extname") for m in maps] == [None, "RESIDUAL", "UNCERT", "UNCNOISE", "UNCMODEL"]
+    assert [m.name for m in maps] == ["HMI continuum 2014-06-01 12:00:00"] * 5
+    with fits.open(tmp_path / "out.fits") as hdul:
+        first = 1 if compress == "gzip" else 0
+        np.testing.assert_array_equal(sunpy_map.Map(str(tmp_path / "out.fits"), hdus=first).data, hdul[first].data)
+        expected = {"data": hdul[first].data, "uncert": hdul["UNCERT"].data}
+        guide = (Path(__file__).parent.parent / "docs/guide/enhancing.md").read_text()
+        code = re.search(r"\*\*Opening an output with sunpy\.\*\*.*?```python\n(.*?)```", guide, re.S).group(1)
+        if compress == "gzip":
+            code = code.replace('hdus=0', 'hdus=1')  # as the guide's comment says
+        monkeypatch.chdir(tmp_path)
+        found = {}
+        exec(compile("\n".join(line[2:] for line in code.splitlines()), "enhancing.md", "exec"), found)
+        for name, data in expected.items():
+            np.testing.assert_array_equal(found[name].data, data)

@@ -19,9 +19,15 @@ def test_gpu_without_a_gpu_is_one_line(tmp_path, capsys):
     code = enhance_main(["-i", str(REPO / "samples/hmi.fits"), "-o", str(tmp_path / "o.fits"), "--device", "gpu"])
     err = capsys.readouterr().err
     assert code == 2
-    expected = f"enhance: error: a GPU was asked for, but the {backend_name()} backend sees none"
+    if backend_name() == "tensorflow":
+        advice = ("on a GPU machine use JAX or PyTorch with their CUDA builds, KERAS_BACKEND=jax or torch "
+                  "(see docs/guide/backends.md)")
+    else:
+        advice = "is its CUDA build installed? (see docs/guide/backends.md)"
+    expected = f"enhance: error: a GPU was asked for, but the {backend_name()} backend sees none; {advice}"
     assert err.strip().splitlines() == [expected]
     assert not (tmp_path / "o.fits").exists()
+    assert "On a GPU, use JAX or PyTorch" in (REPO / "docs/guide/backends.md").read_text()  # the advice it points to
 
 
 @pytest.mark.backend

@@ -36,3 +36,13 @@ def test_readme_from_python_example(monkeypatch, path):
         exec(compile(code, path, "exec"), {"__name__": "readme"})
     assert out.getvalue() == printed
     assert os.getcwd() == str(REPO)
+
+
+def test_install_guide_names_every_console_command():
+    """The install guide lists the console commands pyproject.toml installs, all of them."""
+    import tomllib
+
+    commands = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    paragraph = (REPO / "docs/guide/install.md").read_text().split("`pip install` also provides", 1)[1]
+    paragraph = paragraph.split("\n\n", 1)[0]
+    assert sorted(re.findall(r"`(enhance(?:-[a-z-]+)?)`", paragraph)) == sorted(commands)

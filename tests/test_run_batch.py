@@ -122,8 +122,8 @@ def test_a_lying_file_does_not_stop_the_batch(hmi_folder, tmp_path, tiny_weights
     assert sorted(p.name for p in out.iterdir()) == ["hmi_0.fits", "hmi_1.fits", "hmi_2.fits"]
     lines = err.strip().splitlines()
     assert [line for line in lines if "hmi_1b.fits" in line] == [
-        f"{hmi_folder / 'hmi_1b.fits'}: header promises 200000 x 200000 pixels of 32-bit data (160 GB) but the file "
-        "holds only 5.76 kB after the header: truncated or corrupt"  # 30 x 36 x 4 bytes, padded
+        f"enhance: error: {hmi_folder / 'hmi_1b.fits'}: header promises 200000 x 200000 pixels of 32-bit data (160 GB) "
+        "but the file holds only 5.76 kB after the header: truncated or corrupt"  # 30 x 36 x 4 bytes, padded
     ]
     assert "Traceback" not in err
     assert lines[-1].startswith("3 done, 0 skipped, 1 failed")

@@ -105,7 +105,7 @@ def test_the_file_gets_three_maps_and_says_how_they_were_made(tmp_path, hmi_file
         # every card whole: no comment cut to fit 80 characters
         assert header.comments["UNCCALN"] == "UNCERT factor of UNCNOISE (HISTORY: how)"
         assert header["ENHNOISE"] > 0 and hdus["UNCERT"].header["BUNIT"] == "DN/s"
-        history = "".join(header["HISTORY"])
+        history = " ".join(header["HISTORY"])  # cards split between words
         assert "UNCNOISE = std of the output over 4 Monte-Carlo draws" in history
         assert "tiny_error.weights.h5" in history and "calibration: test" in history
         assert hdus["UNCERT"].header["CDELT1"] == header["CDELT1"]  # the output's grid

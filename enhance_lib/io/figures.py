@@ -8,17 +8,21 @@ shows a region at full resolution whenever a whole-image panel cannot.
 """
 
 import math
+import os
 
 import numpy as np
 
 from ..errors import EnhanceError
-from .atomic import atomic_path
+from .atomic import atomic_path, check_output_folder
 from .headers import ANGLE_UNITS, is_number
 
 __all__ = [
-    "block_mean", "comparison_figure", "north_up", "plot_comparison", "quiet_sun_mask", "rms_contrast",
-    "shape_text", "zoom_region",
+    "FIGURE_FORMATS", "block_mean", "check_figure_path", "comparison_figure", "figure_format", "north_up",
+    "plot_comparison", "quiet_sun_mask", "rms_contrast", "shape_text", "zoom_region",
 ]
+
+#: The figure's file name ending -> the format it is written in.
+FIGURE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 
 DPI = 100  # the saved figure's dots per inch
 WIDTH = 11.0  # inches
@@ -529,7 +533,8 @@ def _layout(*, rows, heads, kind, title, header, frame, limits, dpi, turned, ext
 
 def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, local=None, local_enhanced=None,
                     residual=None, forward=None, uncertainty=None):
-    """Write a PNG with the input and the output on the same colour scale.
+    """Write a figure (PNG, PDF or SVG, as its name ends) with the input and the output on the
+    same colour scale.
 
     The figure is :func:`comparison_figure`'s: block averages at the figure's resolution,
     axes in arcsec where the WCS allows, a zoomed pair of panels when the whole-image
@@ -538,12 +543,14 @@ def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, 
     Parameters
     ----------
     path : str
-        PNG file (written atomically).
+        The file (written atomically), its format by its ending: ``.png``, ``.pdf`` or
+        ``.svg`` (:func:`figure_format`).
     original, enhanced : numpy.ndarray
-        2-D input and x2 output (first plane of a cube). Not modified.
+        2-D input and x2 output (one plane of a cube). Not modified.
     kind : {'intensity', 'blos'}
     title : str, optional
-        Figure title (e.g. the input file name).
+        Figure title (e.g. the input file name, and which plane of a cube), also the
+        file's Title metadata.
     header : astropy.io.fits.Header, optional
         The input's: its BUNIT labels the colour bar and the RMS field, its CDELT/CD,
         CUNIT, CRPIX and CRVAL the axes, its CROTA2 (or PC matrix) turns an image stored
@@ -559,14 +566,54 @@ def plot_comparison(path, original, enhanced, *, kind, title=None, header=None, 
     uncertainty : numpy.ndarray, optional
         The 1-sigma map (``UNCERT``): one more column.
     """
+    fmt = figure_format(path)
     fig = comparison_figure(original, enhanced, kind=kind, title=title, header=header, local=local,
                             local_enhanced=local_enhanced, residual=residual, forward=forward,
                             uncertainty=uncertainty)
     try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=fig.dpi, format="png")
+        with atomic_path(path, suffix="." + fmt) as tmp:
+            fig.savefig(tmp, dpi=fig.dpi, format=fmt, metadata={"Title": str(title)} if title else None)
     except OSError as exc:
         raise EnhanceError(f"cannot write the figure ({exc.strerror or exc})", path=path) from None
+
+
+def figure_format(path):
+    """The format a figure named ``path`` is written in, from its ending (:data:`FIGURE_FORMATS`).
+
+    Raises
+    ------
+    EnhanceError
+        Another ending, or none: the figure would be written in a format its name does not say.
+
+    Examples
+    --------
+    >>> figure_format("fig.PDF")
+    'pdf'
+    """
+    ending = os.path.splitext(os.fspath(path))[1].lower()
+    if ending not in FIGURE_FORMATS:
+        endings = ", ".join(FIGURE_FORMATS)
+        said = f"ends in {ending}" if ending else "has no ending"
+        raise EnhanceError(f"the figure's name {said}; give one ending in {endings} (its format)", path=path)
+    return FIGURE_FORMATS[ending]
+
+
+def check_figure_path(path):
+    """Fail before any work when the figure ``path`` cannot be written: a name whose ending is
+    not a format (:func:`figure_format`), a folder, a folder that cannot be made or written
+    (:func:`~enhance_lib.io.atomic.check_output_folder`). Nothing is created.
+
+    Returns
+    -------
+    str
+        Its format.
+    """
+    fmt = figure_format(path)
+    try:
+        check_output_folder(path)
+    except EnhanceError as exc:
+        raise EnhanceError(f"cannot write the figure there: {exc.message}", path=path) from None
+    return fmt
 
 
 def _unit_label(header, kind):

@@ -15,6 +15,7 @@ import errno
 import logging
 import math
 import os
+import re
 import shutil
 import warnings
 import zlib
@@ -110,7 +111,7 @@ def read_image(path):
             raise EnhanceError("permission denied", path=path) from None
         except (OSError, EOFError, zlib.error, ValueError, TypeError, IndexError, KeyError) as exc:
             # EOFError and zlib.error: a damaged gzip stream.
-            msg = f"not a readable FITS file ({exc})"
+            msg = f"not a readable FITS file ({_without_api_hints(exc)})"
             raise EnhanceError(msg, path=path) from None
     for w in caught:
         # Header repairs were asked for (silentfix). astropy's "File may have been
@@ -149,6 +150,22 @@ def read_header(path):
     except (OSError, EOFError, zlib.error, ValueError, TypeError, IndexError, KeyError):
         return None
     return None
+
+
+def _without_api_hints(exc):
+    """astropy's reason without the sentences that advise a Python caller of it, which a
+    user of the programs cannot follow (``If this is really a FITS file, try with
+    ignore_missing_simple=True``).
+
+    Examples
+    --------
+    >>> _without_api_hints(OSError("No SIMPLE card found, this file does not appear to be a valid FITS file. "
+    ...                            "If this is really a FITS file, try with ignore_missing_simple=True"))
+    'No SIMPLE card found, this file does not appear to be a valid FITS file'
+    """
+    sentences = re.split(r"(?<=\.)\s+", str(exc).strip())
+    kept = [s for s in sentences if not re.search(r"\b[a-z_]+=(True|False)\b", s)]
+    return " ".join(kept).rstrip(".") or str(exc)
 
 
 def _read_hdus(path):

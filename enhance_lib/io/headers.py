@@ -7,6 +7,7 @@ and rescales the WCS and HMI's pixel keywords for the new grid.
 """
 
 import re
+import textwrap
 
 import numpy as np
 from astropy.io import fits
@@ -15,6 +16,7 @@ from ..errors import warn_metadata
 
 __all__ = [
     "ANGLE_UNITS",
+    "HISTORY_WIDTH",
     "add_history",
     "is_number",
     "pixel_scale",
@@ -186,8 +188,16 @@ def _grid_comment(original, rule):
     return rule
 
 
+#: Characters of text a HISTORY card holds (80 less the keyword's 8 columns).
+HISTORY_WIDTH = 72
+
+
 def add_history(header, lines):
-    """Return a copy of ``header`` with one HISTORY card per line added.
+    """Return a copy of ``header`` with each line added as HISTORY cards of whole words.
+
+    A line longer than a card (:data:`HISTORY_WIDTH` characters) continues on the next
+    cards, split between words (astropy would cut it at the 72nd character, mid-word);
+    only a word longer than a card is cut. The cards joined with spaces give the line back.
 
     Parameters
     ----------
@@ -197,8 +207,17 @@ def add_history(header, lines):
     Returns
     -------
     astropy.io.fits.Header
+
+    Examples
+    --------
+    >>> from astropy.io import fits
+    >>> cards = add_history(fits.Header(), "word " * 15 + "measured")["HISTORY"]
+    >>> [len(card) for card in cards], cards[1]
+    ([69, 13], 'word measured')
     """
     new = header.copy()
     for line in [lines] if isinstance(lines, str) else lines:
-        new.add_history(str(line))
+        text = str(line)
+        for card in textwrap.wrap(text, HISTORY_WIDTH, break_on_hyphens=False) or [text]:
+            new.add_history(card)
     return new

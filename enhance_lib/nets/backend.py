@@ -23,7 +23,7 @@ from .config import DEVICES
 
 __all__ = [
     "BACKENDS", "backend_name", "check_installed", "cpu_flags", "describe", "device_scope", "gpu_names", "import_keras",
-    "resolve_device", "set_random_seed", "to_numpy",
+    "no_gpu_message", "resolve_device", "set_random_seed", "to_numpy",
 ]
 
 # Keras backend name -> the package it needs and the pip extra that installs it.
@@ -198,9 +198,24 @@ def resolve_device(device="auto"):
         return "cpu"
     gpus = gpu_names()
     if device == "gpu" and not gpus:
-        msg = f"a GPU was asked for, but the {backend_name()} backend sees none"
-        raise EnhanceError(msg)
+        raise EnhanceError(no_gpu_message(backend_name()))
     return "gpu" if gpus else "cpu"
+
+
+def no_gpu_message(name):
+    """What ``--device gpu`` says when backend ``name`` sees no GPU, with the way to one.
+
+    Examples
+    --------
+    >>> no_gpu_message("jax")
+    'a GPU was asked for, but the jax backend sees none; is its CUDA build installed? (see docs/guide/backends.md)'
+    """
+    if name == "tensorflow":
+        advice = ("on a GPU machine use JAX or PyTorch with their CUDA builds, KERAS_BACKEND=jax or torch "
+                  "(see docs/guide/backends.md)")
+    else:
+        advice = "is its CUDA build installed? (see docs/guide/backends.md)"
+    return f"a GPU was asked for, but the {name} backend sees none; {advice}"
 
 
 @contextlib.contextmanager

@@ -8,10 +8,13 @@ done is reported and skipped; the others go on.
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import glob
 import logging
 import os
+import threading
+import warnings
 
 from ..errors import EnhanceError
 from ..io.atomic import check_output_folder, clean_folder
@@ -116,7 +119,10 @@ def enhance_files(enhancer, inputs, outputs, *, skip_existing=False, progress=Fa
     While file k is predicted, a thread reads and normalises file k+1 (at most
     one file ahead) and another writes file k-1. A file that cannot be done (an
     :class:`EnhanceError`, an ``OSError``, or memory running out) is logged as one error
-    line naming it; the others go on.
+    line naming it; the others go on. The progress counts a file when it is predicted (its
+    write goes on behind the next one), and the log lines and warnings of reading a file
+    ahead (its data type) are held until its turn, so that they come after the previous
+    file's progress.
 
     Parameters
     ----------
@@ -150,21 +156,26 @@ def enhance_files(enhancer, inputs, outputs, *, skip_existing=False, progress=Fa
         outcome.fail(exc)
         log.error("%s: %s", outcome.input, outcome.message)
 
-    def prepare(outcome):
-        check_output_folder(outcome.output)
-        return enhancer.prepare_file(outcome.input)
-
     bar = file_progress(len(outcomes), initial=len(outcomes) - len(todo), enabled=progress)
     writing = None
     try:
-        with bar, concurrent.futures.ThreadPoolExecutor(1) as reader, \
+        with bar, _HeldLines() as held, concurrent.futures.ThreadPoolExecutor(1) as reader, \
                 concurrent.futures.ThreadPoolExecutor(1) as writer:
-            ahead = reader.submit(prepare, todo[0]) if todo else None
+
+            def prepare(k):
+                with held.holding(k):
+                    check_output_folder(todo[k].output)
+                    return enhancer.prepare_file(todo[k].input)
+
+            ahead = reader.submit(prepare, 0) if todo else None
             for k, outcome in enumerate(todo):
                 current = ahead
-                ahead = reader.submit(prepare, todo[k + 1]) if k + 1 < len(todo) else None
+                ahead = reader.submit(prepare, k + 1) if k + 1 < len(todo) else None
                 try:
-                    prepared = current.result()
+                    try:
+                        prepared = current.result()
+                    finally:
+                        held.release(k)  # its turn: the lines of reading it
                     enhanced = enhancer.run(prepared)
                 except (EnhanceError, OSError, MemoryError) as exc:
                     # The Enhancer says which image ran out of memory (prepare.out_of_memory); a bare
@@ -172,19 +183,96 @@ def enhance_files(enhancer, inputs, outputs, *, skip_existing=False, progress=Fa
                     fail(outcome, exc)
                     bar.update()
                     continue
+                bar.update()
                 if writing is not None:
-                    _finish_write(*writing, bar, fail)
+                    _finish_write(*writing, fail)
                 writing = (writer.submit(enhancer.write, prepared, enhanced, outcome.output), outcome)
             if writing is not None:
-                _finish_write(*writing, bar, fail)
+                _finish_write(*writing, fail)
     except KeyboardInterrupt:
         # Ctrl-C or SIGTERM: leaving the executors let the write in flight finish (an output is
         # whole or absent, never partial); say how far the batch got, then stop.
         if writing is not None and writing[0].done() and writing[1].status == "pending":
-            _finish_write(*writing, bar, fail)
+            _finish_write(*writing, fail)
         log_stopped(outcomes)
         raise
     return outcomes
+
+
+class _HeldLines(logging.Filter):
+    """The log records and warnings of the read-ahead thread, held until their file's turn.
+
+    While open, it is a filter on the handlers the library's records reach (the programs'
+    stderr handler, or a Python caller's) and the warnings' display: what is logged or
+    shown inside :meth:`holding` is kept for its key instead, and :meth:`release` logs and
+    shows it, in the calling thread, when that file's turn comes. What a file whose turn
+    never came said (an interrupted batch) is dropped.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._held = {}
+        self._handlers = []
+        self._showwarning = None
+
+    def __enter__(self):
+        logger = logging.getLogger(__name__.partition(".")[0])
+        while logger is not None:
+            self._handlers += logger.handlers
+            logger = logger.parent if logger.propagate else None
+        for handler in self._handlers:
+            handler.addFilter(self)
+        self._showwarning = warnings.showwarning
+        warnings.showwarning = self._show
+        return self
+
+    def __exit__(self, *exc):
+        for handler in self._handlers:
+            handler.removeFilter(self)
+        if warnings.showwarning == self._show:
+            warnings.showwarning = self._showwarning
+
+    @contextlib.contextmanager
+    def holding(self, key):
+        """A context within which this thread's records and warnings are held for ``key``."""
+        self._local.key = key
+        try:
+            yield
+        finally:
+            self._local.key = None
+
+    def _hold(self, key, item):
+        with self._lock:
+            items = self._held.setdefault(key, [])
+            if not any(i is item for i in items):  # a record reaches each handler
+                items.append(item)
+
+    def filter(self, record):
+        key = getattr(self._local, "key", None)
+        if key is None or getattr(record, "_enhance_released", False):
+            return True
+        self._hold(key, record)
+        return False
+
+    def _show(self, *args, **keywords):
+        key = getattr(self._local, "key", None)
+        if key is None:
+            self._showwarning(*args, **keywords)
+        else:
+            self._hold(key, (args, keywords))
+
+    def release(self, key):
+        """Log the records and show the warnings held for ``key`` now, in their order."""
+        with self._lock:
+            items = self._held.pop(key, [])
+        for item in items:
+            if isinstance(item, logging.LogRecord):
+                item._enhance_released = True
+                logging.getLogger(item.name).handle(item)
+            else:
+                self._showwarning(*item[0], **item[1])
 
 
 def log_stopped(outcomes):
@@ -202,10 +290,9 @@ def summary(outcomes):
     return text.replace(" done", f" done ({replaced} replacing files that were there)", 1) if replaced else text
 
 
-def _finish_write(future, outcome, bar, fail):
+def _finish_write(future, outcome, fail):
     try:
         outcome.replaced = future.result()
         outcome.status = "done"
     except (EnhanceError, OSError, MemoryError) as exc:
         fail(outcome, exc)
-    bar.update()

@@ -16,10 +16,11 @@ from astropy.io import fits
 
 from ..errors import EnhanceError, warn_user
 from ..io.atomic import check_output_folder
-from ..io.figures import plot_comparison, shape_text
+from ..io.figures import check_figure_path, plot_comparison, shape_text
 from ..io.fits import read_image, same_file, write_image
 from ..nets import backend
 from ..nets.backend import describe, device_scope, resolve_device
+from ..nets.config import receptive_margin
 from ..nets.weights import build_network, check_kind_matches, default_weights, inspect_weights
 from ..sun.photometry import measure_response
 from .error_network import ErrorPredictor
@@ -150,6 +151,7 @@ class Enhancer:
         self._networks = {}
         # the weights file, read once: its data type decides the inputs whose header says nothing
         self._info = None
+        self._shipped = {}  # kind -> the shipped weights file's WeightsInfo, read once
         if options.weights is not None:
             self._info = inspect_weights(options.weights)
             check_kind_matches(self._info, options.kind)
@@ -174,16 +176,23 @@ class Enhancer:
             self._networks[kind] = self._build(kind)
         return self._networks[kind]
 
-    def _build(self, kind):
-
-        options = self.options
-        info = self._info
-        if info is None:
+    def _weights_info(self, kind):
+        """The weights file ``kind``'s network is built from, read (once): the given one, else
+        the shipped one."""
+        if self._info is not None:
+            return self._info
+        if kind not in self._shipped:
             path = default_weights(kind)
             if not path.is_file():
                 raise EnhanceError(f"no shipped {kind} network found; pass a weights file as `weights` (a Keras 3 "
                                    ".weights.h5 from enhance-train, or an original Enhance HDF5 file)", path=path)
-            info = inspect_weights(path)
+            self._shipped[kind] = inspect_weights(path)
+        return self._shipped[kind]
+
+    def _build(self, kind):
+
+        options = self.options
+        info = self._weights_info(kind)
         device = resolve_device(options.device)
         if options.precision == "bfloat16" and device == "cpu" and "amx_bf16" not in backend.cpu_flags():
             warn_user("`precision` bfloat16 will not be faster on this CPU: it has no AMX (without AMX it ran slower "
@@ -245,15 +254,16 @@ class Enhancer:
             or the program with a traceback).
         """
 
-        network = self.network(prepared.kind)
         ny, nx = prepared.planes.shape[-2:]
-        margin = network.predictor.margin
+        # the reach from the weights file, before the network is built (seconds): a small image fails at once
+        margin = receptive_margin(self._weights_info(prepared.kind).config)
         reach = 2 * margin + 1
         if min(ny, nx) < reach:
             raise EnhanceError(
                 f"image is {ny} x {nx} pixels, smaller than the network's reach ({reach} x {reach}: each output "
                 f"pixel depends on the input up to {margin} pixels away), so the output would be "
                 "made mostly from the padding at its edges; enhance a larger region", path=prepared.source)
+        network = self.network(prepared.kind)
         try:
             outputs = [None if normalizer is None
                        else enhance_array(plane, network.predictor, normalizer, progress=progress,
@@ -368,8 +378,9 @@ class Enhancer:
         progress : bool
             A progress bar over the tiles.
         plot : str or os.PathLike, optional
-            Also a PNG comparing input and output, with the forward check's residual
-            (:func:`~enhance_lib.io.figures.plot_comparison`).
+            Also a figure comparing input and output, with the forward check's residual
+            (:func:`~enhance_lib.io.figures.plot_comparison`; PNG, PDF or SVG as its name
+            ends), of a cube's first plane with data, which its title names.
 
         Returns
         -------
@@ -379,12 +390,14 @@ class Enhancer:
         Raises
         ------
         EnhanceError
-            The input cannot be enhanced or the output cannot be written (checked before the
-            network runs).
+            The input cannot be enhanced or the output or figure cannot be written (checked
+            before the input is read).
         """
         if same_file(input_path, output_path):
             raise EnhanceError("output would overwrite the input file", path=output_path)
         check_output_folder(output_path)
+        if plot:
+            check_figure_path(plot)
         prepared = self.prepare_file(input_path)
         start = time.perf_counter()
         enhanced = self.run(prepared, progress=progress, residual=bool(plot))
@@ -396,13 +409,20 @@ class Enhancer:
         replaced = self.write(prepared, enhanced, output_path)
         log.info("wrote %s%s", output_path, " (replaced the file that was there)" if replaced else "")
         if plot:
-            self._plot(plot, prepared, enhanced, title=os.path.basename(os.fspath(input_path)))
-            log.info("wrote %s", plot)
+            shown = self._plot(plot, prepared, enhanced, title=os.path.basename(os.fspath(input_path)))
+            log.info("wrote %s%s", plot, f" ({shown})" if shown else "")
         return enhanced
 
     @staticmethod
     def _plot(path, prepared, enhanced, *, title):
+        """Write the figure of ``enhanced``'s first plane with data; for a cube, which plane that
+        is (``'plane 2 of 3, the first with data'``), also in the figure's title; else None."""
         index = prepared.first_plane
+        shown = None
+        if enhanced.data.ndim == 3:
+            count = enhanced.data.shape[0]
+            shown = f"plane {index + 1} of {count}" + (", the first with data" if index else "")
+            title = f"{title}: {shown}"
         plane, normalizer = prepared.planes[index], prepared.normalizers[index]
         result = enhanced.data
         output = result if result.ndim == 2 else result[index]
@@ -421,6 +441,7 @@ class Enhancer:
         plot_comparison(path, plane, output, kind=prepared.kind, title=title, header=prepared.header, local=local,
                         local_enhanced=local_enhanced, residual=residual, forward=enhanced.forward_percent[index],
                         uncertainty=uncertainty)
+        return shown
 
     def enhance(self, data, header: fits.Header | dict | None = None) -> np.ndarray | Enhanced:
         """Enhance an image or a cube given as an array (or a FITS file's path).

@@ -13,7 +13,6 @@ import logging
 import math
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import EnhanceError
 from ..nets.backend import backend_name, device_scope, import_keras, resolve_device
@@ -22,6 +21,7 @@ from ..nets.fast import KeepsizeFunction, compile_function, compile_model
 from ..nets.weights import fold_batchnorm
 from ..sun.limb import limb_input, limb_output, near_limb
 from ..sun.photometry import match_large_scales
+from .progress import tile_progress
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ class Predictor:
         Core tile size in input pixels (0: whole image in one piece); default
         :func:`default_tile` for the device.
     precision : {'float32', 'bfloat16'}
-        ``bfloat16`` computes in bfloat16 with float32 weights (faster on CPUs
-        with AVX512-BF16 and on GPUs, at ~1 % relative error).
+        ``bfloat16`` computes in bfloat16 with float32 weights (at ~1 % relative
+        error; faster only on CPUs with AMX, slower on AVX512-BF16 without it: the
+        Performance guide).
     fold : bool
         Fold BatchNormalization into the convolutions (same result to float32
         rounding, fewer operations).
@@ -184,7 +185,8 @@ class Predictor:
             Pixels whose output is not needed (e.g. off-limb). Tiles whose core
             is entirely skipped are not computed; their output is NaN.
         progress : bool
-            Show a tqdm progress bar when there is more than one tile.
+            Show the progress over the tiles when there is more than one
+            (:func:`~enhance_lib.run.progress.tile_progress`: a bar on a terminal, lines in a log).
 
         Returns
         -------
@@ -202,9 +204,8 @@ class Predictor:
         out = np.full((SCALE * ny, SCALE * nx), np.nan, dtype=np.float32)
         tiles = self._tiles(ny, nx, skip)
         m = self.margin
-        bar = tqdm(tiles, disable=not progress or len(tiles) < 2, unit="tile", desc="enhancing", leave=False)
-        with device_scope(self.device):
-            for (y0, y1), (x0, x1) in bar:
+        with tile_progress(len(tiles), enabled=progress and len(tiles) >= 2) as bar, device_scope(self.device):
+            for (y0, y1), (x0, x1) in tiles:
                 ey0, ey1 = max(0, y0 - m), min(ny, y1 + m)
                 ex0, ex1 = max(0, x0 - m), min(nx, x1 + m)
                 if self.align == 2:  # keep the stride-2 grid phase of the whole image
@@ -215,12 +216,13 @@ class Predictor:
                 if inside and self._interior is not None:
                     # The margin is all real pixels: no padding needed, output is the core.
                     out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = self._interior(block)
-                    continue
-                result = self._call(block)
-                oy, ox = SCALE * (y0 - ey0), SCALE * (x0 - ex0)
-                out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = result[
-                    oy : oy + SCALE * (y1 - y0), ox : ox + SCALE * (x1 - x0)
-                ]
+                else:
+                    result = self._call(block)
+                    oy, ox = SCALE * (y0 - ey0), SCALE * (x0 - ex0)
+                    out[SCALE * y0 : SCALE * y1, SCALE * x0 : SCALE * x1] = result[
+                        oy : oy + SCALE * (y1 - y0), ox : ox + SCALE * (x1 - x0)
+                    ]
+                bar.update()
         return out
 
 

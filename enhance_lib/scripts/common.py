@@ -41,26 +41,33 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 class _FlagFormatter(logging.Formatter):
-    """Log lines with the library's backticked parameter names shown as the program's flags."""
+    """Log lines with the library's backticked parameter names shown as the program's flags,
+    and an error record (a batch's file that failed) begun as :func:`run_cli`'s error line is,
+    ``enhance: error: ...``."""
 
-    def __init__(self, flags):
+    def __init__(self, flags, prog=None):
         super().__init__("%(message)s")
         self.flags = flags
+        self.prog = prog
 
     def format(self, record):
-        return as_flags(super().format(record), self.flags)
+        text = as_flags(super().format(record), self.flags)
+        if self.prog and record.levelno >= logging.ERROR:
+            text = f"{self.prog}: error: {text}"
+        return text
 
 
-def setup_logging(*, quiet=False, verbose=False, flags=None):
+def setup_logging(*, quiet=False, verbose=False, flags=None, prog=None):
     """Send the library's log records to stderr: INFO by default, WARNING if quiet.
 
-    ``flags`` as for :func:`run_cli`: parameters named in log lines are shown as flags.
+    ``flags`` as for :func:`run_cli`: parameters named in log lines are shown as flags;
+    ``prog``: error records begin ``PROG: error:``, as the program's own error line.
     """
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
     logger = logging.getLogger("enhance_lib")
     logger.handlers[:] = []
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_FlagFormatter(flags))
+    handler.setFormatter(_FlagFormatter(flags, prog))
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
@@ -193,5 +200,5 @@ def run_program(parser, func, argv=None, *, flags=None, validate=None):
             validate(parser, args)
     except SystemExit as exc:  # -h, --version or a usage error, already reported: keep main() a function
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    setup_logging(quiet=getattr(args, "quiet", False), flags=flags)
+    setup_logging(quiet=getattr(args, "quiet", False), flags=flags, prog=parser.prog)
     return run_cli(parser.prog, func, args, flags=flags)

@@ -92,8 +92,9 @@ def _compute_args(p):
         "--precision",
         choices=PRECISIONS,
         default="float32",
-        help="arithmetic: float32 (default, exact) or bfloat16 (faster on CPUs with AVX512-BF16 "
-        "and on GPUs, ~1 %% relative error)",
+        help="arithmetic: float32 (default, exact) or bfloat16 (~1 %% relative error; faster only where the "
+        "hardware computes in it: 2.5x on a Xeon with AMX, 0.6x (slower) on one with AVX512-BF16 and no AMX; "
+        "not measured on GPUs; see docs/guide/performance.md)",
     )
 
 
@@ -147,7 +148,9 @@ def _batch_args(p):
         help="leave outputs that exist alone (rerun a killed batch to finish it); without it an existing "
         "output is replaced, and the log says so",
     )
-    p.add_argument("--plot", metavar="PNG", help="also write a figure comparing input and output (one input)")
+    p.add_argument("--plot", metavar="FIGURE",
+                   help="also write a figure comparing input and output (one input; a cube's first plane with data, "
+                   "which its title names), in the format its name ends with: .png, .pdf or .svg")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or messages, only errors")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
