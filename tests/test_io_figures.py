@@ -1,5 +1,5 @@
-"""Tests of enhance_lib.io.figures: the ``--plot`` figure's titles, units, axes, zoom and
-downsampled panels, on small synthetic images."""
+"""Tests of enhance_lib.io.figures and io.figure_data: the ``--plot`` figure's titles, units, axes,
+zoom and downsampled panels, and what it measures, on small synthetic images."""
 
 import itertools
 
@@ -8,7 +8,8 @@ import pytest
 from astropy.io import fits
 from synthetic import hmi_header, write_hmi_image
 
-from enhance_lib.io.figures import block_mean, comparison_figure, plot_comparison, rms_contrast, zoom_region
+from enhance_lib.io.figure_data import block_mean, rms_contrast, zoom_region
+from enhance_lib.io.figures import comparison_figure, plot_comparison
 from enhance_lib.scripts.enhance import main as enhance_main
 
 
@@ -241,7 +242,7 @@ def test_log_and_plot_say_rows_by_columns(tmp_path, tiny_weights, capsys):
     assert enhance_main(["-i", str(tmp_path / "in.fits"), "-o", str(tmp_path / "o.fits"), "-w", str(tiny_weights),
                          "--plot", str(tmp_path / "f.png")]) == 0
     assert "new size 80 x 96 (rows x columns)" in capsys.readouterr().err
-    from enhance_lib.io.figures import shape_text
+    from enhance_lib.io.figure_data import shape_text
 
     assert shape_text((40, 48)) == "40 x 48 (rows x columns)"
 
@@ -258,7 +259,7 @@ def test_north_up_for_hmi_orientation():
 
 def test_quiet_sun_contrast_ignores_limb_darkening():
     """The figure's contrast of a limb-darkened disk is that of its granulation."""
-    from enhance_lib.io.figures import quiet_sun_mask, rms_contrast
+    from enhance_lib.io.figure_data import quiet_sun_mask, rms_contrast
 
     rng = np.random.default_rng(0)
     n, radius = 256, 120
@@ -275,7 +276,7 @@ def test_quiet_sun_contrast_ignores_limb_darkening():
 
 
 def test_zoom_region_centres_on_the_spot_and_avoids_nan():
-    from enhance_lib.io.figures import zoom_region
+    from enhance_lib.io.figure_data import zoom_region
 
     image = np.ones((600, 700))
     image[:, :40] = np.nan

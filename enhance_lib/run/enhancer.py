@@ -16,7 +16,8 @@ from astropy.io import fits
 
 from ..errors import EnhanceError, warn_user
 from ..io.atomic import check_output_folder
-from ..io.figures import check_figure_path, plot_comparison, shape_text
+from ..io.figure_data import shape_text
+from ..io.figures import check_figure_path, plot_comparison
 from ..io.fits import read_image, same_file, write_image
 from ..nets import backend
 from ..nets.backend import describe, device_scope, resolve_device

@@ -24,7 +24,7 @@ def contrast(image, mask=None):
     See Also
     --------
     radial_power_spectrum : Where the contrast gained lies in spatial frequency.
-    enhance_lib.io.figures.rms_contrast : The contrast the ``--plot`` figure shows.
+    enhance_lib.io.figure_data.rms_contrast : The contrast the ``--plot`` figure shows.
 
     References
     ----------
