@@ -22,7 +22,7 @@ input pixel from 15 inside to the outermost partial ring, relative to the interi
 the overshoot of the azimuthal profile within 5 pixels of the limb, the mean-field
 deviation (blos), and the largest change of the output more than 15 input pixels
 inside the limb, and the limb's blur that the treatment estimated
-(:func:`enhance_lib.sun.limb.estimate_blur`). Writes ``benchmarks/results/limb.{json,md}``
+(:func:`enhance_lib.sun.limb_blur.estimate_blur`). Writes ``benchmarks/results/limb.{json,md}``
 and the figure ``limb_section.png`` (a radial section across the limb: input, old
 output, new output; a sharp disk at the largest size and the most blurred ones).
 """
@@ -103,7 +103,7 @@ def blurred_disk(kind, n, geometry, core, seed=0):
     on its own pixels, blurred by :func:`hmi_blur`, binned; NaN off the disk."""
     from scipy.signal import oaconvolve
 
-    from enhance_lib.sun.limb import disk_coverage
+    from enhance_lib.sun.limb_integrals import disk_coverage
 
     f = 2 if n <= 1024 else 1
     fine = make_disk(kind, f * n, geometry.upsampled(f), True, seed=seed, texture_pixels=f)
@@ -175,7 +175,7 @@ def run(sizes, weights=None):
     from enhance_lib.nets.weights import default_weights, load_network
     from enhance_lib.run.tiling import Predictor, enhance_array
     from enhance_lib.sun.disk import disk_header
-    from enhance_lib.sun.limb import estimate_blur
+    from enhance_lib.sun.limb_blur import estimate_blur
     from enhance_lib.sun.normalization import make_normalizer
     from enhance_lib.training.evaluation import limb_metrics
 

@@ -8,15 +8,9 @@ from enhance_lib.nets.config import HMI_SCALE, NetworkConfig
 from enhance_lib.nets.models import build_model, upsampling_init
 from enhance_lib.run.tiling import Predictor, enhance_array
 from enhance_lib.sun.disk import DiskGeometry, disk_header, mu_map
-from enhance_lib.sun.limb import (
-    MIN_BLUR,
-    blurred_integrals,
-    disk_coverage,
-    estimate_blur,
-    limb_pixels,
-    pixel_integrals,
-)
+from enhance_lib.sun.limb_blur import MIN_BLUR, estimate_blur
 from enhance_lib.sun.limb_darkening import NECKEL_LABS_6173
+from enhance_lib.sun.limb_integrals import blurred_integrals, disk_coverage, limb_pixels, pixel_integrals
 from enhance_lib.sun.normalization import make_normalizer
 from enhance_lib.training.evaluation import limb_metrics
 from enhance_lib.training.synthetic_sun import limb_disk
@@ -366,10 +360,10 @@ def test_a_blurred_limb_keeps_its_blur_on_the_x2_grid(n, x0, y0, radius, sigma):
     norm = make_normalizer(np.nan_to_num(image), _header(g), kind="blos")
     scaled = norm.normalize(image)
     x, _, correction = limb_input(image, scaled, ~np.isfinite(scaled), norm, g, fill=0.0, margin=3, blur=sigma)
-    assert correction.sigma == sigma and correction.inner == 1.0 and correction.rows is not None
+    assert correction.sigma == sigma and correction.inner == 1.0 and correction.ring_rows is not None
     identity = np.kron(x, np.ones((2, 2), np.float32))
     # the level step alone: the analytic model on the x2 grid
-    levelled = limb_output(identity, norm, g, correction=dataclasses.replace(correction, rows=None))
+    levelled = limb_output(identity, norm, g, correction=dataclasses.replace(correction, ring_rows=None))
     fine = g.upsampled(2)
     rows, cols, _ = limb_pixels(levelled.shape, fine, inner=2.0, outer=2 * correction.outer)
     parent_d = np.hypot(cols // 2 - g.x0, rows // 2 - g.y0) - g.radius

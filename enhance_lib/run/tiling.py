@@ -19,7 +19,8 @@ from ..nets.backend import backend_name, device_scope, import_keras, resolve_dev
 from ..nets.config import PRECISIONS, minimum_size, receptive_margin
 from ..nets.fast import KeepsizeFunction, compile_function, compile_model
 from ..nets.weights import fold_batchnorm
-from ..sun.limb import limb_input, limb_output, near_limb
+from ..sun.limb import limb_input, limb_output
+from ..sun.limb_integrals import near_limb
 from ..sun.photometry import match_large_scales
 from .progress import tile_progress
 

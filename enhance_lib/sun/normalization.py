@@ -20,12 +20,12 @@ import numpy as np
 from ..errors import EnhanceError, warn_user
 from .disk import disk_geometry, mu_rows, partial_disk_geometry
 from .kinds import check_kind
-from .limb import pixel_integrals
 from .limb_darkening import (
     _partial_profile,
     limb_darkening,
     quiet_sun_level,
 )
+from .limb_integrals import pixel_integrals
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Normalizer:
         Returns
         -------
         coverage : numpy.ndarray
-            Fraction of each pixel on the disk (:func:`enhance_lib.sun.limb.pixel_integrals`).
+            Fraction of each pixel on the disk (:func:`enhance_lib.sun.limb_integrals.pixel_integrals`).
         level : numpy.ndarray
             The profile integrated over the covered part of each pixel, or the constant
             times the coverage: a pixel of the disk at the normalised level 1 holds

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage, spatial
 
 from ..errors import EnhanceError
-from ..sun.limb import limb_pixels
+from ..sun.limb_integrals import limb_pixels
 
 log = logging.getLogger(__name__)
 
@@ -474,7 +474,7 @@ def limb_disk(shape, geometry, *, profile=None, texture=None, supersample=32):
     (its mean over the pixel, to the curvature of the profile), on the limb the
     profile integrated over the covered part, by brute force on a
     ``supersample`` x ``supersample`` grid of points per pixel (independent of the
-    quadrature of :func:`enhance_lib.sun.limb.pixel_integrals`).
+    quadrature of :func:`enhance_lib.sun.limb_integrals.pixel_integrals`).
 
     Parameters
     ----------
