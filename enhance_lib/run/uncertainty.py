@@ -57,8 +57,7 @@ CALIBRATION_ATTR = "enhance_uncertainty_calibration"
 #: The seed of the draws: the same input gives the same maps.
 SEED = 20180514
 #: The noise estimator's kernel (:data:`enhance_lib.sun.noise.KERNELS`): the 7x7 sixth difference
-#: lets the least granulation through (``benchmarks/noise.py``: within 13 % of 1e-3 I/I_qs, the
-#: truth scenes' intensity noise, where the 5x5 default reads 1.55x).
+#: lets the least granulation through of those measured (``benchmarks/results/noise.md``).
 NOISE_KERNEL = "sixth"
 
 
