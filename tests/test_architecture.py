@@ -42,3 +42,12 @@ def test_modules_and_functions_stay_small(path):
     long = {node.name: n for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and (n := code_lines(source, node, docstrings)) > FUNCTION_CODE_LINES}
     assert not long, f"functions over {FUNCTION_CODE_LINES} lines of code: {long}"
+
+
+def test_every_subpackage_is_installed():
+    """pyproject.toml lists the packages a regular install copies: every folder of the package."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is Python >= 3.11's")
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    listed = set(project["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert listed == found
