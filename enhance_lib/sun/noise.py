@@ -12,8 +12,9 @@ Noise that the data's processing has correlated between neighbouring pixels has 
 the Nyquist corner than its per-pixel variance says. The model here is white noise convolved
 with a Gaussian of width ``s`` pixels and rescaled to its per-pixel sigma
 (:func:`correlated_noise`): each high-pass sees a known fraction of it (:func:`kernel_gain`),
-a different one for each kernel, so the ratio of two high-passes measures ``s`` and the
-high-pass's reading divided by its gain is the per-pixel sigma.
+a different one for each kernel, while the Sun's structure reaches them as noise of about 1 px
+would (:data:`SUN_CORRELATION`): the readings of three high-passes, fitted with the two, give
+``s`` and the per-pixel sigma.
 """
 
 import dataclasses
@@ -306,9 +307,9 @@ def estimate_noise(image, *, kind, kernel="fourth", photon=None, level=None, cor
     correlated : bool or None
         Measure the noise's correlation and correct ``sigma`` for it; None: for blos only. On
         intensity at HMI's noise levels the solar structure that leaks through the high-passes
-        (granulation seen through the PSF) has the kernels' ratio of noise correlated by 0.8 px
-        and outweighs the noise, so white noise of 1e-3 I/I_qs would be read as correlated and
-        20 times larger (``benchmarks/results/noise.md``).
+        (granulation seen through the PSF) is as strong as the noise, and white noise of 1e-3
+        I/I_qs would be read as correlated by 0.6 px and 4-5 times larger (6e-4: 17-20 times;
+        ``benchmarks/results/noise.md``).
     min_pixels : int
         Fewest usable pixels to measure on.
 
