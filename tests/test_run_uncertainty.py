@@ -1,6 +1,8 @@
 """Uncertainty maps (UNCNOISE, UNCMODEL, UNCERT): the mechanics, on tiny networks. The calibration
 itself is measured by benchmarks/uncertainty.py, not tested here."""
 
+import types
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -10,8 +12,9 @@ from synthetic import assert_one_line_error, hmi_header
 from enhance_lib import EnhanceError, Enhancer, enhance, enhance_hdu, enhance_map
 from enhance_lib.nets.weights import build_network, inspect_weights
 from enhance_lib.run.error_network import ErrorPredictor
-from enhance_lib.run.tiling import Predictor
-from enhance_lib.run.uncertainty import SMOOTH, Calibration, model_map, noise_map
+from enhance_lib.run.provenance import _uncertainty_keywords
+from enhance_lib.run.tiling import Predictor, enhance_array
+from enhance_lib.run.uncertainty import SEED, SMOOTH, Calibration, PlaneUncertainty, model_map, noise_map
 from enhance_lib.scripts.enhance import main as enhance_main
 from enhance_lib.sun.normalization import make_normalizer
 
@@ -181,3 +184,71 @@ def test_a_full_disk_has_maps_wherever_it_has_data(full_disk, tiny_weights, tiny
     for image in (enhanced.uncertainty, enhanced.uncertainty_noise, enhanced.uncertainty_model):
         np.testing.assert_array_equal(np.isfinite(image), finite)
         assert np.all(image[finite] >= 0)
+
+
+def _white_draws_before(plane, predictor, normalizer, sigma, draws):
+    """noise_map as it was before the draws could be correlated (white deviates times sigma)."""
+    from enhance_lib.run.uncertainty import _smooth_variance
+
+    plane = np.asarray(plane, dtype=np.float32)
+    rng = np.random.default_rng(SEED)
+    outs = [enhance_array(plane + (rng.standard_normal(plane.shape) * sigma).astype(np.float32), predictor,
+                          normalizer).astype(np.float64) for _ in range(draws)]
+    mean, m2 = outs[0], np.zeros_like(outs[0])
+    for k, out in enumerate(outs[1:], 2):
+        delta = out - mean
+        mean += delta / k
+        m2 += delta * (out - mean)
+    return np.sqrt(_smooth_variance(m2 / (draws - 1))).astype(np.float32)
+
+
+def test_white_draws_are_byte_identical_to_before(upsampling_weights):
+    image = _image((48, 48))
+    normalizer = make_normalizer(image, kind="intensity", method="none")
+    predictor = _predictor(upsampling_weights)
+    sigma = 0.01 * np.sqrt(image / image.mean())
+    before = _white_draws_before(image, predictor, normalizer, sigma, 4)
+    np.testing.assert_array_equal(noise_map(image, predictor, normalizer, sigma=sigma, draws=4), before)
+    np.testing.assert_array_equal(noise_map(image, predictor, normalizer, sigma=sigma, correlation=0.0, draws=4),
+                                  before)
+
+
+def test_correlated_draws_keep_the_per_pixel_sigma(upsampling_weights):
+    """Through nearest x2 upsampling the output's noise is the input's: correlated or not, sigma per pixel."""
+    image = _image((64, 64))
+    normalizer = make_normalizer(image, kind="intensity", method="none")
+    predictor = _predictor(upsampling_weights)
+    white = noise_map(image, predictor, normalizer, sigma=0.01, draws=16)
+    correlated = noise_map(image, predictor, normalizer, sigma=0.01, correlation=0.7, draws=16)
+    assert np.mean(correlated) == pytest.approx(0.01, rel=0.1)
+    assert not np.array_equal(white, correlated)
+
+
+def _network():
+    return types.SimpleNamespace(calibration=Calibration(1.5, 0.5, "test"), error_weights="/x/blos_error.weights.h5")
+
+
+def _maps(sigma, correlation):
+    empty = np.zeros((2, 2), np.float32)
+    return PlaneUncertainty(empty, empty, empty, sigma, "noise: test", correlation)
+
+
+def test_the_header_says_how_the_draws_were_correlated():
+    header = fits.Header()
+    lines = _uncertainty_keywords(header, [_maps(9.5, 0.0)], _network(), draws=8)
+    assert header["ENHNCORR"] == 0.0
+    assert header.comments["ENHNCORR"] == "noise correlation: Gaussian width, px (0 white)"
+    assert lines[1] == ("uncertainty: UNCNOISE = std of the output over 8 Monte-Carlo draws of Gaussian noise of "
+                        "ENHNOISE added to the input (white; variance averaged over 5x5 output px)")
+    header = fits.Header()
+    lines = _uncertainty_keywords(header, [_maps(23.1, 0.7312)], _network(), draws=8)
+    assert header["ENHNCORR"] == 0.731 and header["ENHNOISE"] == 23.1
+    assert lines[1] == ("uncertainty: UNCNOISE = std of the output over 8 Monte-Carlo draws of Gaussian noise of "
+                        "ENHNOISE added to the input (correlated (Gaussian 0.73 px): white noise convolved with it, "
+                        "rescaled to ENHNOISE per pixel; variance averaged over 5x5 output px)")
+    header = fits.Header()
+    lines = _uncertainty_keywords(header, [_maps(9.0, 0.0), None, _maps(20.0, 0.6)], _network(), draws=8)
+    assert (header["ENHC0001"], header["ENHC0003"]) == (0.0, 0.6) and "ENHC0002" not in header
+    assert ("(correlated as ENHCnnnn says: white noise convolved with a Gaussian, rescaled to ENHNOISE per "
+            "pixel;") in lines[1]
+    header.tofile(__import__("io").BytesIO())  # every card fits in 80 characters (warnings are errors)

@@ -1,4 +1,4 @@
-"""The white-noise estimator: known noise added to synthetic HMI scenes is recovered."""
+"""The noise estimator: known noise, white and correlated, added to synthetic HMI scenes is recovered."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,10 @@ from astropy.io import fits
 
 from enhance_lib.errors import EnhanceError
 from enhance_lib.instrument.forward_model import to_hmi
+from enhance_lib.sun import noise
 from enhance_lib.sun.disk import DiskGeometry
 from enhance_lib.sun.limb_darkening import NECKEL_LABS_6173
-from enhance_lib.sun.noise import NoiseEstimate, estimate_noise
+from enhance_lib.sun.noise import NoiseEstimate, correlated_noise, correlation_taps, estimate_noise, kernel_gain
 from enhance_lib.training.synthetic_sun import limb_disk, synthetic_sun
 
 PIXEL_SCALE = 0.063  # arcsec/px of the synthetic truth
@@ -135,11 +136,78 @@ def test_real_hmi_crops(shared_data):
     """The real crops' levels (true noise unknown; benchmarks/noise.py): recorded, to see a change.
 
     The intensity is at the synthetic structure floor (1.2e-3), so its noise is below that. The
-    blos noise is not white (the crop's power spectrum falls by about 5 in amplitude from
-    frequencies (0.35, 0.35) to the Nyquist corner, where white noise stays flat), so the
-    estimate is a lower bound of its per-pixel noise.
+    blos noise is correlated (the crop's power spectrum falls by about 5 in amplitude from
+    frequencies (0.35, 0.35) to the Nyquist corner, where white noise stays flat): fitted with a
+    Gaussian of 0.73 px, 23 G per pixel, where the white reading was 2.5 G.
     """
     intensity = fits.getdata(shared_data / "hmi_sample_left.fits").astype(np.float64)
     blos = fits.getdata(shared_data / "blos_sample_left.fits").astype(np.float64)
     assert estimate_noise(intensity, kind="intensity").sigma == pytest.approx(1.12e-3, rel=0.05)  # the floor
-    assert estimate_noise(blos, kind="blos").sigma == pytest.approx(3.2, rel=0.05)
+    estimate = estimate_noise(blos, kind="blos")
+    assert estimate.sigma == pytest.approx(23.1, rel=0.05) and estimate.correlation == pytest.approx(0.73, abs=0.02)
+    assert estimate_noise(blos, kind="blos", correlated=False).sigma == pytest.approx(3.2, rel=0.05)
+
+
+def test_the_constants_that_decide():
+    assert (noise.WHITE_BELOW, noise.MAX_CORRELATION, noise.SUN_CORRELATION) == (0.45, 0.85, 0.97)
+    assert kernel_gain("sixth", 0.45) == pytest.approx(0.72, abs=0.01)  # what white costs at the threshold
+
+
+@pytest.fixture(scope="module")
+def blos_crop():
+    """A noise-free 96 x 96 HMI-like magnetogram of a scene with a spot, pores and plage."""
+    scene = synthetic_sun(shape=(768, 768), pixel_scale=PIXEL_SCALE, seed=5, spots=1, pores=3, plage=1)
+    return to_hmi(scene.blos, pixel_scale=PIXEL_SCALE).astype(np.float64)
+
+
+@pytest.mark.parametrize("sigma", [10.0, 6.3])
+@pytest.mark.parametrize("width", [0.0, 0.5, 0.7])
+def test_white_and_correlated_noise_of_magnetograms(blos_crop, sigma, width):
+    """HMI's 45 s and 720 s levels (10.2 and 6.3 G): the per-pixel sigma within 20 %, the width within
+    0.07 px, white read as white."""
+    white = np.random.default_rng(11).standard_normal(blos_crop.shape)
+    estimate = estimate_noise(blos_crop + sigma * correlated_noise(white, width), kind="blos", kernel="sixth")
+    assert estimate.sigma == pytest.approx(sigma, rel=0.2)
+    if width == 0.0:
+        assert estimate.correlation == 0.0 and "white" in estimate.method
+    else:
+        assert estimate.correlation == pytest.approx(width, abs=0.07) and "correlated (Gaussian" in estimate.method
+        # without the correction the high-pass reads a fraction of it
+        assert estimate_noise(blos_crop + sigma * correlated_noise(white, width), kind="blos", kernel="sixth",
+                              correlated=False).sigma < 0.7 * sigma
+
+
+def test_white_noise_reads_exactly_as_before(blos_crop, disks):
+    """Measuring the correlation changes nothing when the noise is white, nor for intensity (where
+    it is not measured by default: the granulation that leaks through looks like correlated noise)."""
+    noisy = blos_crop + 10.0 * np.random.default_rng(2).standard_normal(blos_crop.shape)
+    for kernel in ("fourth", "sixth"):
+        measured = estimate_noise(noisy, kind="blos", kernel=kernel)
+        assert measured.sigma == estimate_noise(noisy, kind="blos", kernel=kernel, correlated=False).sigma
+        assert measured.correlation == 0.0
+    intensity = _noisy(disks["intensity"], "intensity", 0.003)
+    default = estimate_noise(intensity, kind="intensity", kernel="sixth")
+    assert default == estimate_noise(intensity, kind="intensity", kernel="sixth", correlated=False)
+    assert default.correlation == 0.0 and "white" not in default.method
+
+
+def test_correlated_noise_has_unit_variance_and_the_kernels_autocorrelation():
+    white = np.random.default_rng(3).standard_normal((300, 300))
+    assert correlated_noise(white, 0.0) is white
+    for width in (0.5, 0.7, 1.0):
+        draws = correlated_noise(white, width)
+        assert draws.std() == pytest.approx(1.0, rel=0.03)
+        taps = correlation_taps(width)
+        for lag in (1, 2):
+            expected = np.sum(taps[lag:] * taps[:-lag]) / np.sum(taps**2)  # per axis, separable
+            assert np.mean(draws[:, lag:] * draws[:, :-lag]) == pytest.approx(expected, abs=0.02)
+            assert np.mean(draws[lag:] * draws[:-lag]) == pytest.approx(expected, abs=0.02)
+            assert np.mean(draws[lag:, lag:] * draws[:-lag, :-lag]) == pytest.approx(expected**2, abs=0.02)
+
+
+def test_kernel_gain_is_what_the_high_pass_reads():
+    white = np.random.default_rng(4).standard_normal((200, 200))
+    for kernel in ("immerkaer", "sixth"):
+        for width in (0.5, 0.7):
+            read = estimate_noise(correlated_noise(white, width), kind="blos", kernel=kernel, correlated=False)
+            assert read.sigma == pytest.approx(kernel_gain(kernel, width), rel=0.06)

@@ -3,7 +3,7 @@
 Every number a user could quote about an output is in its header, with how it was made: the
 input's header moved to the x2 grid (:func:`~enhance_lib.io.headers.upsample_header`), the
 normalisation (``ENHNORM``), the forward check (``ENHFWD``) and the network's in-domain level
-(``ENHFWDL``), the noise and calibration of the uncertainty maps (``ENHNOISE``, ``UNCDRAWS``,
+(``ENHFWDL``), the noise and calibration of the uncertainty maps (``ENHNOISE``, ``ENHNCORR``, ``UNCDRAWS``,
 ``UNCCALN``, ``UNCCALM``), and HISTORY lines that say which network, weights, backend,
 normalisation and photometry made it. The :class:`~enhance_lib.run.enhancer.Enhancer` calls
 :func:`output_header` and the extension headers once per output.
@@ -36,7 +36,7 @@ def output_header(prepared, network, result, forward, *, precision, uncertainty=
     """The header of ``result``: the input's, updated for the x2 grid
     (:func:`~enhance_lib.io.headers.upsample_header`), with ENHNORM, the forward check
     (ENHFWD; ``forward``: each plane's percent), the noise and calibration of the
-    ``uncertainty`` maps (ENHNOISE, UNCDRAWS, UNCCALN, UNCCALM) and HISTORY.
+    ``uncertainty`` maps (ENHNOISE, ENHNCORR, UNCDRAWS, UNCCALN, UNCCALM) and HISTORY.
 
     Parameters
     ----------
@@ -135,10 +135,12 @@ def _uncertainty_keywords(header, maps, network, *, draws):
     planes = [m for m in maps if m is not None]
     first = planes[0]
     header["ENHNOISE"] = (float(f"{first.sigma:.6g}"), "input noise per pixel, input units (UNCNOISE)")
+    header["ENHNCORR"] = (round(first.correlation, 3), "noise correlation: Gaussian width, px (0 white)")
     if len(maps) > 1:
         for k, m in enumerate(maps, 1):
             if m is not None:
                 header[f"ENHS{k:04d}"] = (float(f"{m.sigma:.6g}"), f"input noise of plane {k}")
+                header[f"ENHC{k:04d}"] = (round(m.correlation, 3), f"its correlation (ENHNCORR) of plane {k}")
     calibration = network.calibration
     header["UNCDRAWS"] = (draws, "Monte-Carlo draws of the noise (UNCNOISE)")
     header["UNCCALN"] = (calibration.noise, "UNCERT factor of UNCNOISE (HISTORY: how)")
@@ -146,12 +148,24 @@ def _uncertainty_keywords(header, maps, network, *, draws):
     return [
         f"uncertainty: ENHNOISE {first.method}",
         f"uncertainty: UNCNOISE = std of the output over {draws} Monte-Carlo draws of Gaussian "
-        f"noise of ENHNOISE added to the input (white; variance averaged over {SMOOTH}x{SMOOTH} output px)",
+        f"noise of ENHNOISE added to the input ({_correlation_text(planes)}; variance averaged over "
+        f"{SMOOTH}x{SMOOTH} output px)",
         f"uncertainty: UNCMODEL = the error network {os.path.basename(network.error_weights)} (learnt on "
         "synthetic truth with a Gaussian likelihood: the error of the network on noise-free input)",
         f"uncertainty: UNCERT = hypot({calibration.noise:.4g} UNCNOISE, {calibration.model:.4g} UNCMODEL), "
         f"calibration: {calibration.measured_on}",
     ]
+
+
+def _correlation_text(planes):
+    """How the draws' noise was correlated: ``'white'``, or the Gaussian of the first plane (of
+    every plane of a cube: ENHCnnnn)."""
+    widths = [m.correlation for m in planes]
+    if not any(widths):
+        return "white"
+    if len(planes) > 1:
+        return "correlated as ENHCnnnn says: white noise convolved with a Gaussian, rescaled to ENHNOISE per pixel"
+    return f"correlated (Gaussian {widths[0]:.2f} px): white noise convolved with it, rescaled to ENHNOISE per pixel"
 
 
 def extension_header(header: fits.Header, name: str, text: str) -> fits.Header:

@@ -20,7 +20,9 @@ Three maps on the output's grid, in the output's units (``--uncertainty``):
 
 What none of them captures: an input unlike the data the networks learnt from (that is what the
 forward check is for, :mod:`enhance_lib.run.forward_check`), and noise correlated between
-pixels (the draws are white).
+pixels that the estimator cannot tell from the Sun's structure (a Gaussian of 1 px or more:
+:func:`enhance_lib.sun.noise.estimate_noise`); the draws carry the correlation it measures
+(``ENHNCORR``).
 """
 
 import dataclasses
@@ -30,7 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import EnhanceError
-from ..sun.noise import estimate_noise
+from ..sun.noise import correlated_noise, estimate_noise
 from .tiling import enhance_array
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,9 @@ class PlaneUncertainty:
         ``ENHNOISE``: the input's noise (input units; for intensity at the quiet-Sun level).
     method : str
         How ``sigma`` was obtained.
+    correlation : float
+        ``ENHNCORR``: the width (input pixels) of the Gaussian that correlates the noise of the
+        draws; 0.0: white.
     """
 
     noise: np.ndarray
@@ -113,6 +118,7 @@ class PlaneUncertainty:
     total: np.ndarray
     sigma: float
     method: str
+    correlation: float = 0.0
 
 
 def _smooth_variance(variance):
@@ -126,13 +132,17 @@ def _smooth_variance(variance):
     return smoothed
 
 
-def noise_map(plane, predictor, normalizer, *, sigma, draws=DEFAULT_DRAWS, response=None, seed=SEED):
+def noise_map(plane, predictor, normalizer, *, sigma, correlation=0.0, draws=DEFAULT_DRAWS, response=None,
+              seed=SEED):
     """The input's noise propagated through the network, by Monte-Carlo.
 
     Each draw adds Gaussian noise of ``sigma`` (per pixel) to the input and enhances it through
     the same pipeline as the output (normaliser, limb, ``response``); the map is the standard
     deviation of the outputs over the draws, its variance averaged over :data:`SMOOTH` output
-    pixels.
+    pixels. With a ``correlation``, each draw's white deviates are convolved with the Gaussian
+    of that width and rescaled to unit variance per pixel
+    (:func:`~enhance_lib.sun.noise.correlated_noise`) before ``sigma`` scales them; with 0 the
+    draws are the white deviates themselves.
 
     Parameters
     ----------
@@ -143,6 +153,9 @@ def noise_map(plane, predictor, normalizer, *, sigma, draws=DEFAULT_DRAWS, respo
         The plane's (kept for every draw: the noise is what changes).
     sigma : float or numpy.ndarray
         The noise of each input pixel (input units).
+    correlation : float
+        The width (input pixels) of the Gaussian that correlates the noise between pixels; 0:
+        white.
     draws : int
         At least 2.
     response : enhance_lib.sun.photometry.FlatResponse, optional
@@ -163,7 +176,7 @@ def noise_map(plane, predictor, normalizer, *, sigma, draws=DEFAULT_DRAWS, respo
     rng = np.random.default_rng(seed)
     mean = m2 = None
     for k in range(1, draws + 1):
-        noisy = plane + (rng.standard_normal(plane.shape) * sigma).astype(np.float32)
+        noisy = plane + (correlated_noise(rng.standard_normal(plane.shape), correlation) * sigma).astype(np.float32)
         out = enhance_array(noisy, predictor, normalizer, response=response).astype(np.float64)
         if mean is None:
             mean, m2 = out, np.zeros_like(out)
@@ -212,8 +225,9 @@ def plane_uncertainty(plane, normalizer, *, predictor, error_predictor, calibrat
     calibration : Calibration
     kind : {'intensity', 'blos'}
     noise : float, optional
-        The input's noise (input units, one value for every pixel); None: measured
-        (:func:`~enhance_lib.sun.noise.estimate_noise`, photon noise for intensity).
+        The input's noise (input units, one value for every pixel, white); None: measured
+        (:func:`~enhance_lib.sun.noise.estimate_noise`, photon noise for intensity, and the
+        correlation for blos).
     draws : int
     response : optional
         As for the output.
@@ -224,10 +238,13 @@ def plane_uncertainty(plane, normalizer, *, predictor, error_predictor, calibrat
     """
     if noise is None:
         estimate = estimate_noise(plane, kind=kind, kernel=NOISE_KERNEL)
-        sigma, method = estimate.sigma, estimate.method
+        sigma, method, correlation = estimate.sigma, estimate.method, estimate.correlation
         per_pixel = estimate.at(np.where(np.isfinite(plane), plane, 0.0)) if estimate.level is not None else sigma
     else:
         sigma, method, per_pixel = float(noise), f"given: {float(noise):.4g} per pixel", float(noise)
-    uncnoise = noise_map(plane, predictor, normalizer, sigma=per_pixel, draws=draws, response=response)
+        correlation = 0.0
+    uncnoise = noise_map(plane, predictor, normalizer, sigma=per_pixel, correlation=correlation, draws=draws,
+                         response=response)
     uncmodel = model_map(plane, error_predictor, normalizer)
-    return PlaneUncertainty(uncnoise, uncmodel, calibration.combine(uncnoise, uncmodel), float(sigma), method)
+    return PlaneUncertainty(uncnoise, uncmodel, calibration.combine(uncnoise, uncmodel), float(sigma), method,
+                            correlation)
