@@ -76,7 +76,7 @@ RANGES = {
     "pores": (1, 4), "pore_radius": (0.7, 1.8), "pore_field": (1000.0, 1600.0),
     "supergranule": (18.0, 30.0), "parents": (0.004, 0.01), "children": (2.0, 7.0),
     "flux_median": (0.5, 0.9), "flux_sigma": (0.6, 1.0), "element_sigma": (0.07, 0.13),
-    "plage_radius": (6.0, 10.0), "plage_parents": (1.5, 3.0), "plage_purity": (0.8, 0.95),
+    "plage_radius": (6.0, 10.0), "plage_parents": (3.0, 6.0), "plage_purity": (0.8, 0.95),
     "internetwork": (8.0, 25.0),
 }
 
