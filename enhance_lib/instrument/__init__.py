@@ -1,1 +1,1 @@
-"""The instrument: HMI's PSF and the forward model (used at run time and by training)."""
+"""The instrument: HMI's PSF, the forward model and instrument states (used at run time and by training)."""

@@ -160,6 +160,7 @@ def degrade(
     out_scale,
     psf="hmi",
     variant="enhance",
+    params=None,
     diameter=None,
     wavelength=WAVELENGTH,
     extent=4.4,
@@ -179,6 +180,9 @@ def degrade(
         an array: a kernel already tabulated at ``pixel_scale`` (unit sum assumed).
     variant : str
         HMI PSF variant (see :data:`~enhance_lib.instrument.psf.PSF_VARIANTS`).
+    params : dict, optional
+        Explicit HMI PSF parameters overriding the variant's (any of ``eps``, ``w``,
+        ``W``, ``k``; e.g. :attr:`enhance_lib.instrument.states.InstrumentState.psf_params`).
     diameter : float, optional
         Aperture (m); default 0.14 for 'hmi' and 0.28 for 'airy'.
     wavelength : float
@@ -196,11 +200,16 @@ def degrade(
     convolve, resample : The two steps.
     """
     truth = as_image(truth, "truth")
+    unknown = sorted(set(params or {}) - {"eps", "w", "W", "k"})
+    if unknown:
+        msg = f"`params` holds {', '.join(unknown)}; the HMI PSF takes eps, w, W and k"
+        raise EnhanceError(msg)
     if isinstance(psf, str):
         if psf == "hmi":
             kernel = hmi_psf(
                 pixel_scale=pixel_scale,
                 variant=variant,
+                **(params or {}),
                 diameter=HMI_DIAMETER if diameter is None else diameter,
                 wavelength=wavelength,
                 extent=extent,
@@ -221,11 +230,13 @@ def degrade(
     return resample(blurred, from_scale=pixel_scale, to_scale=out_scale)
 
 
-def to_hmi(truth, *, pixel_scale, out_scale=HMI_SCALE, variant="enhance", extent=4.4):
+def to_hmi(truth, *, pixel_scale, out_scale=HMI_SCALE, variant="enhance", params=None, extent=4.4):
     """HMI-like image of a high-resolution truth: HMI PSF, then 0.504"/px.
 
     The input side of Enhance's training pairs (Díaz Baso & Asensio Ramos 2018,
-    Sect. 3). See :func:`degrade` for the parameters.
+    Sect. 3). See :func:`degrade` for the parameters; ``params`` (explicit ``eps``, ``w``,
+    ``W``, ``k``) observe it in another instrument state
+    (:class:`enhance_lib.instrument.states.InstrumentState`).
 
     See Also
     --------
@@ -247,6 +258,7 @@ def to_hmi(truth, *, pixel_scale, out_scale=HMI_SCALE, variant="enhance", extent
         out_scale=out_scale,
         psf="hmi",
         variant=variant,
+        params=params,
         extent=extent,
     )
 

@@ -1,38 +1,44 @@
 """Truth scenes: HMI-like inputs with noise, their 28 cm targets and a region map.
 
-A :class:`TruthScene` is one synthetic scene of :mod:`enhance_lib.training.synthetic_sun`
-(granulation, one sunspot, three pores and a plage region) seen two ways, as in
-Díaz Baso & Asensio Ramos (2018, A&A 614, A5, Sect. 3):
+A :class:`TruthScene` is one synthetic scene of a family of
+:mod:`enhance_lib.training.suns` (by default ``'cells'``, the scenes of
+:mod:`enhance_lib.training.synthetic_sun`: granulation, one sunspot, three pores and a
+plage region) seen two ways, as in Díaz Baso & Asensio Ramos (2018, A&A 614, A5, Sect. 3):
 
-* the **input**: the truth through the HMI PSF, resampled to HMI's 0.504"/px
-  (:func:`enhance_lib.instrument.forward_model.to_hmi`), plus Gaussian noise of ``sigma``
-  per pixel, with a FITS header that makes :class:`enhance_lib.Enhancer` treat it as an
-  HMI continuum image (in I/I_qs) or magnetogram (in G) at disk centre;
+* the **input**: the truth through the HMI PSF of an instrument state
+  (:class:`enhance_lib.instrument.states.InstrumentState`; by default the published one),
+  resampled to HMI's 0.504"/px (:func:`enhance_lib.instrument.forward_model.to_hmi`), plus
+  Gaussian noise of ``sigma`` per pixel, white or correlated as the state says, with a
+  FITS header that makes :class:`enhance_lib.Enhancer` treat it as an HMI continuum image
+  (in I/I_qs) or magnetogram (in G) at disk centre;
 * the **target**: the same truth through the Airy pattern of a 28 cm aperture,
   resampled to 0.252"/px (:func:`enhance_lib.instrument.forward_model.to_target`),
   cropped to exactly twice the input's shape;
 * a **region map** on the target grid: quiet Sun, plage, penumbra and umbra
   (:data:`REGIONS`, :func:`region_map`).
 
-:func:`truth_scene` builds one deterministically from its seed; the scenes (not the
-noise, which is cheap) are cached in memory, so that the intensity and the magnetogram
-of a seed share one truth. Used by ``benchmarks/truth.py`` to judge enhanced images,
+:func:`truth_scene` builds one deterministically from its seed, family and state; the
+truths and their HMI views (not the noise, which is cheap) are cached in memory, so that
+the intensity and the magnetogram of a seed share one truth, and the states of one truth
+one draw of it. Used by ``benchmarks/truth.py`` to judge enhanced images,
 deconvolutions and interpolations against the truth they came from.
 """
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from astropy.io import fits
 from scipy import ndimage
 
 from ..errors import EnhanceError
-from ..instrument import forward_model, psf
+from ..instrument import forward_model
+from ..instrument.states import DEFAULT_STATE, InstrumentState, correlated_noise
 from ..nets.config import HMI_SCALE
 from ..sun.kinds import check_kind
 from . import synthetic_sun as sun
+from .suns import FAMILIES
 
 __all__ = [
     "DEFAULT_SIGMA",
@@ -50,12 +56,13 @@ __all__ = [
 #: 0.0662"/px of the MURaM snapshots of Díaz Baso & Asensio Ramos (2018).
 SCENE_SCALE = HMI_SCALE / 8
 
-#: Noise per input pixel, in the input's units: 1e-3 I/I_qs for intensity, the level
-#: with which Díaz Baso & Asensio Ramos (2018) trained the published networks (and
+#: Noise per input pixel of the default state (:data:`enhance_lib.instrument.states.DEFAULT_STATE`),
+#: in the input's units: 1e-3 I/I_qs for intensity, the level with which Díaz Baso &
+#: Asensio Ramos (2018) trained the published networks (and
 #: :data:`enhance_lib.training.simulate.DEFAULT_NOISE`); 10 G for magnetograms, the noise
 #: of HMI's 45 s line-of-sight magnetograms (10.2 G; Liu et al. 2012, Sol. Phys. 279, 295),
 #: which is also the published networks' training noise (1e-2 kG).
-DEFAULT_SIGMA = {"intensity": 1e-3, "blos": 10.0}
+DEFAULT_SIGMA = {"intensity": DEFAULT_STATE.sigma_intensity, "blos": DEFAULT_STATE.sigma_blos}
 
 #: Labels of :attr:`TruthScene.regions`.
 REGIONS = {"quiet": 0, "plage": 1, "penumbra": 2, "umbra": 3}
@@ -95,6 +102,11 @@ class TruthScene:
         The high-resolution truth (I/I_qs or G) from which ``clean`` and ``target`` were made.
     pixel_scale : float
         The truth's pixel scale (arcsec/px).
+    family : str
+        The family of :mod:`enhance_lib.training.suns` the truth was drawn from.
+    state : enhance_lib.instrument.states.InstrumentState
+        The instrument state of ``clean`` and ``data`` (PSF and noise correlation; the
+        noise level is ``sigma``).
     """
 
     kind: str
@@ -107,6 +119,8 @@ class TruthScene:
     regions: np.ndarray
     truth: np.ndarray
     pixel_scale: float = SCENE_SCALE
+    family: str = "cells"
+    state: InstrumentState = field(default=DEFAULT_STATE)
 
     @property
     def input_scale(self):
@@ -169,51 +183,27 @@ def region_map(intensity, abs_field, *, pixel_scale, thresholds=None):
     return labels
 
 
-def _features(seed, extent):
-    """A spot in the left third, a plage in the right third, three pores away from the spot."""
-    rng = np.random.default_rng([int(seed), 21])
-    shrink = min(1.0, extent / 80.0)
-    spot_r = rng.uniform(5.0, 8.0) * shrink
-    spot = sun.Spot(
-        y=rng.uniform(0.35, 0.65) * extent,
-        x=rng.uniform(0.24, 0.32) * extent,
-        radius=spot_r,
-        field=(1 if rng.random() < 0.5 else -1) * rng.uniform(2400.0, 3000.0),
-    )
-    plage = sun.PlageRegion(
-        y=rng.uniform(0.35, 0.65) * extent,
-        x=rng.uniform(0.68, 0.76) * extent,
-        radius=rng.uniform(6.0, 9.0) * shrink,
-        polarity=1 if rng.random() < 0.5 else -1,
-    )
-    pores = []
-    while len(pores) < 3:
-        y, x = rng.uniform(0.12, 0.88, 2) * extent
-        if math.hypot(y - spot.y, x - spot.x) < spot_r + 4.0:
-            continue
-        pores.append(sun.Pore(
-            y, x, radius=rng.uniform(0.8, 1.8), field=(1 if rng.random() < 0.5 else -1) * rng.uniform(1200, 1700),
-            intensity=rng.uniform(0.35, 0.6),
-        ))
-    return [spot], pores, [plage]
-
-
 @functools.lru_cache(maxsize=8)
-def _truth(seed, size):
-    """The degraded pairs of both kinds and the region map of one scene (cached)."""
-    spots, pores, plage = _features(seed, size * SCENE_SCALE)
-    scene = sun.synthetic_sun(shape=(size, size), pixel_scale=SCENE_SCALE, seed=int(seed), spots=spots,
-                              pores=pores, plage=plage)
+def _truth(family, seed, size):
+    """The truth of both kinds, their 28 cm targets and the region map of one scene (cached)."""
+    scene = FAMILIES[family](int(seed), size=size, pixel_scale=SCENE_SCALE)
     out = {}
     for kind, truth in (("intensity", scene.intensity), ("blos", scene.blos)):
-        low = forward_model.to_hmi(truth, pixel_scale=SCENE_SCALE)
-        high = forward_model.to_target(truth, pixel_scale=SCENE_SCALE)[: 2 * low.shape[0], : 2 * low.shape[1]]
-        out[kind] = (_frozen(low), _frozen(high), _frozen(truth))
+        high = forward_model.to_target(truth, pixel_scale=SCENE_SCALE)[: size // 4, : size // 4]
+        out[kind] = (_frozen(high), _frozen(truth))
     abs_b = forward_model.to_target(np.abs(scene.blos), pixel_scale=SCENE_SCALE)
-    intensity_target = out["intensity"][1]
+    intensity_target = out["intensity"][0]
     regions = region_map(intensity_target, abs_b[: intensity_target.shape[0], : intensity_target.shape[1]],
                          pixel_scale=HMI_SCALE / 2)
     return out, _frozen(regions)
+
+
+@functools.lru_cache(maxsize=16)
+def _hmi(family, seed, size, psf_params):
+    """The truth of one scene of both kinds through one HMI PSF (``psf_params``: sorted items), cached."""
+    pairs, _ = _truth(family, seed, size)
+    return {kind: _frozen(forward_model.to_hmi(truth, pixel_scale=SCENE_SCALE, params=dict(psf_params)))
+            for kind, (_, truth) in pairs.items()}
 
 
 def _frozen(array):
@@ -247,24 +237,47 @@ def hmi_like_header(kind, shape):
     return header
 
 
-def truth_scene(kind, *, seed, size=1280, sigma=None):
+def _check_size(size):
+    try:
+        size = int(size)
+    except (TypeError, ValueError):
+        msg = f"`size` must be an integer, got {size!r}"
+        raise EnhanceError(msg) from None
+    if size < 512 or size % 8:
+        msg = f"`size` must be a multiple of 8 and at least 512, got {size}"
+        raise EnhanceError(msg)
+    return size
+
+
+def truth_scene(kind, *, seed, family="cells", state=None, size=1280, sigma=None):
     """One :class:`TruthScene`, the same for the same arguments.
 
     The scene (``size`` x ``size`` pixels at :data:`SCENE_SCALE`, 80.6" for the default
-    1280, i.e. 160 HMI pixels) holds granulation with network, one sunspot (penumbral
+    1280, i.e. 160 HMI pixels) is drawn by ``family`` (:data:`enhance_lib.training.suns.FAMILIES`).
+    The default, ``'cells'``, holds granulation with network, one sunspot (penumbral
     radius 5-8") in the left third, a plage region (radius 6-9") in the right third and
-    three pores (0.8-1.8") placed away from the spot; every draw comes from ``seed``.
-    Features shrink with scenes smaller than 80". The noise is
-    ``numpy.random.default_rng([seed, 1 + kind index])`` normal deviates times ``sigma``.
+    three pores (0.8-1.8") placed away from the spot; ``'basins'`` and ``'clustered'``
+    draw theirs by other rules (:mod:`enhance_lib.training.suns`); every draw comes from
+    ``seed``, and features shrink with scenes smaller than 80". The input is seen through
+    the PSF of ``state`` (default :data:`enhance_lib.instrument.states.DEFAULT_STATE`,
+    with which the default family gives the scenes the shipped error network was calibrated
+    on, byte for byte). The noise is ``numpy.random.default_rng([seed, 1 + kind index])``
+    normal deviates times ``sigma``, correlated over the state's correlation length
+    (:func:`enhance_lib.instrument.states.correlated_noise`).
 
     Parameters
     ----------
     kind : {'intensity', 'blos'}
     seed : int
+    family : str
+        A key of :data:`enhance_lib.training.suns.FAMILIES`.
+    state : enhance_lib.instrument.states.InstrumentState, optional
+        The PSF and the noise (e.g. :func:`enhance_lib.instrument.states.draw_state`).
     size : int
         Truth pixels on a side; at least 512 (32") and a multiple of 8 (whole HMI pixels).
     sigma : float, optional
-        Noise per input pixel in the input's units; default :data:`DEFAULT_SIGMA`.
+        Noise per input pixel in the input's units; default the state's for ``kind``
+        (:data:`DEFAULT_SIGMA` for the default state).
 
     Returns
     -------
@@ -273,7 +286,8 @@ def truth_scene(kind, *, seed, size=1280, sigma=None):
     Raises
     ------
     EnhanceError
-        For an unknown ``kind``, a bad ``size`` or a negative ``sigma``.
+        For an unknown ``kind`` or ``family``, a bad ``state`` or ``size``, or a negative
+        ``sigma``.
 
     References
     ----------
@@ -287,29 +301,31 @@ def truth_scene(kind, *, seed, size=1280, sigma=None):
     noise of HMI's 45 s magnetograms, 10.2 G.
     """
     check_kind(kind)
-    try:
-        size = int(size)
-    except (TypeError, ValueError):
-        msg = f"`size` must be an integer, got {size!r}"
-        raise EnhanceError(msg) from None
-    if size < 512 or size % 8:
-        msg = f"`size` must be a multiple of 8 and at least 512, got {size}"
+    size = _check_size(size)
+    if family not in FAMILIES:
+        msg = f"unknown `family` {family!r} (choose from {', '.join(FAMILIES)})"
         raise EnhanceError(msg)
-    sigma = DEFAULT_SIGMA[kind] if sigma is None else float(sigma)
+    state = DEFAULT_STATE if state is None else state
+    if not isinstance(state, InstrumentState):
+        msg = f"`state` must be an InstrumentState, got {state!r}"
+        raise EnhanceError(msg)
+    sigma = state.sigma(kind) if sigma is None else float(sigma)
     if not (math.isfinite(sigma) and sigma >= 0):
         msg = f"`sigma` must be >= 0, got {sigma!r}"
         raise EnhanceError(msg)
-    pairs, regions = _truth(int(seed), size)
-    clean, target, truth = pairs[kind]
+    pairs, regions = _truth(family, int(seed), size)
+    target, truth = pairs[kind]
+    clean = _hmi(family, int(seed), size, tuple(sorted(state.psf_params.items())))[kind]
     rng = np.random.default_rng([int(seed), 1 + ("intensity", "blos").index(kind)])
-    data = _frozen(clean + sigma * rng.standard_normal(clean.shape))
+    data = _frozen(clean + correlated_noise(rng, clean.shape, sigma=sigma, length=state.correlation))
     return TruthScene(kind=kind, seed=int(seed), data=data, clean=clean, target=target, sigma=sigma,
-                      header=hmi_like_header(kind, clean.shape), regions=regions, truth=truth)
+                      header=hmi_like_header(kind, clean.shape), regions=regions, truth=truth, family=family,
+                      state=state)
 
 
-def truth_scenes(kind, *, seeds, size=1280, sigma=None):
-    """:func:`truth_scene` for each of ``seeds`` (a list)."""
-    return [truth_scene(kind, seed=s, size=size, sigma=sigma) for s in seeds]
+def truth_scenes(kind, *, seeds, family="cells", state=None, size=1280, sigma=None):
+    """:func:`truth_scene` for each of ``seeds`` (a list), of one family and state."""
+    return [truth_scene(kind, seed=s, family=family, state=state, size=size, sigma=sigma) for s in seeds]
 
 
 def full_disk(scene, *, size=1024, radius_fraction=0.465):
@@ -318,7 +334,8 @@ def full_disk(scene, *, size=1024, radius_fraction=0.465):
     The scene's noise-free input, mirrored to cover the disk, times the Neckel & Labs (1994)
     limb darkening at 6173 A (intensity; a magnetogram keeps its field), with a
     pixel-integrated limb (:func:`enhance_lib.training.synthetic_sun.limb_disk`) blurred by
-    HMI's PSF as HMI's limb is, then the scene's noise; NaN off the disk. The centre is off
+    the scene's HMI PSF (its state's) as HMI's limb is, then the scene's noise (white or
+    correlated as its state says); NaN off the disk. The centre is off
     the pixel grid by a fraction of a pixel.
 
     Parameters
@@ -352,8 +369,12 @@ def full_disk(scene, *, size=1024, radius_fraction=0.465):
         profile = None
     disk = sun.limb_disk((size, size), geometry, profile=profile, texture=texture)
     off = ~np.isfinite(disk)
-    blurred = forward_model.convolve(np.where(off, 0.0, disk), psf.hmi_psf(pixel_scale=HMI_SCALE))
-    blurred += np.random.default_rng([scene.seed, 7]).normal(0.0, scene.sigma, blurred.shape)
+    blurred = forward_model.convolve(np.where(off, 0.0, disk), scene.state.psf(pixel_scale=HMI_SCALE))
+    rng = np.random.default_rng([scene.seed, 7])
+    if scene.state.correlation:
+        blurred += correlated_noise(rng, blurred.shape, sigma=scene.sigma, length=scene.state.correlation)
+    else:
+        blurred += rng.normal(0.0, scene.sigma, blurred.shape)
     blurred[off] = np.nan
     header = hmi_like_header(scene.kind, (size, size))
     header["CRPIX1"], header["CRPIX2"] = geometry.x0 + 1, geometry.y0 + 1
