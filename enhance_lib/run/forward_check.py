@@ -102,9 +102,10 @@ def forward_to_input(enhanced, *, factor=2):
     forward, weight = _decimated_convolution(enhanced, kernel, factor)
     if weight is None:
         weight = np.ones_like(forward)
-    else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            forward = np.where(weight > 1e-3, forward / weight, np.float32(np.nan))
+    else:  # in place: forward is this function's own array
+        usable = weight > 1e-3
+        np.divide(forward, weight, out=forward, where=usable)
+        forward[~usable] = np.nan
     return forward.astype(np.float32, copy=False), weight
 
 
@@ -184,44 +185,62 @@ def _banded_convolution(image, kernel, factor, lens, *, weight):
 
     def convolve(data):
         with scipy.fft.set_workers(-1):
-            return scipy.fft.irfftn(scipy.fft.rfftn(data, blocks, axes=[1, 3]) * spectrum, blocks, axes=[1, 3])
+            product = scipy.fft.rfftn(data, blocks, axes=[1, 3])
+            product *= spectrum  # in place: the same products, one array fewer
+            return scipy.fft.irfftn(product, blocks, axes=[1, 3], overwrite_x=True)
 
     constants = {value: convolve(np.full((1, steps[0], 1, steps[1]), value, np.float32)) for value in (0.0, 1.0)}
     # the sampled pixels of the 'valid' convolution, in the 'full' one's coordinates
     rows = (np.arange(0, shape[0] - kernel.shape[0] + 1, factor) + kernel.shape[0] - 1)[:ny]
     cols = (np.arange(0, shape[1] - kernel.shape[1] + 1, factor) + kernel.shape[1] - 1)[:nx]
-    col_block, col_offset = cols // steps[1], cols % steps[1]
     sources = _symmetric(np.arange(shape[1]) - c, image.shape[1])
     width = counts[1] * steps[1]
     outputs = [np.empty((ny, nx), np.float32) for _ in range(2 if weight else 1)]
     tails = [None] * len(outputs)
+    # one band's buffers, reused: oaconvolve's zero padding beyond the image stays 0
+    values = np.zeros((steps[0], width), np.float32)
+    finite = np.empty(values.shape, bool)
+    mask = np.empty(values.shape, np.float32)
+    results = [np.empty((1, blocks[0], counts[1], blocks[1]), np.float32) for _ in outputs]
     for band in range(counts[0]):
         start = band * steps[0]
         if start > rows[-1]:
             break
         stop = min(start + steps[0], shape[0])
-        values = np.zeros((steps[0], width), np.float32)  # oaconvolve's zero padding beyond the image
-        if stop > start:
+        n = max(stop - start, 0)
+        values[n:] = 0
+        if n:
             mirrored = _symmetric(np.arange(start, stop) - c, image.shape[0])
-            values[: stop - start, : shape[1]] = image[mirrored][:, sources]
-        finite = np.isfinite(values)
+            if np.all(np.diff(mirrored) == 1):  # inside the image: a slice, not a copy
+                mirrored = slice(mirrored[0], mirrored[-1] + 1)
+            source = image[mirrored]
+            if 0 < c < image.shape[1]:  # the mirrored columns, as slices
+                values[:n, c : c + image.shape[1]] = source
+                values[:n, :c] = source[:, c - 1 :: -1]
+                values[:n, c + image.shape[1] : shape[1]] = source[:, : image.shape[1] - c - 1 : -1]
+            else:
+                values[:n, : shape[1]] = source[:, sources]
+        np.isfinite(values, out=finite)
         np.copyto(values, 0, where=~finite)
         parts = [values]
         if weight:
-            finite[stop - start :] = False
+            finite[n:] = False
             finite[:, shape[1] :] = False
-            parts.append(finite.astype(np.float32))
-        wanted = (rows >= start) & (rows < start + steps[0])
+            mask[...] = finite
+            parts.append(mask)
+        wanted = np.flatnonzero((rows >= start) & (rows < start + steps[0]))
         for p, part in enumerate(parts):
             part = part.reshape(1, steps[0], counts[1], steps[1])
             low, high = part.min(axis=(1, 3))[0], part.max(axis=(1, 3))[0]
-            result = np.empty((1, blocks[0], counts[1], blocks[1]), np.float32)
+            result = results[p]
             todo = np.ones(counts[1], bool)
             for value, convolved in constants.items():
                 same = (low == value) & (high == value)
                 result[:, :, same] = convolved
                 todo &= ~same
-            if todo.any():
+            if todo.all():
+                result[...] = convolve(part)
+            elif todo.any():
                 result[:, :, todo] = convolve(part[:, :, todo])
             # the overlap-add, as oaconvolve's: along the rows (the band above's tail), then the columns
             if tails[p] is not None:
@@ -230,9 +249,13 @@ def _banded_convolution(image, kernel, factor, lens, *, weight):
             result = result[:, : steps[0]]
             if overlaps[1] is not None:
                 result[:, :, 1:, : overlaps[1]] += result[:, :, :-1, steps[1] :]
-            if wanted.any():
-                local = rows[wanted] - start
-                outputs[p][wanted] = result[0][local[:, None], col_block[None, :], col_offset[None, :]]
+                result = result[..., : steps[1]]
+            if wanted.size:
+                # the wanted rows and columns are every factor-th from the first: slices of the band
+                first = rows[wanted[0]] - start
+                band_rows = result[0, first : first + factor * wanted.size : factor]
+                band_rows = band_rows.reshape(wanted.size, -1)
+                outputs[p][wanted[0] : wanted[-1] + 1] = band_rows[:, cols[0] : cols[0] + factor * nx : factor]
     return outputs[0], (outputs[1] if weight else None)
 
 
