@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
-from scipy import ndimage
+from scipy import ndimage, signal
 from synthetic import hmi_header
 
 from enhance_lib import EnhanceDomainWarning, Enhancer, enhance, enhance_hdu
@@ -17,7 +17,10 @@ from enhance_lib.nets.weights import inspect_weights, stamp_attrs
 from enhance_lib.run.forward_check import (
     DOMAIN_ATTR,
     DOMAIN_FACTOR,
+    MIN_WEIGHT,
     DomainLevel,
+    _decimated_convolution,
+    _kernel,
     forward_check,
     forward_to_input,
     pooled_percent,
@@ -38,6 +41,66 @@ def test_forward_model_is_the_training_forward_model():
     expected = to_hmi(scene.astype(np.float64), pixel_scale=0.252, out_scale=0.504)
     assert forward.shape == (48, 40) and np.all(weight == 1)
     np.testing.assert_allclose(forward, expected, rtol=0, atol=2e-6)
+
+
+def _whole_image_convolution(image, kernel, factor):
+    """The decimated convolution on the whole padded image at once (scipy's oaconvolve), as
+    forward_to_input computed it before it went band by band: the numbers it must give."""
+    c = (kernel.shape[0] - factor) // 2
+    finite = np.isfinite(image)
+    results = []
+    for part in (np.where(finite, image, np.float32(0)), finite.astype(np.float32)):
+        full = signal.oaconvolve(np.pad(part, c, mode="symmetric"), kernel, mode="valid")
+        results.append(full[::factor, ::factor][: image.shape[0] // factor, : image.shape[1] // factor])
+    return results
+
+
+@pytest.mark.parametrize("shape", [(600, 640), (1302, 522), (700, 120), (700, 12), (120, 700), (96, 80), (1001, 999)])
+def test_the_banded_convolution_is_the_whole_image_one_to_the_bit(shape):
+    """Band by band (images taller than oaconvolve's 256-pixel blocks) or whole (smaller ones),
+    the same float32 numbers as oaconvolve on the whole image: the same blocks, FFTs, sums and
+    order, with NaN and inf, an all-NaN region (blocks whose convolution is computed once), a
+    region of exact zeros (an output off the disk) and an odd size."""
+    rng = np.random.default_rng(sum(shape))
+    image = (1 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
+    image[rng.random(shape) < 0.01] = np.nan
+    image[: shape[0] // 3, : shape[1] // 2] = np.nan
+    image[-shape[0] // 4 :, -shape[1] // 3 :] = 0.0
+    image[5, 7] = np.inf
+    kernel = _kernel(2)
+    forward, weight = _decimated_convolution(image, kernel, 2)
+    expected = _whole_image_convolution(image, kernel, 2)
+    assert forward.dtype == weight.dtype == np.float32
+    np.testing.assert_array_equal(forward.view(np.int32), expected[0].view(np.int32))
+    np.testing.assert_array_equal(weight.view(np.int32), expected[1].view(np.int32))
+    # a complete image has no mask to convolve
+    complete = np.nan_to_num(image, nan=1.0, posinf=1.0)
+    forward, weight = _decimated_convolution(complete, kernel, 2)
+    assert weight is None
+    expected = _whole_image_convolution(complete, kernel, 2)[0]
+    np.testing.assert_array_equal(forward.view(np.int32), expected.view(np.int32))
+
+
+def test_a_full_disk_check_is_the_whole_image_one():
+    """On a disk with NaN off the limb, 0 on finite pixels just off it (as limb_output makes
+    them), the forward check, its compared pixels and its residual are those of the whole-image
+    convolution exactly."""
+    n = 700
+    y, x = np.mgrid[:n, :n]
+    r = np.hypot(x - 351.3, y - 347.8)
+    output = _scene((n, n), seed=3)
+    output[r > 300] = 0.0
+    output[r > 306] = np.nan
+    observed = to_hmi(np.nan_to_num(output).astype(np.float64), pixel_scale=0.252, out_scale=0.504).astype(np.float32)
+    observed[np.isnan(output[::2, ::2])] = np.nan
+    check = forward_check(observed, output, residual=True)
+    summed, weight = _whole_image_convolution(output, _kernel(2), 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        forward = np.where(weight > 1e-3, summed / weight, np.float32(np.nan))
+    compared = np.isfinite(observed) & np.isfinite(forward) & (weight >= MIN_WEIGHT)
+    expected = np.where(compared, forward - observed, np.float32(np.nan))
+    assert check.pixels == int(compared.sum()) > 0
+    np.testing.assert_array_equal(check.residual.view(np.int32), expected.view(np.int32))
 
 
 def test_an_output_that_explains_its_input_passes_and_one_that_does_not_fails():

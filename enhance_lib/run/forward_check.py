@@ -99,34 +99,164 @@ def forward_to_input(enhanced, *, factor=2):
     """
     enhanced = np.asarray(enhanced, dtype=np.float32)
     kernel = _kernel(factor)
-    finite = np.isfinite(enhanced)
-    complete = bool(finite.all())
-    values = enhanced if complete else np.where(finite, enhanced, np.float32(0))
-    forward = _decimated_convolution(values, kernel, factor)
-    if complete:
+    forward, weight = _decimated_convolution(enhanced, kernel, factor)
+    if weight is None:
         weight = np.ones_like(forward)
-    else:
-        weight = _decimated_convolution(finite.astype(np.float32), kernel, factor)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            forward = np.where(weight > 1e-3, forward / weight, np.float32(np.nan))
+    else:  # in place: forward is this function's own array
+        usable = weight > 1e-3
+        np.divide(forward, weight, out=forward, where=usable)
+        forward[~usable] = np.nan
     return forward.astype(np.float32, copy=False), weight
 
 
 def _decimated_convolution(image, kernel, factor):
-    """Each input pixel's mean of the PSF-blurred image: ``kernel`` (the PSF convolved with
-    the ``factor`` box) applied at every ``factor``-th fine pixel, edges mirrored."""
+    """Each input pixel's mean of the PSF-blurred image, missing pixels as 0, and of its mask
+    of finite pixels: ``kernel`` (the PSF convolved with the ``factor`` box) applied at every
+    ``factor``-th fine pixel, edges mirrored.
+
+    Returns
+    -------
+    forward, weight : numpy.ndarray of float32, shape (ny, nx)
+        ``weight`` is None when every pixel of ``image`` is finite.
+    """
     # With a PSF of odd size p (half width c), input pixel i is the kernel over fine pixels
     # factor*i - c ... factor*i + factor - 1 + c: a mirrored pad of c on each side, and the
     # 'valid' convolution sampled from its first pixel on.
     import scipy.fft
     from scipy import signal
+    from scipy.signal._signaltools import _calc_oa_lens
 
     c = (kernel.shape[0] - factor) // 2
-    padded = np.pad(image, c, mode="symmetric")
-    with scipy.fft.set_workers(-1):
-        full = signal.oaconvolve(padded, kernel, mode="valid")
+    shape = (image.shape[0] + 2 * c, image.shape[1] + 2 * c)
+    lens = [_calc_oa_lens(n, k) for n, k in zip(shape, kernel.shape, strict=True)]
+    complete = all(bool(np.isfinite(image[i : i + 1024]).all()) for i in range(0, image.shape[0], 1024))
+    if lens[0][1] is not None:
+        return _banded_convolution(image, kernel, factor, lens, weight=not complete)
+    # as small as one of oaconvolve's blocks: the whole image at once
+    finite = np.isfinite(image)
+    parts = [image if complete else np.where(finite, image, np.float32(0))]
+    if not complete:
+        parts.append(finite.astype(np.float32))
+    results = []
+    for part in parts:
+        padded = np.pad(part, c, mode="symmetric")
+        with scipy.fft.set_workers(-1):
+            full = signal.oaconvolve(padded, kernel, mode="valid")
+        ny, nx = image.shape[0] // factor, image.shape[1] // factor
+        results.append(full[::factor, ::factor][:ny, :nx])
+    return results[0], (results[1] if not complete else None)
+
+
+def _symmetric(index, n):
+    """The source of each padded position in ``np.pad(..., mode='symmetric')`` (edge repeated)."""
+    index = np.where(index < 0, -index - 1, index) % (2 * n)
+    return np.where(index >= n, 2 * n - 1 - index, index)
+
+
+def _banded_convolution(image, kernel, factor, lens, *, weight):
+    """:func:`_decimated_convolution` of an image larger than oaconvolve's blocks, one band of
+    them at a time: the same numbers as ``scipy.signal.oaconvolve`` on the whole padded image.
+
+    oaconvolve's overlap-add on the whole image (a 4096^2 disk's x2 output: 1.4 GB of
+    spectra and blocks, twice, with the padded copies beside them) is done here band by
+    band of its blocks, each band's mirrored rows made from ``image`` as needed, with its
+    block sizes (``lens``, from its ``_calc_oa_lens``), FFTs, products and additions in its
+    order, so that every sum is the same to the bit; only the sampled pixels are kept. A
+    block of constant data (0 off the disk, 1 in the mask inside it) has the same convolution
+    everywhere, computed once.
+    """
+    import scipy.fft
+
+    c = (kernel.shape[0] - factor) // 2
+    shape = (image.shape[0] + 2 * c, image.shape[1] + 2 * c)
     ny, nx = image.shape[0] // factor, image.shape[1] // factor
-    return full[::factor, ::factor][:ny, :nx]
+    blocks, overlaps, steps, counts = [], [], [], []
+    for n, k, (block, overlap, step, _) in zip(shape, kernel.shape, lens, strict=True):
+        count = 1
+        if overlap is not None:  # oaconvolve's number of blocks
+            count = -(-(n + 1) // step)
+            if (block - overlap) * count < n + k - 1:
+                count += 1
+        blocks.append(block)
+        overlaps.append(overlap)
+        steps.append(step)
+        counts.append(count)
+    spectrum = scipy.fft.rfftn(kernel.reshape(1, kernel.shape[0], 1, kernel.shape[1]), blocks, axes=[1, 3])
+
+    def convolve(data):
+        with scipy.fft.set_workers(-1):
+            product = scipy.fft.rfftn(data, blocks, axes=[1, 3])
+            product *= spectrum  # in place: the same products, one array fewer
+            return scipy.fft.irfftn(product, blocks, axes=[1, 3], overwrite_x=True)
+
+    constants = {value: convolve(np.full((1, steps[0], 1, steps[1]), value, np.float32)) for value in (0.0, 1.0)}
+    # the sampled pixels of the 'valid' convolution, in the 'full' one's coordinates
+    rows = (np.arange(0, shape[0] - kernel.shape[0] + 1, factor) + kernel.shape[0] - 1)[:ny]
+    cols = (np.arange(0, shape[1] - kernel.shape[1] + 1, factor) + kernel.shape[1] - 1)[:nx]
+    sources = _symmetric(np.arange(shape[1]) - c, image.shape[1])
+    width = counts[1] * steps[1]
+    outputs = [np.empty((ny, nx), np.float32) for _ in range(2 if weight else 1)]
+    tails = [None] * len(outputs)
+    # one band's buffers, reused: oaconvolve's zero padding beyond the image stays 0
+    values = np.zeros((steps[0], width), np.float32)
+    finite = np.empty(values.shape, bool)
+    mask = np.empty(values.shape, np.float32)
+    results = [np.empty((1, blocks[0], counts[1], blocks[1]), np.float32) for _ in outputs]
+    for band in range(counts[0]):
+        start = band * steps[0]
+        if start > rows[-1]:
+            break
+        stop = min(start + steps[0], shape[0])
+        n = max(stop - start, 0)
+        values[n:] = 0
+        if n:
+            mirrored = _symmetric(np.arange(start, stop) - c, image.shape[0])
+            if np.all(np.diff(mirrored) == 1):  # inside the image: a slice, not a copy
+                mirrored = slice(mirrored[0], mirrored[-1] + 1)
+            source = image[mirrored]
+            if 0 < c < image.shape[1]:  # the mirrored columns, as slices
+                values[:n, c : c + image.shape[1]] = source
+                values[:n, :c] = source[:, c - 1 :: -1]
+                values[:n, c + image.shape[1] : shape[1]] = source[:, : image.shape[1] - c - 1 : -1]
+            else:
+                values[:n, : shape[1]] = source[:, sources]
+        np.isfinite(values, out=finite)
+        np.copyto(values, 0, where=~finite)
+        parts = [values]
+        if weight:
+            finite[n:] = False
+            finite[:, shape[1] :] = False
+            mask[...] = finite
+            parts.append(mask)
+        wanted = np.flatnonzero((rows >= start) & (rows < start + steps[0]))
+        for p, part in enumerate(parts):
+            part = part.reshape(1, steps[0], counts[1], steps[1])
+            low, high = part.min(axis=(1, 3))[0], part.max(axis=(1, 3))[0]
+            result = results[p]
+            todo = np.ones(counts[1], bool)
+            for value, convolved in constants.items():
+                same = (low == value) & (high == value)
+                result[:, :, same] = convolved
+                todo &= ~same
+            if todo.all():
+                result[...] = convolve(part)
+            elif todo.any():
+                result[:, :, todo] = convolve(part[:, :, todo])
+            # the overlap-add, as oaconvolve's: along the rows (the band above's tail), then the columns
+            if tails[p] is not None:
+                result[0, : overlaps[0]] += tails[p]
+            tails[p] = result[0, steps[0] :].copy()
+            result = result[:, : steps[0]]
+            if overlaps[1] is not None:
+                result[:, :, 1:, : overlaps[1]] += result[:, :, :-1, steps[1] :]
+                result = result[..., : steps[1]]
+            if wanted.size:
+                # the wanted rows and columns are every factor-th from the first: slices of the band
+                first = rows[wanted[0]] - start
+                band_rows = result[0, first : first + factor * wanted.size : factor]
+                band_rows = band_rows.reshape(wanted.size, -1)
+                outputs[p][wanted[0] : wanted[-1] + 1] = band_rows[:, cols[0] : cols[0] + factor * nx : factor]
+    return outputs[0], (outputs[1] if weight else None)
 
 
 @dataclasses.dataclass(frozen=True)
