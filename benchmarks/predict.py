@@ -5,6 +5,7 @@
     python benchmarks/predict.py --backend jax        # the same on JAX (or torch)
     python benchmarks/predict.py --sizes 512 1024 --no-full-disk
     python benchmarks/predict.py --compare tensorflow jax torch   # the backends side by side
+    python benchmarks/predict.py --checkouts ../old . --sizes 1024   # a change's cost, two checkouts
 
 For each size it runs the whole ``enhance.py`` process on a synthetic HMI-like
 image (the 4096^2 one is a limb-darkened full disk with NaN off-limb) and
@@ -18,6 +19,11 @@ whole-image ``model(x)``, ``model.predict`` and
 the compiled model (``tf.function``, ``jax.jit`` or PyTorch inference mode) of
 the same network where they fit in memory, the tiled predictor on the same
 images, a tile-size sweep and bfloat16 against float32 (speed and error).
+
+``--checkouts OLD NEW`` runs the whole ``enhance.py -t intensity`` process of two checkouts
+(folders, each with its own shipped network) on 1024^2 and the full disk, interleaved
+(old, new, old, new...) ``--pairs`` times, and reports each's median wall time, CPU time
+(user + system, all threads) and peak memory and the new over the old (``predict_checkouts.{json,md}``): a change's cost, measured in one run.
 
 ``--compare`` runs, in one run, the whole ``enhance.py`` process (1024^2 and
 the full disk) and the tiled predictor alone (1024^2, after a warm-up) on each
@@ -33,6 +39,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -152,11 +159,14 @@ with open("/proc/self/status") as f:
 """
 
 
-def run_enhance(args, env=None):
-    """Run ``enhance.py ARGS`` as a new process; return wall seconds and its peak RSS (MB)."""
+def run_enhance(args, env=None, *, root=REPO):
+    """Run ``enhance.py ARGS`` as a new process (of the checkout ``root``); return wall seconds
+    and its peak RSS (MB)."""
     argv = [sys.executable, "-c", _WRAPPER, *args]
+    if root != REPO:  # that checkout's enhance_lib, not an installed one
+        env = dict(os.environ if env is None else env, PYTHONPATH=str(root))
     t = time.perf_counter()
-    proc = subprocess.run(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(argv, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"enhance.py {' '.join(args)} failed: {proc.stderr[-2000:]}")
@@ -225,6 +235,9 @@ def main(argv=None):
     p.add_argument("--threads", type=lambda v: tuple(int(t) for t in v.split(",")), nargs="*",
                    default=[(0, 0), (1, 1), (2, 1), (2, 2)],
                    help="intra,inter TensorFlow thread counts to compare on 1024^2 (0: TF default)")
+    p.add_argument("--checkouts", nargs=2, metavar=("OLD", "NEW"),
+                   help="the whole enhance.py process of two checkouts, interleaved (predict_checkouts.{json,md})")
+    p.add_argument("--pairs", type=int, default=3, help="with --checkouts: old-new pairs per image (default 3)")
     p.add_argument("--forward-check", action="store_true",
                    help="only the forward check's cost on the 4096^2 full disk (predict_forward.{json,md})")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
@@ -234,12 +247,16 @@ def main(argv=None):
         data = json.loads(Path(args.render).read_text())
         if "check_s" in data:
             print(render_forward(data))
+        elif "checkouts" in data:
+            print(render_checkouts(data))
         else:
             print(render_compare(data) if "backends" in data else render(data))
         return
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported; children inherit it
     if args.compare:
         return compare(args)
+    if args.checkouts:
+        return checkouts(args)
     if args.predict_only:
         return predict_only(args.predict_only)
     if args.forward_check:
@@ -442,6 +459,61 @@ def compare(args):
     text = render_compare(results)
     write_results("backends", results, text, folder=args.out)
     print(text)
+
+
+def checkouts(args):
+    """The whole ``enhance.py`` process of two checkouts on the same images, interleaved, in one run."""
+    from astropy.io import fits
+
+    roots = [Path(root).resolve() for root in args.checkouts]
+    commits = [subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %s"], capture_output=True,
+                              text=True).stdout.strip()[:72] or str(root) for root in roots]
+    results = {"device": f"CPU: {os.cpu_count()} cores, {cpu_model()}", "backend": describe_backend(),
+               "checkouts": commits, "pairs": args.pairs, "rows": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = [(f"{n}^2", synthetic_patch(n), None) for n in args.sizes]
+        if not args.no_full_disk:
+            disk, header = synthetic_full_disk(4096)
+            cases.append(("4096^2 full disk", disk, header))
+        for label, image, header in cases:
+            src = Path(tmp) / "in.fits"
+            fits.PrimaryHDU(image, header=header).writeto(src, overwrite=True)
+            runs = [[], []]
+            for _ in range(args.pairs):
+                for k, root in enumerate(roots):
+                    out = str(Path(tmp) / f"out{k}.fits")
+                    # the child's CPU time too: on a shared machine it varies less than the wall time
+                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    wall, rss = run_enhance(["-i", str(src), "-o", out, "-t", "intensity", "--quiet"], root=root)
+                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                    runs[k].append((wall, rss, cpu))
+            row = {"image": label, "wall_s": [[w for w, _, _ in r] for r in runs],
+                   "peak_rss_mb": [[m for _, m, _ in r] for r in runs], "cpu_s": [[c for _, _, c in r] for r in runs]}
+            row["time_ratio"] = float(np.median(row["wall_s"][1]) / np.median(row["wall_s"][0]))
+            row["cpu_ratio"] = float(np.median(row["cpu_s"][1]) / np.median(row["cpu_s"][0]))
+            row["memory_ratio"] = float(np.median(row["peak_rss_mb"][1]) / np.median(row["peak_rss_mb"][0]))
+            results["rows"].append(row)
+            print(json.dumps(row), flush=True)
+    text = render_checkouts(results)
+    write_results("predict_checkouts", results, text, folder=args.out)
+    print(text)
+
+
+def render_checkouts(results):
+    """The Markdown table of a ``--checkouts`` run (as saved in predict_checkouts.json)."""
+    old, new = results["checkouts"]
+    lines = [f"Device: {results['device']}; backend: {results['backend']}; `enhance.py -t intensity`, the shipped "
+             f"network of each; median of {results['pairs']} runs each, interleaved.", "",
+             f"Old: {old}. New: {new}.", "",
+             "| image | old: time (CPU), peak RSS | new: time (CPU), peak RSS | new / old: time, CPU, memory |",
+             "|---|---|---|---|"]
+    for r in results["rows"]:
+        cells = [f"{np.median(w):.1f} s ({np.median(c):.1f} s), {np.median(m) / 1024:.2f} GB"
+                 for w, c, m in zip(r["wall_s"], r["cpu_s"], r["peak_rss_mb"], strict=True)]
+        lines.append(f"| {r['image']} | {cells[0]} | {cells[1]} | {r['time_ratio']:.3f}x, {r['cpu_ratio']:.3f}x, "
+                     f"{r['memory_ratio']:.3f}x |")
+    return "\n".join(lines)
 
 
 def render_compare(results):
