@@ -153,6 +153,43 @@ def _symmetric(index, n):
     return np.where(index >= n, 2 * n - 1 - index, index)
 
 
+def _oa_blocks(shape, kernel_shape, lens):
+    """oaconvolve's block sizes, overlaps, steps and block counts along each axis of the padded
+    image (``lens``: its ``_calc_oa_lens``)."""
+    blocks, overlaps, steps, counts = [], [], [], []
+    for n, k, (block, overlap, step, _) in zip(shape, kernel_shape, lens, strict=True):
+        count = 1
+        if overlap is not None:  # oaconvolve's number of blocks
+            count = -(-(n + 1) // step)
+            if (block - overlap) * count < n + k - 1:
+                count += 1
+        blocks.append(block)
+        overlaps.append(overlap)
+        steps.append(step)
+        counts.append(count)
+    return blocks, overlaps, steps, counts
+
+
+def _mirrored_band(values, image, start, stop, *, c, width, sources):
+    """Rows ``start:stop`` of ``image`` padded by ``c`` mirrored pixels on every side, written into
+    the band buffer ``values`` (its rows beyond them set to 0); ``width`` the padded width,
+    ``sources`` the padded columns' source columns."""
+    n = max(stop - start, 0)
+    values[n:] = 0
+    if not n:
+        return
+    mirrored = _symmetric(np.arange(start, stop) - c, image.shape[0])
+    if np.all(np.diff(mirrored) == 1):  # inside the image: a slice, not a copy
+        mirrored = slice(mirrored[0], mirrored[-1] + 1)
+    source = image[mirrored]
+    if 0 < c < image.shape[1]:  # the mirrored columns, as slices
+        values[:n, c : c + image.shape[1]] = source
+        values[:n, :c] = source[:, c - 1 :: -1]
+        values[:n, c + image.shape[1] : width] = source[:, : image.shape[1] - c - 1 : -1]
+    else:
+        values[:n, :width] = source[:, sources]
+
+
 def _banded_convolution(image, kernel, factor, lens, *, weight):
     """:func:`_decimated_convolution` of an image larger than oaconvolve's blocks, one band of
     them at a time: the same numbers as ``scipy.signal.oaconvolve`` on the whole padded image.
@@ -170,17 +207,7 @@ def _banded_convolution(image, kernel, factor, lens, *, weight):
     c = (kernel.shape[0] - factor) // 2
     shape = (image.shape[0] + 2 * c, image.shape[1] + 2 * c)
     ny, nx = image.shape[0] // factor, image.shape[1] // factor
-    blocks, overlaps, steps, counts = [], [], [], []
-    for n, k, (block, overlap, step, _) in zip(shape, kernel.shape, lens, strict=True):
-        count = 1
-        if overlap is not None:  # oaconvolve's number of blocks
-            count = -(-(n + 1) // step)
-            if (block - overlap) * count < n + k - 1:
-                count += 1
-        blocks.append(block)
-        overlaps.append(overlap)
-        steps.append(step)
-        counts.append(count)
+    blocks, overlaps, steps, counts = _oa_blocks(shape, kernel.shape, lens)
     spectrum = scipy.fft.rfftn(kernel.reshape(1, kernel.shape[0], 1, kernel.shape[1]), blocks, axes=[1, 3])
 
     def convolve(data):
@@ -208,18 +235,7 @@ def _banded_convolution(image, kernel, factor, lens, *, weight):
             break
         stop = min(start + steps[0], shape[0])
         n = max(stop - start, 0)
-        values[n:] = 0
-        if n:
-            mirrored = _symmetric(np.arange(start, stop) - c, image.shape[0])
-            if np.all(np.diff(mirrored) == 1):  # inside the image: a slice, not a copy
-                mirrored = slice(mirrored[0], mirrored[-1] + 1)
-            source = image[mirrored]
-            if 0 < c < image.shape[1]:  # the mirrored columns, as slices
-                values[:n, c : c + image.shape[1]] = source
-                values[:n, :c] = source[:, c - 1 :: -1]
-                values[:n, c + image.shape[1] : shape[1]] = source[:, : image.shape[1] - c - 1 : -1]
-            else:
-                values[:n, : shape[1]] = source[:, sources]
+        _mirrored_band(values, image, start, stop, c=c, width=shape[1], sources=sources)
         np.isfinite(values, out=finite)
         np.copyto(values, 0, where=~finite)
         parts = [values]
